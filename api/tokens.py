@@ -1,0 +1,26 @@
+"""``python -m api.tokens --user alice``: print a development bearer token (``make token USER=alice``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import timedelta
+
+from api.auth import make_token
+from core.settings import get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--user", required=True, help="user id, becomes the token's `sub`")
+    parser.add_argument("--hours", type=float, default=12.0, help="lifetime in hours (default 12)")
+    parser.add_argument("--scope", default="", help="space-separated scopes, e.g. 'admin'")
+    args = parser.parse_args(argv)
+    if not args.user.strip():
+        parser.error("--user must not be empty")
+    print(make_token(get_settings(), args.user.strip(), ttl=timedelta(hours=args.hours), scope=args.scope))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,200 @@
+"""The service's domain errors: one root, each with a stable ``code`` and an HTTP status.
+
+The API turns any :class:`BgRemoverError` into an RFC 9457 problem+json response carrying
+``code``; the worker stores ``code`` and the message on a failed job. The tree::
+
+    BgRemoverError
+    ├── ImageError                    the upload itself is unusable (never retried, never charged)
+    │   ├── UnsupportedMediaType      415 unsupported_media_type
+    │   ├── FileTooLarge              413 file_too_large
+    │   ├── ResolutionTooHigh         422 resolution_too_high
+    │   ├── ResolutionTooLow          422 resolution_too_low
+    │   ├── CorruptImage              422 corrupt_image
+    │   └── NoSubjectDetected         422 no_subject_detected
+    ├── InvalidOptions                422 invalid_options
+    ├── TierUnavailable               503 tier_unavailable
+    ├── UnknownTier                   422 unknown_tier
+    ├── NotFound                      404 not_found
+    ├── InsufficientCredits           402 insufficient_credits
+    ├── QuotaExceeded                 429 quota_exceeded
+    ├── BatchSizeError                422 batch_too_large / batch_too_small
+    ├── Conflict                      409 conflict
+    ├── DatabaseUnavailable           503 database_unavailable
+    ├── SchemaNotReady                503 schema_not_ready
+    └── ModelError                    the model cache is incomplete or corrupt
+        ├── ModelMissing              503 model_missing
+        └── ModelChecksumMismatch     503 model_checksum_mismatch
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class BgRemoverError(Exception):
+    """Root of every error the service raises on purpose."""
+
+    code: ClassVar[str] = "internal_error"
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal Server Error"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class ImageError(BgRemoverError):
+    """The uploaded bytes cannot be processed; retrying will not help."""
+
+    code = "invalid_image"
+    status = 422
+    title = "Invalid image"
+
+
+class UnsupportedMediaType(ImageError):
+    """The bytes are not JPEG, PNG or WebP (sniffed, whatever the name or content type says)."""
+
+    code = "unsupported_media_type"
+    status = 415
+    title = "Unsupported media type"
+
+
+class FileTooLarge(ImageError):
+    """The upload is larger than ``max_image_bytes``."""
+
+    code = "file_too_large"
+    status = 413
+    title = "File too large"
+
+
+class ResolutionTooHigh(ImageError):
+    """The header announces more pixels than ``max_megapixels`` (checked before decoding)."""
+
+    code = "resolution_too_high"
+    status = 422
+    title = "Resolution too high"
+
+
+class ResolutionTooLow(ImageError):
+    """A side is shorter than ``min_side``."""
+
+    code = "resolution_too_low"
+    status = 422
+    title = "Resolution too low"
+
+
+class CorruptImage(ImageError):
+    """The header looked right but the pixels could not be decoded."""
+
+    code = "corrupt_image"
+    status = 422
+    title = "Corrupt image"
+
+
+class NoSubjectDetected(ImageError):
+    """The model found no foreground in the image."""
+
+    code = "no_subject_detected"
+    status = 422
+    title = "No subject detected"
+
+
+class InvalidOptions(BgRemoverError):
+    """An output option (format, channels, bg_color, crop, size) is malformed or inconsistent."""
+
+    code = "invalid_options"
+    status = 422
+    title = "Invalid output options"
+
+
+class UnknownTier(BgRemoverError):
+    """The tier name is not one of the configured tiers."""
+
+    code = "unknown_tier"
+    status = 422
+    title = "Unknown tier"
+
+
+class TierUnavailable(BgRemoverError):
+    """The tier exists but its model is not installed on this deployment."""
+
+    code = "tier_unavailable"
+    status = 503
+    title = "Tier unavailable"
+
+
+class NotFound(BgRemoverError):
+    """No such resource for this user (another user's ids are not found either)."""
+
+    code = "not_found"
+    status = 404
+    title = "Not Found"
+
+
+class InsufficientCredits(BgRemoverError):
+    """The user's ledger balance does not cover the price."""
+
+    code = "insufficient_credits"
+    status = 402
+    title = "Insufficient credits"
+
+
+class QuotaExceeded(BgRemoverError):
+    """A subscription quota is used up."""
+
+    code = "quota_exceeded"
+    status = 429
+    title = "Quota exceeded"
+
+
+class BatchSizeError(BgRemoverError):
+    """A batch has fewer or more images than allowed."""
+
+    code = "batch_too_large"
+    status = 422
+    title = "Invalid batch size"
+
+
+class Conflict(BgRemoverError):
+    """The request conflicts with the resource's current state."""
+
+    code = "conflict"
+    status = 409
+    title = "Conflict"
+
+
+class DatabaseUnavailable(BgRemoverError):
+    """PostgreSQL cannot be reached or answered with a connection-level error."""
+
+    code = "database_unavailable"
+    status = 503
+    title = "Service Unavailable"
+
+
+class SchemaNotReady(BgRemoverError):
+    """Migrations are pending or a table is missing: the service refuses to serve."""
+
+    code = "schema_not_ready"
+    status = 503
+    title = "Service Unavailable"
+
+
+class ModelError(BgRemoverError):
+    """The local model cache cannot serve a model."""
+
+    code = "model_error"
+    status = 503
+    title = "Model unavailable"
+
+
+class ModelMissing(ModelError):
+    """A model file is not in the cache; ``make models`` installs it."""
+
+    code = "model_missing"
+
+
+class ModelChecksumMismatch(ModelError):
+    """A cached model file does not match the manifest's sha256."""
+
+    code = "model_checksum_mismatch"

@@ -1,0 +1,113 @@
+"""All configuration, read once from the environment.
+
+Every field has a default that works on a developer machine with PostgreSQL on 127.0.0.1:5432
+(user ``postgres``, trust auth) and Redis on 127.0.0.1:6379. Nothing here touches the network or
+the disk: the values are only read.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+_HOME = Path.home()
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from exc
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name} must be a number, got {raw!r}") from exc
+
+
+def _env_path(name: str, default: Path) -> Path:
+    raw = os.environ.get(name)
+    return Path(raw).expanduser() if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = field(
+        default_factory=lambda: _env("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/bgremover")
+    )
+    """PostgreSQL DSN; the source of truth for jobs, batches, subscriptions and credits."""
+
+    redis_url: str = field(default_factory=lambda: _env("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    """Redis DSN used by the arq queue and the worker heartbeat."""
+
+    queue_name: str = field(default_factory=lambda: _env("QUEUE_NAME", "bgremover:queue"))
+    """arq queue name; workers and the API must agree on it."""
+
+    storage_dir: Path = field(
+        default_factory=lambda: _env_path("STORAGE_DIR", _HOME / ".local" / "share" / "bgremover" / "storage")
+    )
+    """Local directory for uploads, results and batch ZIPs."""
+
+    model_dir: Path = field(default_factory=lambda: _env_path("MODEL_DIR", _HOME / ".cache" / "bgremover" / "models"))
+    """Cache of verified ONNX weights (filled by ``make models``; never inside the repository)."""
+
+    jwt_secret: str = field(default_factory=lambda: _env("JWT_SECRET", "dev-only-secret-change-me-in-production"))
+    """Key that signs and verifies bearer tokens (HS256), or a PEM public key for RS256."""
+
+    jwt_algorithm: str = field(default_factory=lambda: _env("JWT_ALGORITHM", "HS256"))
+    jwt_issuer: str = field(default_factory=lambda: _env("JWT_ISSUER", "bgremover"))
+    jwt_audience: str = field(default_factory=lambda: _env("JWT_AUDIENCE", "bgremover-api"))
+
+    max_image_bytes: int = field(default_factory=lambda: _env_int("MAX_IMAGE_BYTES", 20 * 1024 * 1024))
+    """Largest accepted upload, per image."""
+
+    max_megapixels: float = field(default_factory=lambda: _env_float("MAX_MEGAPIXELS", 50.0))
+    """Largest decoded image; checked from the header, before any pixel is decoded."""
+
+    min_side: int = field(default_factory=lambda: _env_int("MIN_IMAGE_SIDE", 16))
+    batch_min_images: int = field(default_factory=lambda: _env_int("BATCH_MIN_IMAGES", 2))
+    batch_max_images: int = field(default_factory=lambda: _env_int("BATCH_MAX_IMAGES", 500))
+
+    db_pool_min: int = field(default_factory=lambda: _env_int("DB_POOL_MIN", 1))
+    db_pool_max: int = field(default_factory=lambda: _env_int("DB_POOL_MAX", 10))
+    db_timeout_s: float = field(default_factory=lambda: _env_float("DB_TIMEOUT_S", 5.0))
+    """Connect and statement timeout; a request never hangs longer on a dead database."""
+
+    worker_concurrency: int = field(default_factory=lambda: _env_int("WORKER_CONCURRENCY", 1))
+    """Jobs one worker process runs at once (each uses ``ort_intra_op_threads`` cores)."""
+
+    ort_intra_op_threads: int = field(default_factory=lambda: _env_int("ORT_INTRA_OP_THREADS", 0))
+    """onnxruntime threads per inference; 0 = cores // worker_concurrency."""
+
+    heartbeat_interval_s: int = field(default_factory=lambda: _env_int("WORKER_HEARTBEAT_INTERVAL_S", 10))
+    heartbeat_ttl_s: int = field(default_factory=lambda: _env_int("WORKER_HEARTBEAT_TTL_S", 30))
+    """A worker whose last heartbeat is older than this is considered gone."""
+
+    result_retention_days: int = field(default_factory=lambda: _env_int("RESULT_RETENTION_DAYS", 7))
+
+    api_host: str = field(default_factory=lambda: _env("API_HOST", "127.0.0.1"))
+    api_port: int = field(default_factory=lambda: _env_int("API_PORT", 8000))
+
+    @property
+    def heartbeat_key(self) -> str:
+        return f"{self.queue_name}:workers"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()

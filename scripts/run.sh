@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make run`: start the API and one worker in the foreground; Ctrl-C stops both.
+set -euo pipefail
+PY=${PY:-.venv/bin/python}
+HOST=${API_HOST:-127.0.0.1}
+PORT=${API_PORT:-8000}
+LOG_DIR=${LOG_DIR:-var/log}
+mkdir -p "$LOG_DIR"
+
+trap 'echo; echo "stopping API and worker"; kill 0' INT TERM EXIT
+
+"$PY" -m uvicorn --factory api.app:create_app --host "$HOST" --port "$PORT" >"$LOG_DIR/api.log" 2>&1 &
+"$PY" -m worker >"$LOG_DIR/worker.log" 2>&1 &
+
+for _ in $(seq 1 60); do
+  if curl -fsS "http://$HOST:$PORT/api/background-remover/health/live" >/dev/null 2>&1; then break; fi
+  sleep 0.5
+done
+
+cat <<MSG
+
+bgremover is running
+  API        http://$HOST:$PORT/api/background-remover   (log: $LOG_DIR/api.log)
+  OpenAPI    http://$HOST:$PORT/schema/openapi.json
+  readiness  http://$HOST:$PORT/api/background-remover/health/ready
+  worker     log: $LOG_DIR/worker.log
+  token      make token USER=alice
+Press Ctrl-C to stop.
+MSG
+wait

@@ -1,0 +1,83 @@
+"""Bearer tokens: only a valid, unexpired token for our issuer and audience gets in."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from core.settings import Settings
+from tests.support.tokens import auth, token, unsigned_token
+
+URL = "/api/background-remover/jobs"
+
+
+async def test_a_valid_token_is_accepted(client: AsyncTestClient, settings: Settings) -> None:  # type: ignore[type-arg]
+    r = await client.get(URL, headers=auth(token(settings)))
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing",
+        "not_bearer",
+        "garbage",
+        "alg_none",
+        "tampered",
+        "wrong_key",
+        "expired",
+        "wrong_audience",
+        "wrong_issuer",
+        "no_sub",
+        "no_exp",
+        "empty_sub",
+    ],
+)
+async def test_bad_tokens_get_401_problem_json(client: AsyncTestClient, settings: Settings, case: str) -> None:  # type: ignore[type-arg]
+    good = token(settings)
+    headers: dict[str, str]
+    if case == "missing":
+        headers = {}
+    elif case == "not_bearer":
+        headers = {"Authorization": f"Basic {good}"}
+    elif case == "garbage":
+        headers = auth("not-a-jwt")
+    elif case == "alg_none":
+        headers = auth(unsigned_token(settings))
+    elif case == "tampered":
+        header, payload, signature = good.split(".")
+        other = token(settings, "mallory").split(".")[1]
+        headers = auth(f"{header}.{other}.{signature}")
+        assert payload != other
+    elif case == "wrong_key":
+        headers = auth(token(settings, key="someone-elses-secret-0123456789abcdef"))
+    elif case == "expired":
+        headers = auth(token(settings, exp=int(time.time()) - 60))
+    elif case == "wrong_audience":
+        headers = auth(token(settings, aud="another-service"))
+    elif case == "wrong_issuer":
+        headers = auth(token(settings, iss="https://evil.example"))
+    elif case == "no_sub":
+        headers = auth(token(settings, sub=None))
+    elif case == "no_exp":
+        headers = auth(token(settings, exp=None))
+    else:
+        headers = auth(token(settings, "   "))
+    r = await client.get(URL, headers=headers)
+    assert r.status_code == 401, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["code"] == "unauthorized"
+    assert body["status"] == 401
+    assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_health_and_schema_need_no_token(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+    assert (await client.get("/api/background-remover/health/live")).status_code == 200
+    schema = await client.get("/schema/openapi.json")
+    assert schema.status_code == 200
+    doc = schema.json()
+    assert "/api/background-remover/jobs" in doc["paths"]
+    assert "BearerToken" in doc["components"]["securitySchemes"]

@@ -1,0 +1,36 @@
+"""The worker starts, reports a heartbeat, consumes the queue and leaves cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from arq.connections import ArqRedis
+from arq.jobs import Job
+
+from core.settings import Settings
+from worker.heartbeat import live_workers
+from worker.runner import create_worker
+
+
+async def test_worker_heartbeat_job_round_trip_and_clean_shutdown(settings: Settings, arq_redis: ArqRedis) -> None:
+    worker = create_worker(settings, handle_signals=False)
+    task = asyncio.create_task(worker.async_run())
+    try:
+        for _ in range(100):
+            if "worker_id" in worker.ctx:
+                break
+            await asyncio.sleep(0.05)
+        worker_id = worker.ctx["worker_id"]
+        assert worker_id in await live_workers(arq_redis, settings.heartbeat_key, settings.heartbeat_ttl_s)
+
+        job = await arq_redis.enqueue_job("ping", "hello", _queue_name=settings.queue_name)
+        assert isinstance(job, Job)
+        result = await job.result(timeout=10)
+        assert result == {"worker": worker_id, "payload": "hello"}
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await worker.close()
+    assert worker_id not in await live_workers(arq_redis, settings.heartbeat_key, settings.heartbeat_ttl_s)

@@ -1,0 +1,23 @@
+"""``python -m worker [--burst]``: run a worker until SIGINT/SIGTERM (or until the queue is empty)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from core.settings import get_settings
+from worker.runner import create_worker
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m worker", description=__doc__)
+    parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    create_worker(get_settings(), burst=args.burst).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

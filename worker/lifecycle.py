@@ -1,0 +1,54 @@
+"""What a worker process does when it starts and stops: identity, heartbeat, and (later) the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from typing import Any
+
+from redis.asyncio import Redis
+
+from core.settings import Settings, get_settings
+from worker.heartbeat import beat, forget
+
+log = logging.getLogger("bgremover.worker")
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+async def _heartbeat_loop(redis: Redis, settings: Settings, worker_id: str) -> None:
+    while True:
+        try:
+            await beat(redis, settings.heartbeat_key, worker_id, settings.heartbeat_ttl_s)
+        except Exception as exc:  # Redis hiccups must not kill the worker; readiness will notice the gap
+            log.warning("heartbeat failed: %r", exc)
+        await asyncio.sleep(settings.heartbeat_interval_s)
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    settings: Settings = ctx.get("settings") or get_settings()
+    ctx["settings"] = settings
+    worker_id = ctx.get("worker_id") or new_worker_id()
+    ctx["worker_id"] = worker_id
+    redis: Redis = ctx["redis"]
+    await beat(redis, settings.heartbeat_key, worker_id, settings.heartbeat_ttl_s)
+    ctx["heartbeat_task"] = asyncio.create_task(_heartbeat_loop(redis, settings, worker_id))
+    log.info("worker %s started on queue %s", worker_id, settings.queue_name)
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    task: asyncio.Task[None] | None = ctx.pop("heartbeat_task", None)
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    settings: Settings = ctx["settings"]
+    with contextlib.suppress(Exception):
+        await forget(ctx["redis"], settings.heartbeat_key, ctx["worker_id"])
+    log.info("worker %s stopped", ctx.get("worker_id"))

@@ -1,0 +1,124 @@
+"""The engine's plumbing with a stand-in model (no weights needed): orientation, transparency, errors."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.errors import ModelChecksumMismatch, NoSubjectDetected, TierUnavailable, UnknownTier
+from core.settings import Settings
+from tests.unit.engine.conftest import DiscRunner, encode, subject_image
+from worker import cli
+from worker.engine import Engine
+from worker.inference import ModelRunner, intra_op_threads, session_options
+from worker.model_manifest import MODELS
+from worker.options import OutputOptions
+from worker.tiers import TIERS
+
+pytestmark = pytest.mark.unit
+
+
+def _engine(settings: Settings, runners: dict[str, ModelRunner]) -> Engine:
+    return Engine(settings=settings, runners=dict(runners))
+
+
+def test_load_without_models_reports_every_tier_unavailable(engine_settings: Settings) -> None:
+    engine = Engine.load(engine_settings)
+    assert engine.available_tiers() == dict.fromkeys(TIERS, False)
+    with pytest.raises(TierUnavailable) as err:
+        engine.remove(b"", "basic", OutputOptions())
+    assert "make models" in err.value.detail
+    with pytest.raises(UnknownTier):
+        engine.remove(b"", "ultra", OutputOptions())
+
+
+def test_load_with_a_corrupt_model_marks_its_tier_unavailable(engine_settings: Settings) -> None:
+    asset = MODELS["u2netp.onnx"]
+    engine_settings.model_dir.mkdir(parents=True)
+    with (engine_settings.model_dir / asset.file).open("wb") as fh:
+        fh.truncate(asset.size)
+    engine = Engine.load(engine_settings, tiers=["basic"])
+    assert not engine.available_tiers()["basic"]
+    assert "does not match the manifest" in engine.unavailable["basic"]
+    assert ModelChecksumMismatch.code == "model_checksum_mismatch"
+
+
+@pytest.mark.parametrize("tier", list(TIERS))
+def test_every_tier_pipeline_runs_on_a_stand_in_model(
+    tier: str, engine_settings: Settings, disc_runners: dict[str, ModelRunner]
+) -> None:
+    data = encode(Image.fromarray(subject_image(120, 90)), "PNG")
+    cutout = _engine(engine_settings, disc_runners).remove(data, tier, OutputOptions())
+    img = Image.open(io.BytesIO(cutout.data))
+    alpha = np.asarray(img)[:, :, 3]
+    assert (cutout.width, cutout.height, img.size) == (120, 90, (120, 90))
+    assert (cutout.input_format, cutout.input_width, cutout.input_height) == ("png", 120, 90)
+    assert alpha[45, 60] > 240 and alpha[2, 2] < 15
+
+
+def test_exif_rotated_jpeg_keeps_its_orientation(
+    engine_settings: Settings, disc_runners: dict[str, ModelRunner]
+) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 8
+    data = encode(Image.fromarray(subject_image(120, 60)), "JPEG", exif=exif.tobytes(), quality=95)
+    cutout = _engine(engine_settings, disc_runners).remove(data, "basic", OutputOptions())
+    assert (cutout.width, cutout.height) == (60, 120)
+    assert (cutout.input_width, cutout.input_height) == (60, 120)
+    assert Image.open(io.BytesIO(cutout.data)).size == (60, 120)
+
+
+def test_transparent_input_stays_transparent(engine_settings: Settings, disc_runners: dict[str, ModelRunner]) -> None:
+    rgba = np.dstack([subject_image(120, 90), np.full((90, 120), 255, np.uint8)])
+    rgba[:, :60, 3] = 0  # the left half of the disc is cut away already
+    data = encode(Image.fromarray(rgba), "PNG")
+    cutout = _engine(engine_settings, disc_runners).remove(data, "standard", OutputOptions())
+    alpha = np.asarray(Image.open(io.BytesIO(cutout.data)))[:, :, 3]
+    assert alpha[:, :60].max() == 0
+    assert alpha[45, 70] > 240
+
+
+def test_blank_image_is_no_subject(engine_settings: Settings) -> None:
+    runners: dict[str, ModelRunner] = {"basic": DiscRunner(TIERS["basic"].model, empty=True)}  # type: ignore[dict-item]
+    data = encode(Image.new("RGB", (64, 64), "white"), "PNG")
+    with pytest.raises(NoSubjectDetected) as err:
+        _engine(engine_settings, runners).remove(data, "basic", OutputOptions())
+    assert err.value.code == "no_subject_detected"
+
+
+def test_thread_budget_never_oversubscribes(engine_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from worker import inference
+
+    monkeypatch.setattr(inference, "available_cores", lambda: 4)
+    assert intra_op_threads(replace(engine_settings, worker_concurrency=1, ort_intra_op_threads=0)) == 4
+    assert intra_op_threads(replace(engine_settings, worker_concurrency=2, ort_intra_op_threads=0)) == 2
+    assert intra_op_threads(replace(engine_settings, worker_concurrency=2, ort_intra_op_threads=3)) == 2
+    assert intra_op_threads(replace(engine_settings, worker_concurrency=8, ort_intra_op_threads=0)) == 1
+    so = session_options(2)
+    assert so.intra_op_num_threads == 2 and not so.enable_cpu_mem_arena
+
+
+def test_cli_reports_each_failure_with_its_code(
+    engine_settings: Settings, disc_runners: dict[str, ModelRunner], tmp_path: Path
+) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.png").write_bytes(encode(Image.fromarray(subject_image(80, 60)), "PNG"))
+    (src / "b.jpg").write_bytes(b"plain text")
+    (src / "notes.txt").write_text("ignored: not an image suffix")
+    stderr = io.StringIO()
+    inputs = list(cli.expand_inputs([src]))
+    assert [p.name for p in inputs] == ["a.png", "b.jpg"]
+    report = cli.run_remove(
+        _engine(engine_settings, disc_runners), inputs, "basic", OutputOptions(format="webp"), tmp_path / "out", stderr
+    )
+    assert [p.name for p in report.written] == ["a.webp"]
+    assert report.failed[0][:2] == (src / "b.jpg", "unsupported_media_type")
+    assert "b.jpg: unsupported_media_type" in stderr.getvalue()
+    assert "2/2" in stderr.getvalue()

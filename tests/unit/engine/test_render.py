@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+from PIL import Image
+
+from tests.unit.engine.conftest import subject_image
+from worker.options import OutputOptions
+from worker.render import crop_box, render
+
+pytestmark = pytest.mark.unit
+
+
+def _alpha() -> NDArray[np.uint8]:
+    alpha = np.zeros((48, 64), np.uint8)
+    alpha[10:30, 20:40] = 255
+    alpha[10:30, 19] = 128
+    return alpha
+
+
+def _open(data: bytes) -> Image.Image:
+    img = Image.open(io.BytesIO(data))
+    img.load()
+    return img
+
+
+def test_default_is_rgba_png_at_input_size() -> None:
+    out = render(subject_image(), _alpha(), OutputOptions())
+    img = _open(out.data)
+    assert (out.media_type, out.extension) == ("image/png", "png")
+    assert (img.format, img.mode, img.size) == ("PNG", "RGBA", (64, 48))
+    px = np.asarray(img)
+    assert px[20, 30].tolist() == [220, 30, 30, 255]
+    assert px[0, 0, 3] == 0 and px[20, 19, 3] == 128
+    assert px[0, 0].tolist() == [0, 0, 0, 0]  # invisible pixels carry no colour of the old background
+
+
+def test_alpha_channel_only_is_greyscale() -> None:
+    out = render(subject_image(), _alpha(), OutputOptions(channels="alpha"))
+    img = _open(out.data)
+    assert img.mode == "L"
+    assert np.array_equal(np.asarray(img), _alpha())
+
+
+def test_bg_color_composites() -> None:
+    out = render(subject_image(), _alpha(), OutputOptions.from_params({"bg_color": "#00ff00"}))
+    img = _open(out.data)
+    assert img.mode == "RGB"
+    px = np.asarray(img).astype(int)
+    assert px[0, 0].tolist() == [0, 255, 0]
+    assert px[20, 30].tolist() == [220, 30, 30]
+    assert abs(px[20, 19, 1] - (30 * 128 + 255 * 127) / 255) <= 2  # half red subject, half green
+
+
+def test_translucent_bg_color_keeps_alpha() -> None:
+    out = render(subject_image(), _alpha(), OutputOptions.from_params({"bg_color": "#0000ff80"}))
+    px = np.asarray(_open(out.data))
+    assert px.shape[2] == 4
+    assert px[0, 0].tolist() == [0, 0, 255, 128]
+    assert px[20, 30, 3] == 255
+
+
+def test_jpg_is_on_white_by_default() -> None:
+    out = render(subject_image(), _alpha(), OutputOptions(format="jpg"))
+    img = _open(out.data)
+    assert (img.format, img.mode, out.media_type) == ("JPEG", "RGB", "image/jpeg")
+    assert min(np.asarray(img)[0, 0]) > 240
+
+
+def test_webp_keeps_alpha() -> None:
+    out = render(subject_image(), _alpha(), OutputOptions(format="webp"))
+    img = _open(out.data)
+    assert (img.format, img.mode, out.extension) == ("WEBP", "RGBA", "webp")
+    assert np.asarray(img)[0, 0, 3] == 0
+
+
+def test_crop_with_pixel_and_percent_margins() -> None:
+    alpha = _alpha()
+    assert crop_box(alpha, OutputOptions(crop=True)) == (19, 10, 40, 30)
+    out = render(subject_image(), alpha, OutputOptions.from_params({"crop": "true", "crop_margin": "5"}))
+    assert (out.width, out.height) == (21 + 10, 20 + 10)
+    out = render(subject_image(), alpha, OutputOptions.from_params({"crop": "true", "crop_margin": "50%"}))
+    # 50 % of the longer side (21) = 10 px (rounded half to even), clamped to the image
+    assert (out.width, out.height) == (21 + 20, 20 + 20)
+    out = render(subject_image(), alpha, OutputOptions.from_params({"crop": "true", "crop_margin": "100"}))
+    assert (out.width, out.height) == (64, 48)
+
+
+def test_size_only_downscales() -> None:
+    out = render(subject_image(), _alpha(), OutputOptions(size=32))
+    assert (out.width, out.height) == (32, 24)
+    assert _open(out.data).size == (32, 24)
+    out = render(subject_image(), _alpha(), OutputOptions(size=1000))
+    assert (out.width, out.height) == (64, 48)

@@ -1,0 +1,179 @@
+"""The segmentation engine the worker and the CLI call: bytes + tier + options → a cut-out.
+
+Create it once per process with :meth:`Engine.load` (at worker start-up, never at import). ``remove`` is
+synchronous and CPU-bound; it keeps no state between calls, so several threads may call it at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.errors import ModelChecksumMismatch, ModelMissing, NoSubjectDetected, TierUnavailable
+from core.settings import Settings
+from worker.images import DecodedImage, decode
+from worker.inference import ModelRunner, configure_process, intra_op_threads
+from worker.model_fetch import Status, verify
+from worker.options import OutputOptions
+from worker.refine import Frame, run_step
+from worker.render import render, to_u8
+from worker.tiers import TIERS, TierSpec, get_tier
+
+log = logging.getLogger(__name__)
+
+# the raw (sigmoid) maps peak near 1 on a real subject; on blank, flat, gradient or noise images
+# all three models stayed below 0.1 (measured), so a lower peak means "nothing there"
+_MIN_RAW_PEAK = {"minmax": 0.15, "clip": 0.15}
+# fewer alpha ≥ 0.5 pixels than this fraction of the image means "nothing there"
+_MIN_SUBJECT_FRACTION = 0.0005
+
+
+@dataclass(frozen=True)
+class Cutout:
+    data: bytes
+    media_type: str
+    extension: str
+    width: int
+    height: int
+    input_format: str
+    input_width: int
+    input_height: int
+
+
+@dataclass
+class Engine:
+    settings: Settings
+    runners: dict[str, ModelRunner] = field(default_factory=dict)
+    """Tier name → runner; tiers sharing a model file share one runner (one session)."""
+    unavailable: dict[str, str] = field(default_factory=dict)
+    """Tier name → why it cannot run."""
+
+    @classmethod
+    def load(cls, settings: Settings, tiers: Iterable[str] | None = None) -> Engine:
+        """Create sessions for the installed models of ``tiers`` (default: all); missing ones are reported."""
+        configure_process()
+        threads = intra_op_threads(settings)
+        engine = cls(settings=settings)
+        by_file: dict[str, ModelRunner] = {}
+        failed_files: dict[str, str] = {}
+        wanted = [get_tier(name) for name in (TIERS if tiers is None else tiers)]
+        for spec in TIERS.values():
+            if spec not in wanted:
+                engine.unavailable[spec.name] = "not loaded by this worker"
+        for spec in wanted:
+            file = spec.model_file
+            if file not in by_file and file not in failed_files:
+                try:
+                    by_file[file] = _load_runner(spec, settings, threads)
+                except (ModelMissing, ModelChecksumMismatch) as exc:
+                    failed_files[file] = exc.detail
+                    log.warning("tier %s unavailable: %s", spec.name, exc.detail)
+            if file in by_file:
+                engine.runners[spec.name] = by_file[file]
+            else:
+                engine.unavailable[spec.name] = failed_files[file]
+        return engine
+
+    def available_tiers(self) -> dict[str, bool]:
+        return {name: name in self.runners for name in TIERS}
+
+    def runner(self, tier: str) -> ModelRunner:
+        spec = get_tier(tier)
+        try:
+            return self.runners[spec.name]
+        except KeyError:
+            reason = self.unavailable.get(spec.name, "model not loaded")
+            raise TierUnavailable(f"tier {tier!r} is unavailable on this deployment: {reason}") from None
+
+    def warm_up(self) -> None:
+        """One inference per loaded model, so the first job does not pay for lazy initialisation."""
+        for runner in {id(r): r for r in self.runners.values()}.values():
+            runner.time_run(1)
+
+    def remove(
+        self, data: bytes, tier: str, options: OutputOptions, *, timings: dict[str, float] | None = None
+    ) -> Cutout:
+        """Cut out the subject. ``timings``, if given, receives seconds per stage (the benchmark's hook)."""
+        clock = _Clock(timings)
+        spec = get_tier(tier)
+        runner = self.runner(tier)
+        with clock("decode"):
+            image = decode(data, self.settings)
+        frame = self.segment(image, spec, runner, clock)
+        with clock("render"):
+            alpha = to_u8(frame.current_alpha())
+            if image.alpha is not None:
+                np.minimum(alpha, image.alpha, out=alpha)  # what was transparent stays transparent
+            colours = frame.foreground if frame.foreground is not None else image.rgb
+            out = render(colours, alpha, options)
+        return Cutout(
+            data=out.data,
+            media_type=out.media_type,
+            extension=out.extension,
+            width=out.width,
+            height=out.height,
+            input_format=image.info.format,
+            input_width=image.info.width,
+            input_height=image.info.height,
+        )
+
+    def segment(self, image: DecodedImage, spec: TierSpec, runner: ModelRunner, clock: _Clock | None = None) -> Frame:
+        """Model + the tier's steps; raises :class:`NoSubjectDetected` on an (almost) empty mask."""
+        clock = clock or _Clock(None)
+        with clock("preprocess"):
+            rgb = image.rgb
+            if image.alpha is not None:
+                # the model never saw transparency: show it the image as a viewer would, on white
+                a = image.alpha[:, :, None].astype(np.float32) / 255.0
+                rgb = (rgb * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
+            tensor = runner.preprocess(rgb)
+        with clock("model"):
+            raw = runner.run(tensor)
+        with clock("postprocess"):
+            mask, peak = runner.postprocess(raw)
+        if peak < _MIN_RAW_PEAK[runner.spec.output_scaling] or (mask >= 0.5).mean() < _MIN_SUBJECT_FRACTION:
+            raise NoSubjectDetected("no foreground subject was found in the image")
+        frame = Frame(rgb=rgb, mask=mask)
+        for step in spec.steps:
+            with clock(step.name):
+                run_step(frame, step)
+        if (frame.current_alpha() >= 0.5).mean() < _MIN_SUBJECT_FRACTION:
+            raise NoSubjectDetected("no foreground subject was found in the image")
+        return frame
+
+
+class _Clock:
+    """Adds the seconds spent in each ``with clock(stage)`` block to a dict; free when there is none."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings = timings
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        if self.timings is None:
+            yield
+            return
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+
+
+def _load_runner(spec: TierSpec, settings: Settings, threads: int) -> ModelRunner:
+    asset = spec.model.asset
+    path = settings.model_dir / asset.file
+    status = verify(path, asset)  # cheap when the fetcher's stamp vouches for this exact file
+    if status is Status.MISSING:
+        raise ModelMissing(f"{asset.file} is not in {settings.model_dir}; run `make models`", file=asset.file)
+    if status is not Status.OK:
+        raise ModelChecksumMismatch(
+            f"{asset.file} in {settings.model_dir} does not match the manifest; run `make models` to re-fetch it",
+            file=asset.file,
+        )
+    return ModelRunner.create(spec.model, settings.model_dir, threads)

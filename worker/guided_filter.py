@@ -1,0 +1,106 @@
+"""Edge-aware upsampling of a low-resolution mask: the colour guided filter (He et al., 2010/2013).
+
+The linear coefficients are computed at a working resolution and only then upsampled and applied to the
+full-resolution image ("fast guided filter"), so a 12 MP image costs a few full-size multiply-adds.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+F32 = NDArray[np.float32]
+
+
+def working_size(width: int, height: int, work_side: int) -> tuple[int, int]:
+    scale = min(1.0, work_side / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _box(x: F32, radius: int) -> F32:
+    out = cv2.boxFilter(x, -1, (2 * radius + 1, 2 * radius + 1), normalize=True, borderType=cv2.BORDER_REFLECT)
+    return np.asarray(out, dtype=np.float32)
+
+
+def guided_coefficients(guide: F32, p: F32, radius: int, eps: float) -> tuple[F32, F32]:
+    """Mean-filtered a (H×W×3) and b (H×W) such that q = Σ a·I + b, for a colour guide in 0..1."""
+    mean_i = _box(guide, radius)
+    mean_p = _box(p, radius)
+    mean_ip = _box(guide * p[:, :, None], radius)
+    cov_ip = mean_ip - mean_i * mean_p[:, :, None]
+
+    # per-pixel 3×3 covariance of the guide, + eps·I; inverted in closed form (symmetric adjugate)
+    def var(i: int, j: int) -> F32:
+        return _box(guide[:, :, i] * guide[:, :, j], radius) - mean_i[:, :, i] * mean_i[:, :, j]
+
+    s00, s01, s02 = var(0, 0) + eps, var(0, 1), var(0, 2)
+    s11, s12, s22 = var(1, 1) + eps, var(1, 2), var(2, 2) + eps
+    c00 = s11 * s22 - s12 * s12
+    c01 = s02 * s12 - s01 * s22
+    c02 = s01 * s12 - s02 * s11
+    c11 = s00 * s22 - s02 * s02
+    c12 = s01 * s02 - s00 * s12
+    c22 = s00 * s11 - s01 * s01
+    det = s00 * c00 + s01 * c01 + s02 * c02
+    inv_det = 1.0 / np.maximum(det, 1e-12)
+    cx, cy, cz = cov_ip[:, :, 0], cov_ip[:, :, 1], cov_ip[:, :, 2]
+    a = np.empty_like(guide)
+    a[:, :, 0] = (c00 * cx + c01 * cy + c02 * cz) * inv_det
+    a[:, :, 1] = (c01 * cx + c11 * cy + c12 * cz) * inv_det
+    a[:, :, 2] = (c02 * cx + c12 * cy + c22 * cz) * inv_det
+    b = mean_p - np.einsum("hwc,hwc->hw", a, mean_i)
+    return _box(a, radius), _box(b.astype(np.float32), radius)
+
+
+def guided_upsample(rgb: NDArray[np.uint8], mask: F32, *, work_side: int, radius: int, eps: float) -> F32:
+    """Full-resolution alpha from ``mask`` (any size), following the edges of ``rgb``; clipped to 0..1.
+
+    Where the working-resolution result is saturated (sure background or foreground) the full-size alpha is
+    plainly upsampled; the exact q = a·I + b at full size is only evaluated on the fractional band around
+    edges, typically a tenth of the pixels.
+    """
+    height, width = rgb.shape[:2]
+    ww, wh = working_size(width, height, work_side)
+    guide_small = cv2.resize(rgb, (ww, wh), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    p = cv2.resize(mask, (ww, wh), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    a, b = guided_coefficients(guide_small, p, radius, eps)
+    q_small: F32 = np.clip(np.einsum("hwc,hwc->hw", a, guide_small) + b, 0.0, 1.0).astype(np.float32)
+    if (ww, wh) == (width, height):
+        return q_small
+    q = np.asarray(cv2.resize(q_small, (width, height), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
+    fractional = ((q_small > 0.002) & (q_small < 0.998)).astype(np.uint8)
+    # one working pixel of margin: a full-size pixel's bilinear footprint reaches its neighbours
+    band = cv2.resize(
+        cv2.dilate(fractional, np.ones((3, 3), np.uint8)), (width, height), interpolation=cv2.INTER_NEAREST
+    )
+    ys, xs = np.nonzero(band)
+    if ys.size:
+        colours = rgb[ys, xs].astype(np.float32) * np.float32(1 / 255)
+        exact = np.einsum("nc,nc->n", bilinear_at(a, ys, xs, (width, height)), colours)
+        exact += bilinear_at(b, ys, xs, (width, height))
+        q[ys, xs] = np.clip(exact, 0.0, 1.0)
+    return q
+
+
+def bilinear_at(small: F32, ys: NDArray[np.intp], xs: NDArray[np.intp], full_size: tuple[int, int]) -> F32:
+    """Values of ``small`` (h×w or h×w×c) upsampled to ``full_size`` (w, h), at the given full-res pixels only.
+
+    Same pixel-centre convention as ``cv2.resize(..., INTER_LINEAR)``; costs O(len(ys)) instead of O(W×H).
+    The fields sampled here (filter coefficients, blurred colours) are smooth, so remap's 5-bit weights are
+    precise enough.
+    """
+    sh, sw = small.shape[:2]
+    n = ys.size
+    # cv2.remap wants 2-D maps with sides below 32767: lay the points out in rows of 4096
+    cols = 4096
+    rows = max(1, -(-n // cols))
+    map_x = np.zeros(rows * cols, np.float32)
+    map_y = np.zeros(rows * cols, np.float32)
+    map_x[:n] = (xs + 0.5) * (sw / full_size[0]) - 0.5
+    map_y[:n] = (ys + 0.5) * (sh / full_size[1]) - 0.5
+    out = cv2.remap(
+        small, map_x.reshape(rows, cols), map_y.reshape(rows, cols), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    flat = np.asarray(out, dtype=np.float32).reshape(rows * cols, *small.shape[2:])
+    return flat[:n]

@@ -1,0 +1,127 @@
+"""ONNX Runtime sessions for the worker: one per model file per process, sized to the cores.
+
+Sessions are created explicitly by :meth:`ModelRunner.create` (from ``Engine.load`` at worker start-up),
+never at import. ``InferenceSession.run`` is thread-safe and releases the GIL, so one session serves all
+of a worker's concurrent jobs; nothing is cached per image.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+from numpy.typing import NDArray
+
+from core.settings import Settings
+from worker.tiers import ModelSpec
+
+log = logging.getLogger(__name__)
+
+_IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+_IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def intra_op_threads(settings: Settings) -> int:
+    """Threads per inference so that threads × concurrent jobs never exceeds the cores."""
+    cores = available_cores()
+    concurrency = max(1, settings.worker_concurrency)
+    budget = max(1, cores // concurrency)
+    wanted = settings.ort_intra_op_threads or budget
+    if wanted > budget:
+        log.warning(
+            "ort_intra_op_threads=%d × worker_concurrency=%d exceeds %d cores; using %d",
+            wanted,
+            concurrency,
+            cores,
+            budget,
+        )
+        return budget
+    return wanted
+
+
+def session_options(threads: int) -> ort.SessionOptions:
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # the arena keeps the peak working set for good; without it RSS returns to baseline between jobs
+    so.enable_cpu_mem_arena = False
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle workers must not burn CPU
+    return so
+
+
+def configure_process() -> None:
+    """Process-wide knobs for a worker: OpenCV must not compete with ORT's threads."""
+    cv2.setNumThreads(1)
+
+
+@dataclass(frozen=True)
+class ModelRunner:
+    spec: ModelSpec
+    session: ort.InferenceSession
+    path: Path
+
+    @classmethod
+    def create(cls, spec: ModelSpec, model_dir: Path, threads: int) -> ModelRunner:
+        path = model_dir / spec.file
+        session = ort.InferenceSession(
+            str(path), sess_options=session_options(threads), providers=["CPUExecutionProvider"]
+        )
+        return cls(spec=spec, session=session, path=path)
+
+    def preprocess(self, rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
+        """H×W×3 uint8 → 1×3×S×S float32 as the model was trained (aspect not kept)."""
+        size = self.spec.input_size
+        h, w = rgb.shape[:2]
+        interp = cv2.INTER_AREA if h > size or w > size else cv2.INTER_LINEAR
+        small = cv2.resize(rgb, (size, size), interpolation=interp).astype(np.float32)
+        if self.spec.normalisation == "imagenet_max":
+            small /= max(float(small.max()), 1e-6)
+            small = (small - _IMAGENET_MEAN) / _IMAGENET_STD
+        else:
+            small = (small - 128.0) / 256.0
+        return np.ascontiguousarray(small.transpose(2, 0, 1)[None], dtype=np.float32)
+
+    def run(self, tensor: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Bare ``session.run`` (the benchmark times exactly this): the raw first map, S×S."""
+        out = self.session.run([self.spec.output_name], {self.spec.input_name: tensor})[0]
+        result: NDArray[np.float32] = np.asarray(out, dtype=np.float32)[0, 0]
+        return result
+
+    def postprocess(self, raw: NDArray[np.float32]) -> tuple[NDArray[np.float32], float]:
+        """The 0..1 mask and the raw peak (before any rescaling), used to tell "no subject"."""
+        peak = float(raw.max())
+        if self.spec.output_scaling == "minmax":
+            lo = float(raw.min())
+            mask = (raw - lo) / max(peak - lo, 1e-6)
+        else:
+            mask = np.clip(raw, 0.0, 1.0)
+        return np.asarray(mask, dtype=np.float32), peak
+
+    def predict(self, rgb: NDArray[np.uint8]) -> tuple[NDArray[np.float32], float]:
+        return self.postprocess(self.run(self.preprocess(rgb)))
+
+    def time_run(self, repeat: int = 1) -> list[float]:
+        """Seconds per bare ``session.run`` on a fixed input: the benchmark's reference."""
+        size = self.spec.input_size
+        tensor = np.random.default_rng(0).standard_normal((1, 3, size, size), dtype=np.float32) * 0.5
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            self.run(tensor)
+            times.append(time.perf_counter() - start)
+        return times

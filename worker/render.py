@@ -1,0 +1,96 @@
+"""Turning colours + alpha into the bytes the client asked for (crop, resize, background, format)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from worker.options import OutputOptions
+
+F32 = NDArray[np.float32]
+U8 = NDArray[np.uint8]
+
+# alpha at or above this (of 255) counts as subject for cropping; fainter haze is not worth keeping
+_CROP_THRESHOLD = 8
+_MEDIA = {"png": ("image/png", "png"), "webp": ("image/webp", "webp"), "jpg": ("image/jpeg", "jpg")}
+# speed over size: level 1 with the "up" filter encodes a 2 MP cut-out ~4× faster than OpenCV's default
+# (level 3, adaptive filters), and the file is smaller once the invisible pixels are zeroed (see render)
+_PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
+_WEBP_PARAMS = [cv2.IMWRITE_WEBP_QUALITY, 90]
+_JPEG_PARAMS = [cv2.IMWRITE_JPEG_QUALITY, 92]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    data: bytes
+    media_type: str
+    extension: str
+    width: int
+    height: int
+
+
+def to_u8(alpha: F32) -> U8:
+    """0..1 float → 0..255 with rounding and saturation, in one pass."""
+    return np.asarray(cv2.convertScaleAbs(alpha, alpha=255.0), dtype=np.uint8)
+
+
+def crop_box(alpha: U8, options: OutputOptions) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of the subject plus margin, clamped to the image."""
+    height, width = alpha.shape
+    rows = np.flatnonzero((alpha >= _CROP_THRESHOLD).any(axis=1))
+    cols = np.flatnonzero((alpha >= _CROP_THRESHOLD).any(axis=0))
+    if rows.size == 0:
+        return 0, 0, width, height
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    margin = options.crop_margin.pixels(x1 - x0, y1 - y0)
+    return max(0, x0 - margin), max(0, y0 - margin), min(width, x1 + margin), min(height, y1 + margin)
+
+
+def render(rgb: U8, alpha: U8, options: OutputOptions) -> Rendered:
+    """``rgb`` H×W×3 and ``alpha`` H×W, both uint8 at the input's resolution."""
+    if options.crop:
+        x0, y0, x1, y1 = crop_box(alpha, options)
+        rgb, alpha = rgb[y0:y1, x0:x1], alpha[y0:y1, x0:x1]
+    if options.size is not None and max(alpha.shape) > options.size:
+        scale = options.size / max(alpha.shape)
+        new_size = (max(1, round(alpha.shape[1] * scale)), max(1, round(alpha.shape[0] * scale)))
+        rgb = np.asarray(cv2.resize(rgb, new_size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+        alpha = np.asarray(cv2.resize(alpha, new_size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+    height, width = alpha.shape
+    media_type, extension = _MEDIA[options.format]
+
+    if options.channels == "alpha":
+        pixels: U8 = np.ascontiguousarray(alpha)
+    else:
+        bg = options.effective_bg
+        if bg is None:
+            pixels = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGRA), dtype=np.uint8)  # OpenCV wants BGRA
+            pixels[:, :, 3] = alpha
+            # fully transparent pixels have no colour: zeros compress to nothing and leak nothing of the background
+            pixels = np.asarray(cv2.bitwise_and(pixels, pixels, mask=alpha), dtype=np.uint8)
+        else:
+            pixels = _composite(rgb, alpha, bg)
+            if options.format == "jpg" or bg[3] == 255:
+                pixels = np.ascontiguousarray(pixels[:, :, :3])
+    params = {"png": _PNG_PARAMS, "webp": _WEBP_PARAMS, "jpg": _JPEG_PARAMS}[options.format]
+    ok, encoded = cv2.imencode(f".{extension}", pixels, params)
+    if not ok:
+        raise RuntimeError(f"encoding {options.format} failed")
+    return Rendered(encoded.tobytes(), media_type, extension, width, height)
+
+
+def _composite(rgb: U8, alpha: U8, bg: tuple[int, int, int, int]) -> U8:
+    """Straight-alpha "over" onto a (possibly translucent) colour; returns BGRA."""
+    a = alpha.astype(np.float32)[:, :, None] * np.float32(1 / 255)
+    bg_a = bg[3] / 255.0
+    bg_bgr = np.array([bg[2], bg[1], bg[0]], dtype=np.float32)
+    out_a = a + bg_a * (1.0 - a)
+    colour = rgb[:, :, ::-1] * a + bg_bgr * (bg_a * (1.0 - a))
+    colour /= np.maximum(out_a, 1e-6)
+    out = np.empty((*alpha.shape, 4), dtype=np.uint8)
+    out[:, :, :3] = np.clip(colour + 0.5, 0, 255)
+    out[:, :, 3] = np.clip(out_a[:, :, 0] * 255.0 + 0.5, 0, 255)
+    return out

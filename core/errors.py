@@ -12,13 +12,24 @@ The API turns any :class:`BgRemoverError` into an RFC 9457 problem+json response
     │   ├── CorruptImage              422 corrupt_image
     │   └── NoSubjectDetected         422 no_subject_detected
     ├── InvalidOptions                422 invalid_options
+    ├── InvalidWebhookUrl             422 invalid_webhook_url
     ├── TierUnavailable               503 tier_unavailable
     ├── UnknownTier                   422 unknown_tier
     ├── NotFound                      404 not_found
     ├── InsufficientCredits           402 insufficient_credits
     ├── QuotaExceeded                 429 quota_exceeded
-    ├── BatchSizeError                422 batch_too_large / batch_too_small
+    ├── RateLimited                   429 rate_limited
+    ├── TooManyQueued                 429 too_many_queued_images
+    ├── QueueFull                     503 queue_full
+    ├── BatchSizeError                422 batch_too_large
+    │   └── BatchTooSmall             422 batch_too_small
     ├── Conflict                      409 conflict
+    │   ├── JobNotCancellable         409 job_not_cancellable
+    │   ├── BatchNotFinished          409 batch_not_finished
+    │   ├── AlreadySubscribed         409 already_subscribed
+    │   └── IdempotencyInProgress     409 idempotency_in_progress
+    ├── IdempotencyKeyReused          422 idempotency_key_reused
+    ├── ResultNotReady                404 result_not_ready
     ├── DatabaseUnavailable           503 database_unavailable
     ├── SchemaNotReady                503 schema_not_ready
     └── ModelError                    the model cache is incomplete or corrupt
@@ -108,6 +119,14 @@ class InvalidOptions(BgRemoverError):
     title = "Invalid output options"
 
 
+class InvalidWebhookUrl(BgRemoverError):
+    """The webhook URL is malformed, cannot be resolved, or points at a private or local address."""
+
+    code = "invalid_webhook_url"
+    status = 422
+    title = "Invalid webhook URL"
+
+
 class UnknownTier(BgRemoverError):
     """The tier name is not one of the configured tiers."""
 
@@ -148,6 +167,30 @@ class QuotaExceeded(BgRemoverError):
     title = "Quota exceeded"
 
 
+class RateLimited(BgRemoverError):
+    """The user sent requests faster than their rate limit; ``Retry-After`` says when to try again."""
+
+    code = "rate_limited"
+    status = 429
+    title = "Too Many Requests"
+
+
+class TooManyQueued(BgRemoverError):
+    """The user already has the maximum number of images waiting or in progress."""
+
+    code = "too_many_queued_images"
+    status = 429
+    title = "Too Many Requests"
+
+
+class QueueFull(BgRemoverError):
+    """The queue is deeper than the service can finish in reasonable time; retry later."""
+
+    code = "queue_full"
+    status = 503
+    title = "Service Unavailable"
+
+
 class BatchSizeError(BgRemoverError):
     """A batch has fewer or more images than allowed."""
 
@@ -156,12 +199,58 @@ class BatchSizeError(BgRemoverError):
     title = "Invalid batch size"
 
 
+class BatchTooSmall(BatchSizeError):
+    """A batch has fewer images than allowed (one image is a single job)."""
+
+    code = "batch_too_small"
+
+
 class Conflict(BgRemoverError):
     """The request conflicts with the resource's current state."""
 
     code = "conflict"
     status = 409
     title = "Conflict"
+
+
+class JobNotCancellable(Conflict):
+    """Only a job that no worker has started yet can be cancelled."""
+
+    code = "job_not_cancellable"
+
+
+class BatchNotFinished(Conflict):
+    """The batch's ZIP exists only once every image reached a final state."""
+
+    code = "batch_not_finished"
+
+
+class AlreadySubscribed(Conflict):
+    """The user already has an active subscription."""
+
+    code = "already_subscribed"
+
+
+class IdempotencyInProgress(Conflict):
+    """A request with the same ``Idempotency-Key`` is still being processed."""
+
+    code = "idempotency_in_progress"
+
+
+class IdempotencyKeyReused(BgRemoverError):
+    """The ``Idempotency-Key`` was already used for a different request body."""
+
+    code = "idempotency_key_reused"
+    status = 422
+    title = "Idempotency key reused"
+
+
+class ResultNotReady(BgRemoverError):
+    """The job exists but has no result (yet, or because it failed)."""
+
+    code = "result_not_ready"
+    status = 404
+    title = "Result not ready"
 
 
 class DatabaseUnavailable(BgRemoverError):

@@ -16,21 +16,32 @@ from redis.asyncio import Redis
 
 from api.auth import build_jwt_auth
 from api.controllers.account import AccountController
+from api.controllers.batches import BatchController
+from api.controllers.billing import CreditsController, PricingController, SubscriptionController
 from api.controllers.health import HealthController
 from api.controllers.jobs import JobController
+from api.limits import RateLimiter
 from api.problems import EXCEPTION_HANDLERS, add_request_id_header
+from api.queue import Enqueuer
 from api.schema_gate import SchemaGate
+from api.schemas import API_PREFIX
 from core.errors import DatabaseUnavailable
 from core.settings import Settings, get_settings
+from core.storage import LocalStorage
 from db.piccolo_conf import DB
 
-API_PREFIX = "/api/background-remover"
 log = logging.getLogger("bgremover.api")
 
 
-async def require_current_schema(request: Request[Any, Any, Any]) -> None:
+async def before_api_request(request: Request[Any, Any, Any]) -> None:
+    """Every authenticated route: the schema must be current, and the caller within their rate limit."""
     gate: SchemaGate = request.app.state.schema_gate
     await gate.require_ready()
+    limiter: RateLimiter = request.app.state.rate_limiter
+    decision = await limiter.check(request.app.state.redis, request.user.user_id)
+    if decision is not None:
+        request.scope["state"]["rate_limit_headers"] = decision.headers()
+    limiter.raise_if_denied(decision)
 
 
 def _lifespan(settings: Settings) -> Any:
@@ -57,6 +68,7 @@ def _lifespan(settings: Settings) -> Any:
         try:
             yield
         finally:
+            await app.state.enqueuer.close()
             await app.state.redis.aclose()
             if pool_started:
                 await DB.close_connection_pool()
@@ -67,11 +79,24 @@ def _lifespan(settings: Settings) -> Any:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     jwt_auth = build_jwt_auth(settings)
+    # Upload limits per route: a single image, or a whole batch; both a little above the per-image
+    # limit so that an oversized image is reported as `file_too_large`, not as a cut-off body.
+    single_limit = settings.max_image_bytes + 1024 * 1024
+    jobs = Router(path="/", route_handlers=[JobController], request_max_body_size=single_limit)
+    batches = Router(path="/", route_handlers=[BatchController], request_max_body_size=settings.max_batch_bytes)
     api = Router(
         path=API_PREFIX,
-        route_handlers=[AccountController, JobController],
-        before_request=require_current_schema,
+        route_handlers=[
+            AccountController,
+            PricingController,
+            SubscriptionController,
+            CreditsController,
+            jobs,
+            batches,
+        ],
+        before_request=before_api_request,
         security=[{"BearerToken": []}],
+        request_max_body_size=64 * 1024,
     )
     health = Router(path=API_PREFIX, route_handlers=[HealthController])
     app = Litestar(
@@ -100,5 +125,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     app.state.settings = settings
+    app.state.storage = LocalStorage(settings.storage_dir)
+    app.state.enqueuer = Enqueuer(settings)
+    app.state.rate_limiter = RateLimiter(settings)
     app.state.schema_gate = SchemaGate(settings.database_url, timeout_s=min(settings.db_timeout_s, 5.0))
     return app

@@ -122,7 +122,8 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
         # Litestar's messages name the pyjwt failure ("Signature has expired", ...), useful and harmless.
         detail = f"Missing or invalid bearer token: {exc.detail}" if exc.detail else "Missing or invalid bearer token"
     elif status == 413:
-        code = "payload_too_large"
+        # On POST /jobs the body is one image plus a little form overhead.
+        code = "file_too_large" if request.url.path.rstrip("/").endswith("/jobs") else "payload_too_large"
     elif status >= 500:
         log.error("request %s failed with HTTP %s: %s", request_id_of(request), status, exc.detail)
         detail = HTTPStatus(status).phrase
@@ -188,4 +189,6 @@ async def add_request_id_header(message: Message, scope: Scope) -> None:
     if message["type"] == "http.response.start":
         headers = list(message.get("headers", []))
         headers.append((b"x-request-id", ensure_request_id(scope).encode()))
+        limits = scope.get("state", {}).get("rate_limit_headers") or {}
+        headers.extend((k.lower().encode(), v.encode()) for k, v in limits.items())
         message["headers"] = headers

@@ -8,9 +8,17 @@ from typing import Any
 
 import msgspec
 
+API_PREFIX = "/api/background-remover"
+_PROGRESS = {"pending": 0.0, "processing": 0.5, "completed": 1.0, "failed": 1.0, "cancelled": 1.0}
+
 
 class Camel(msgspec.Struct, rename="camel"):
     pass
+
+
+class JobLinks(Camel):
+    self: str
+    result: str | None
 
 
 class SubscriptionOut(Camel):
@@ -47,9 +55,14 @@ class JobOut(Camel):
     error_message: str | None
     attempts: int
     processing_ms: int | None
+    progress: float
+    webhook_url: str | None
+    webhook_status: str | None
     created_at: dt.datetime
+    updated_at: dt.datetime | None
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
+    links: JobLinks
 
 
 class JobList(Camel):
@@ -112,9 +125,17 @@ def job_out(row: dict[str, Any]) -> JobOut:
         error_message=row["error_message"],
         attempts=row["attempts"],
         processing_ms=row["processing_ms"],
+        progress=_PROGRESS.get(row["status"], 0.0),
+        webhook_url=row.get("webhook_url"),
+        webhook_status=row.get("webhook_status"),
         created_at=row["created_at"],
+        updated_at=row.get("updated_at"),
         started_at=row["started_at"],
         finished_at=row["finished_at"],
+        links=JobLinks(
+            self=f"{API_PREFIX}/jobs/{row['id']}",
+            result=f"{API_PREFIX}/jobs/{row['id']}/result" if row["status"] == "completed" else None,
+        ),
     )
 
 
@@ -138,3 +159,148 @@ def subscription_out(row: dict[str, Any], *, active: bool) -> SubscriptionOut:
         usage_today=row.get("usage_today", {}),
         active=active,
     )
+
+
+class BatchImage(Camel):
+    job_id: uuid.UUID
+    position: int
+    filename: str
+    status: str
+    error_code: str | None
+    error_message: str | None
+    credits_charged: int
+    processing_ms: int | None
+
+
+class BatchLinks(Camel):
+    self: str
+    download: str | None
+
+
+class BatchOut(Camel):
+    id: uuid.UUID
+    batch_id: str
+    tier: str
+    status: str
+    total_images: int
+    processed_images: int
+    failed_images: int
+    succeeded_images: int
+    progress: float
+    credits_before_discount: int
+    credits_charged: int
+    discount_percent: int
+    output_options: dict[str, Any]
+    webhook_url: str | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    links: BatchLinks
+    images: list[BatchImage] | None = None
+
+
+class BatchList(Camel):
+    batches: list[BatchOut]
+    next_cursor: str | None
+    limit: int
+
+
+def batch_out(row: dict[str, Any], images: list[dict[str, Any]] | None = None) -> BatchOut:
+    total = row["total_images"] or 0
+    processed = row["processed_images"] or 0
+    return BatchOut(
+        id=row["id"],
+        batch_id=row["public_id"],
+        tier=row["tier"],
+        status=row["status"],
+        total_images=total,
+        processed_images=processed,
+        failed_images=row["failed_images"],
+        succeeded_images=processed - row["failed_images"],
+        progress=round(processed / total, 4) if total else 0.0,
+        credits_before_discount=row["credits_before_discount"],
+        credits_charged=row["credits_charged"],
+        discount_percent=row["discount_percent"],
+        output_options=_json(row["output_options"]),
+        webhook_url=row.get("webhook_url"),
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        links=BatchLinks(
+            self=f"{API_PREFIX}/batches/{row['id']}",
+            download=f"{API_PREFIX}/batches/{row['id']}/download" if row.get("zip_key") else None,
+        ),
+        images=None
+        if images is None
+        else [
+            BatchImage(
+                job_id=i["id"],
+                position=i["position"],
+                filename=i["original_filename"],
+                status=i["status"],
+                error_code=i["error_code"],
+                error_message=i["error_message"],
+                credits_charged=i["credits_charged"],
+                processing_ms=i["processing_ms"],
+            )
+            for i in images
+        ],
+    )
+
+
+class TierPrice(Camel):
+    tier: str
+    credits: int
+    available: bool
+    description: str
+    model: str
+    model_licence: str
+
+
+class VolumeDiscount(Camel):
+    min_images: int
+    max_images: int
+    percent: int
+
+
+class PlanOut(Camel):
+    plan: str
+    price: int
+    currency: str
+    period_days: int
+    daily_quotas: dict[str, int]
+
+
+class Limits(Camel):
+    max_image_bytes: int
+    max_megapixels: float
+    min_side: int
+    batch_min_images: int
+    batch_max_images: int
+    input_formats: list[str]
+    output_formats: list[str]
+
+
+class Pricing(Camel):
+    tiers: list[TierPrice]
+    volume_discounts: list[VolumeDiscount]
+    plans: list[PlanOut]
+    limits: Limits
+
+
+class SubscribeIn(msgspec.Struct):
+    plan: str
+
+
+class GrantIn(Camel):
+    user_id: str
+    credits: int
+    reason: str = "manual grant"
+    grant_id: str | None = None
+
+
+class GrantOut(Camel):
+    user_id: str
+    credits: int
+    granted: bool
+    balance: int

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 _HOME = Path.home()
+_TRUE = {"1", "true", "yes", "on"}
 
 
 def _env(name: str, default: str) -> str:
@@ -99,12 +100,61 @@ class Settings:
 
     result_retention_days: int = field(default_factory=lambda: _env_int("RESULT_RETENTION_DAYS", 7))
 
+    max_batch_bytes: int = field(default_factory=lambda: _env_int("MAX_BATCH_BYTES", 1024 * 1024 * 1024))
+    """Largest multipart body of one batch upload."""
+
+    job_timeout_s: int = field(default_factory=lambda: _env_int("JOB_TIMEOUT_S", 300))
+    """A single image taking longer is cancelled by the worker (and retried, then failed)."""
+
+    job_max_tries: int = field(default_factory=lambda: _env_int("JOB_MAX_TRIES", 3))
+    """Attempts for transient failures (storage, database); a bad image is never retried."""
+
+    sweep_interval_s: int = field(default_factory=lambda: _env_int("SWEEP_INTERVAL_S", 60))
+    requeue_after_s: int = field(default_factory=lambda: _env_int("REQUEUE_AFTER_S", 30))
+    """A pending job this old that Redis does not know is enqueued again."""
+
+    worker_tiers: str = field(default_factory=lambda: _env("WORKER_TIERS", ""))
+    """Comma-separated tiers this worker loads; empty = every tier whose model is installed."""
+
+    webhook_secret: str = field(
+        default_factory=lambda: _env("WEBHOOK_SECRET", "whsec_ZGV2LW9ubHktd2ViaG9vay1zZWNyZXQtY2hhbmdlLW1l")
+    )
+    """Standard Webhooks signing secret (``whsec_`` + base64)."""
+
+    webhook_allow_private: bool = field(default_factory=lambda: _env("WEBHOOK_ALLOW_PRIVATE", "0") in _TRUE)
+    """Allow webhook targets on private, loopback and link-local addresses (local testing only)."""
+
+    idempotency_ttl_hours: int = field(default_factory=lambda: _env_int("IDEMPOTENCY_TTL_HOURS", 24))
+
+    subscription_plans_json: str = field(default_factory=lambda: _env("SUBSCRIPTION_PLANS", ""))
+    """JSON overriding the plans of ``core.pricing.DEFAULT_PLANS`` (same shape)."""
+
+    rate_limit_per_s: float = field(default_factory=lambda: _env_float("RATE_LIMIT_PER_S", 20.0))
+    """Sustained requests per second per user (token bucket in Redis); 0 disables rate limiting."""
+
+    rate_limit_burst: int = field(default_factory=lambda: _env_int("RATE_LIMIT_BURST", 100))
+    """Requests a user may make at once before the sustained rate applies."""
+
+    max_queued_images_per_user: int = field(default_factory=lambda: _env_int("MAX_QUEUED_IMAGES_PER_USER", 1000))
+    """Images one user may have pending or processing; more is refused with 429 until some finish."""
+
+    max_queue_depth: int = field(default_factory=lambda: _env_int("MAX_QUEUE_DEPTH", 5000))
+    """When the queue is deeper than this, submissions get 503 with Retry-After instead of waiting forever."""
+
+    admin_users: str = field(default_factory=lambda: _env("ADMIN_USERS", ""))
+    """Comma-separated user ids allowed to grant credits through the API."""
+
     api_host: str = field(default_factory=lambda: _env("API_HOST", "127.0.0.1"))
     api_port: int = field(default_factory=lambda: _env_int("API_PORT", 8000))
 
     @property
     def heartbeat_key(self) -> str:
         return f"{self.queue_name}:workers"
+
+    @property
+    def worker_tier_list(self) -> list[str] | None:
+        names = [t.strip() for t in self.worker_tiers.split(",") if t.strip()]
+        return names or None
 
 
 @lru_cache(maxsize=1)

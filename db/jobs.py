@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import json
 import uuid
 from typing import Any
 
@@ -54,3 +55,186 @@ async def completed_counts_by_tier(user_id: str) -> dict[str, int]:
         user_id,
     )
     return {r["tier"]: r["n"] for r in rows}
+
+
+_JOB_COLUMNS = (
+    "id, user_id, batch_id, position, tier, status, pricing_type, original_filename, input_key, output_key, "
+    "input_width, input_height, input_bytes, input_format, output_options, credits_charged, "
+    "covered_by_subscription, usage_date, webhook_url, webhook_status, error_code, error_message, attempts, "
+    "processing_ms, created_at, updated_at, started_at, finished_at"
+)
+
+
+async def insert_job(
+    *,
+    job_id: uuid.UUID,
+    user_id: str,
+    tier: str,
+    original_filename: str,
+    input_key: str,
+    input_width: int,
+    input_height: int,
+    input_bytes: int,
+    input_format: str,
+    output_options: dict[str, str],
+    pricing_type: str,
+    credits_charged: int,
+    usage_date: dt.date | None,
+    webhook_url: str | None,
+    batch_id: uuid.UUID | None = None,
+    position: int | None = None,
+) -> dict[str, Any]:
+    rows = await BackgroundRemovalJob.raw(
+        "INSERT INTO background_removal_job (id, user_id, batch_id, position, tier, status, pricing_type, "
+        "original_filename, input_key, input_width, input_height, input_bytes, input_format, output_options, "
+        "credits_charged, covered_by_subscription, usage_date, webhook_url, created_at, updated_at) "
+        "VALUES ({}, {}, {}, {}, {}, 'pending', {}, {}, {}, {}, {}, {}, {}, {}::jsonb, {}, {}, {}, {}, "
+        "clock_timestamp(), clock_timestamp()) RETURNING " + _JOB_COLUMNS,
+        job_id,
+        user_id,
+        batch_id,
+        position,
+        tier,
+        pricing_type,
+        original_filename,
+        input_key,
+        input_width,
+        input_height,
+        input_bytes,
+        input_format,
+        json.dumps(output_options),
+        credits_charged,
+        pricing_type == "subscription",
+        usage_date,
+        webhook_url,
+    )
+    return dict(rows[0])
+
+
+async def get_job(job_id: uuid.UUID, user_id: str | None = None) -> dict[str, Any] | None:
+    """A job by id; with ``user_id``, only that user's (another user's job is simply not found)."""
+    if user_id is None:
+        rows = await BackgroundRemovalJob.raw(
+            "SELECT " + _JOB_COLUMNS + " FROM background_removal_job WHERE id = {}", job_id
+        )
+    else:
+        rows = await BackgroundRemovalJob.raw(
+            "SELECT " + _JOB_COLUMNS + " FROM background_removal_job WHERE id = {} AND user_id = {}",
+            job_id,
+            user_id,
+        )
+    return dict(rows[0]) if rows else None
+
+
+async def claim_for_processing(job_id: uuid.UUID, worker_id: str) -> dict[str, Any] | None:
+    """Mark the job processing by ``worker_id`` (again, after a crash) and count the attempt; None when final."""
+    rows = await BackgroundRemovalJob.raw(
+        "UPDATE background_removal_job SET status = 'processing', attempts = attempts + 1, worker_id = {}, "
+        "started_at = COALESCE(started_at, now()), updated_at = clock_timestamp() "
+        "WHERE id = {} AND status IN ('pending', 'processing') RETURNING " + _JOB_COLUMNS,
+        worker_id,
+        job_id,
+    )
+    return dict(rows[0]) if rows else None
+
+
+async def transition_to_final(
+    job_id: uuid.UUID,
+    status: str,
+    *,
+    from_statuses: tuple[str, ...] = ("pending", "processing"),
+    output_key: str | None = None,
+    processing_ms: int | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    user_id: str | None = None,
+) -> dict[str, Any] | None:
+    """Move a job to a final state exactly once; None when it was not in ``from_statuses``.
+
+    Whatever goes with the transition (refund, batch counters) must run only when this returns a row.
+    """
+    allowed = ", ".join(f"'{s}'" for s in from_statuses)
+    user_clause = " AND user_id = {}" if user_id is not None else ""
+    args: list[Any] = [status, output_key, processing_ms, error_code, error_message, job_id]
+    if user_id is not None:
+        args.append(user_id)
+    rows = await BackgroundRemovalJob.raw(
+        "UPDATE background_removal_job SET status = {}, output_key = COALESCE({}, output_key), "
+        "processing_ms = COALESCE({}, processing_ms), error_code = {}, error_message = {}, "
+        "finished_at = now(), updated_at = clock_timestamp() "
+        f"WHERE id = {{}} AND status IN ({allowed}){user_clause} RETURNING " + _JOB_COLUMNS,
+        *args,
+    )
+    return dict(rows[0]) if rows else None
+
+
+async def set_webhook_state(job_id: uuid.UUID, status: str, attempts: int) -> None:
+    await BackgroundRemovalJob.raw(
+        "UPDATE background_removal_job SET webhook_status = {}, webhook_attempts = {} WHERE id = {}",
+        status,
+        attempts,
+        job_id,
+    )
+
+
+async def jobs_to_requeue(older_than_s: int, limit: int = 1000) -> list[uuid.UUID]:
+    rows = await BackgroundRemovalJob.raw(
+        "SELECT id FROM background_removal_job WHERE status = 'pending' "
+        "AND created_at < now() - make_interval(secs => {}) ORDER BY created_at LIMIT {}",
+        older_than_s,
+        limit,
+    )
+    return [r["id"] for r in rows]
+
+
+async def orphaned_jobs(live_workers: list[str], older_than_s: int, limit: int = 1000) -> list[tuple[uuid.UUID, int]]:
+    """(id, attempts) of jobs ``processing`` on a worker that no longer sends heartbeats."""
+    rows = await BackgroundRemovalJob.raw(
+        "SELECT id, attempts FROM background_removal_job WHERE status = 'processing' "
+        "AND updated_at < now() - make_interval(secs => {}) "
+        "AND (worker_id IS NULL OR NOT (worker_id = ANY({}::text[]))) ORDER BY updated_at LIMIT {}",
+        older_than_s,
+        live_workers,
+        limit,
+    )
+    return [(r["id"], int(r["attempts"])) for r in rows]
+
+
+async def stuck_processing_jobs(older_than_s: int, limit: int = 1000) -> list[uuid.UUID]:
+    rows = await BackgroundRemovalJob.raw(
+        "SELECT id FROM background_removal_job WHERE status = 'processing' "
+        "AND updated_at < now() - make_interval(secs => {}) ORDER BY updated_at LIMIT {}",
+        older_than_s,
+        limit,
+    )
+    return [r["id"] for r in rows]
+
+
+async def expired_files(retention_days: int, limit: int = 5000) -> list[dict[str, Any]]:
+    rows = await BackgroundRemovalJob.raw(
+        "SELECT id, input_key, output_key FROM background_removal_job "
+        "WHERE finished_at < now() - make_interval(days => {}) "
+        "AND (input_key IS NOT NULL OR output_key IS NOT NULL) LIMIT {}",
+        retention_days,
+        limit,
+    )
+    return [dict(r) for r in rows]
+
+
+async def forget_files(job_ids: list[uuid.UUID]) -> None:
+    await BackgroundRemovalJob.raw(
+        "UPDATE background_removal_job SET input_key = NULL, output_key = NULL WHERE id = ANY({}::uuid[])", job_ids
+    )
+
+
+async def forget_input(job_id: uuid.UUID) -> None:
+    await BackgroundRemovalJob.raw("UPDATE background_removal_job SET input_key = NULL WHERE id = {}", job_id)
+
+
+async def count_unfinished(user_id: str) -> int:
+    rows = await BackgroundRemovalJob.raw(
+        "SELECT count(*)::int AS n FROM background_removal_job "
+        "WHERE user_id = {} AND status IN ('pending', 'processing')",
+        user_id,
+    )
+    return int(rows[0]["n"])

@@ -52,6 +52,9 @@ class BackgroundRemovalBatch(Table, tablename="background_removal_batch"):
     discount_percent = Integer(null=False, default=0)
     output_options = JSONB(null=False, default={})
     zip_key = Varchar(length=512, null=True, default=None)
+    webhook_url = Varchar(length=2048, null=True, default=None)
+    webhook_status = Varchar(length=16, null=True, default=None)
+    webhook_attempts = Integer(null=False, default=0)
     created_at = Timestamptz(null=False, default=TimestamptzNow())
     started_at = Timestamptz(null=True, default=None)
     finished_at = Timestamptz(null=True, default=None)
@@ -86,8 +89,16 @@ class BackgroundRemovalJob(Table, tablename="background_removal_job"):
     error_code = Varchar(length=64, null=True, default=None)
     error_message = Text(null=True, default=None)
     attempts = Integer(null=False, default=0)
+    worker_id = Varchar(length=128, null=True, default=None)
+    """The worker processing (or last to process) the job; a dead worker's jobs are taken over."""
     processing_ms = Integer(null=True, default=None)
+    usage_date = Date(null=True, default=None)
+    """The subscription day whose quota covered this job (given back if the job finally fails)."""
+    webhook_url = Varchar(length=2048, null=True, default=None)
+    webhook_status = Varchar(length=16, null=True, default=None)
+    webhook_attempts = Integer(null=False, default=0)
     created_at = Timestamptz(null=False, default=TimestamptzNow())
+    updated_at = Timestamptz(null=False, default=TimestamptzNow())
     started_at = Timestamptz(null=True, default=None)
     finished_at = Timestamptz(null=True, default=None)
 
@@ -153,12 +164,28 @@ class CreditLedgerEntry(Table, tablename="credit_ledger"):
     )
 
 
+class IdempotencyRecord(Table, tablename="idempotency_record"):
+    """The first answer to a POST with an ``Idempotency-Key``, replayed for retries of the same request."""
+
+    id = UUID(primary_key=True)
+    user_id = Varchar(length=255, null=False)
+    endpoint = Varchar(length=64, null=False)
+    key = Varchar(length=255, null=False)
+    request_hash = Varchar(length=64, null=False)
+    status_code = Integer(null=True, default=None)
+    response = JSONB(null=True, default=None)
+    created_at = Timestamptz(null=False, default=TimestamptzNow(), index=True)
+
+    idempotency_key_unique = Unique(["user_id", "endpoint", "key"])
+
+
 TABLES: tuple[type[Table], ...] = (
     BackgroundRemovalBatch,
     BackgroundRemovalJob,
     BackgroundRemoverSubscription,
     BackgroundRemoverSubscriptionUsage,
     CreditLedgerEntry,
+    IdempotencyRecord,
 )
 """Every table, parents first (the order migrations and test set-up create them in)."""
 
@@ -170,6 +197,10 @@ COMPOSITE_INDEXES: dict[str, str] = {
     "background_removal_job_pending_idx": (
         "CREATE INDEX IF NOT EXISTS background_removal_job_pending_idx "
         "ON background_removal_job (status, created_at) WHERE status IN ('pending', 'processing')"
+    ),
+    "background_removal_job_user_unfinished_idx": (
+        "CREATE INDEX IF NOT EXISTS background_removal_job_user_unfinished_idx "
+        "ON background_removal_job (user_id) WHERE status IN ('pending', 'processing')"
     ),
     "background_removal_batch_user_created_idx": (
         "CREATE INDEX IF NOT EXISTS background_removal_batch_user_created_idx "

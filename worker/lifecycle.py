@@ -1,4 +1,8 @@
-"""What a worker process does when it starts and stops: identity, heartbeat, and (later) the engine."""
+"""What a worker process does when it starts and stops: identity, heartbeat, storage and the engine.
+
+The engine (one ONNX session per model) is created here, once per process, never at import;
+inference runs on a thread pool as wide as ``WORKER_CONCURRENCY``.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,13 @@ import logging
 import os
 import socket
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from redis.asyncio import Redis
 
 from core.settings import Settings, get_settings
+from core.storage import LocalStorage
 from worker.heartbeat import beat, forget
 
 log = logging.getLogger("bgremover.worker")
@@ -36,10 +42,22 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["settings"] = settings
     worker_id = ctx.get("worker_id") or new_worker_id()
     ctx["worker_id"] = worker_id
+    ctx.setdefault("storage", LocalStorage(settings.storage_dir))
+    if "engine" not in ctx:
+        from worker.engine import Engine
+
+        engine = await asyncio.to_thread(Engine.load, settings, settings.worker_tier_list)
+        await asyncio.to_thread(engine.warm_up)
+        ctx["engine"] = engine
+    loaded = [tier for tier, ok in ctx["engine"].available_tiers().items() if ok]
+    if not loaded:
+        log.error("worker %s has no tier available: run `make models`", worker_id)
+    ctx["executor"] = ThreadPoolExecutor(max_workers=max(1, settings.worker_concurrency), thread_name_prefix="infer")
     redis: Redis = ctx["redis"]
     await beat(redis, settings.heartbeat_key, worker_id, settings.heartbeat_ttl_s)
     ctx["heartbeat_task"] = asyncio.create_task(_heartbeat_loop(redis, settings, worker_id))
-    log.info("worker %s started on queue %s", worker_id, settings.queue_name)
+    ctx["started"] = True
+    log.info("worker %s started on queue %s with tiers %s", worker_id, settings.queue_name, ", ".join(loaded) or "none")
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -48,6 +66,9 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    executor: ThreadPoolExecutor | None = ctx.pop("executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True)
     settings: Settings = ctx["settings"]
     with contextlib.suppress(Exception):
         await forget(ctx["redis"], settings.heartbeat_key, ctx["worker_id"])

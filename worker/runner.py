@@ -5,14 +5,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from arq import Worker
+from arq import Worker, cron, func
 from arq.connections import ArqRedis, RedisSettings
 
 from core.settings import Settings
+from core.webhooks import MAX_ATTEMPTS
+from worker.batch_zip import build_batch_zip
 from worker.functions import ping
-from worker.lifecycle import startup, shutdown
+from worker.lifecycle import shutdown, startup
+from worker.notifications import deliver_webhook
+from worker.processing import run_process_job
+from worker.sweeps import requeue_lost_jobs, retention_sweep
 
-FUNCTIONS: list[Any] = [ping]
+
+def functions(settings: Settings) -> list[Any]:
+    return [
+        func(run_process_job, name="process_job", max_tries=settings.job_max_tries, timeout=settings.job_timeout_s),
+        # No function may have a longer timeout than process_job: arq keeps a crashed job locked for
+        # the longest timeout + 10 s (our sweep takes over a dead worker's jobs much sooner).
+        func(build_batch_zip, name="build_batch_zip", max_tries=5, timeout=settings.job_timeout_s),
+        func(deliver_webhook, name="deliver_webhook", max_tries=MAX_ATTEMPTS, timeout=min(60, settings.job_timeout_s)),
+        func(ping, name="ping"),
+    ]
+
+
+def cron_jobs(settings: Settings) -> list[Any]:
+    step = max(1, min(settings.sweep_interval_s, 60))
+    return [
+        cron(requeue_lost_jobs, second=set(range(0, 60, step)), run_at_startup=True, unique=True, timeout=120),
+        cron(retention_sweep, minute=7, second=0, run_at_startup=True, unique=True, timeout=600),
+    ]
 
 
 def create_worker(
@@ -24,15 +46,17 @@ def create_worker(
     ctx: dict[str, Any] | None = None,
 ) -> Worker:
     return Worker(
-        functions=FUNCTIONS,
+        functions=functions(settings),
+        cron_jobs=cron_jobs(settings),
         queue_name=settings.queue_name,
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         redis_pool=redis_pool,
         on_startup=startup,
         on_shutdown=shutdown,
         ctx={"settings": settings, **(ctx or {})},
-        max_jobs=max(1, settings.worker_concurrency),
-        job_timeout=600,
+        # Inference is serialised on the executor; a few extra slots keep webhooks and sweeps moving.
+        max_jobs=max(1, settings.worker_concurrency) + 2,
+        job_timeout=settings.job_timeout_s,
         keep_result=3600,
         # arq's own health key, for `arq --check`; our readiness uses worker.heartbeat instead.
         health_check_interval=30,

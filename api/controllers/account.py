@@ -1,4 +1,4 @@
-"""The caller's own account: subscription, stats and credit balance (the seed's endpoints)."""
+"""The caller's own account: usage statistics and credit balance."""
 
 from __future__ import annotations
 
@@ -7,20 +7,12 @@ from typing import Any
 from litestar import Controller, Request, get
 
 from api.auth import Principal
-from api.schemas import Balance, Stats, StatsEnvelope, SubscriptionEnvelope, subscription_out
+from api.schemas import Balance, Stats, StatsEnvelope
 from db import batches, credits, jobs, subscriptions
 
 
 class AccountController(Controller):
     tags = ["account"]
-
-    @get("/subscription", operation_id="getSubscription", summary="The caller's subscription, or null")
-    async def get_subscription(self, request: Request[Principal, Any, Any]) -> SubscriptionEnvelope:
-        """`{"subscription": null}` for a user who never subscribed."""
-        row = await subscriptions.get_subscription(request.user.user_id)
-        if row is None:
-            return SubscriptionEnvelope(subscription=None)
-        return SubscriptionEnvelope(subscription=subscription_out(row, active=subscriptions.is_active(row)))
 
     @get("/stats", operation_id="getStats", summary="Usage statistics of the caller")
     async def get_stats(self, request: Request[Principal, Any, Any]) -> StatsEnvelope:

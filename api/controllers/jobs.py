@@ -1,30 +1,205 @@
-"""Single background-removal jobs."""
+"""Single background-removal jobs: submit, list, poll, fetch the result, cancel."""
 
 from __future__ import annotations
 
+import hashlib
+import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get
-from litestar.params import Parameter
+import msgspec
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, HeaderParameter, QueryParameter
+from litestar.response import File
 
 from api.auth import Principal
-from api.schemas import JobList, job_out
-from db import jobs
+from api.limits import ensure_queue_has_room
+from api.queue import Enqueuer
+from api.schemas import API_PREFIX, JobList, JobOut, job_out
+from api.submissions import accept_single, check_tier, check_webhook, parse_options, read_upload
+from core.errors import JobNotCancellable, NotFound, ResultNotReady
+from core.filenames import safe_stem
+from core.settings import Settings
+from core.storage import LocalStorage
+from db import billing, jobs
+from db.piccolo_conf import DB
+
+_MEDIA_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg"}
+
+
+@dataclass
+class JobForm:
+    """Multipart form of ``POST /jobs``. Output options are optional strings, as in ``worker.options``."""
+
+    image: UploadFile
+    tier: str = "basic"
+    format: str | None = None
+    channels: str | None = None
+    bg_color: str | None = None
+    crop: str | None = None
+    crop_margin: str | None = None
+    size: str | None = None
+    webhook_url: str | None = None
+
+
+def _etag(body: JobOut) -> str:
+    return '"' + hashlib.sha256(msgspec.json.encode(body)).hexdigest()[:32] + '"'
+
+
+def _poll_headers(status: str) -> dict[str, str]:
+    return {"Retry-After": "1"} if status in ("pending", "processing") else {}
+
+
+async def _own_job(job_id: uuid.UUID, user_id: str) -> dict[str, Any]:
+    row = await jobs.get_job(job_id, user_id)
+    if row is None:
+        raise NotFound(f"No job {job_id}.", resource="job")
+    return row
 
 
 class JobController(Controller):
     path = "/jobs"
     tags = ["jobs"]
 
+    @post(
+        "/",
+        operation_id="createJob",
+        summary="Submit one image",
+        status_code=202,
+        responses={},
+    )
+    async def create_job(
+        self,
+        request: Request[Principal, Any, Any],
+        data: Annotated[JobForm, Body(media_type=RequestEncodingType.MULTI_PART)],
+        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)] = None,
+    ) -> Response[Any]:
+        """Upload `image` (JPEG, PNG or WebP) with a `tier` and output options.
+
+        Answers 202 with the job and a `Location` to poll. The price (or one image of the
+        subscription's daily quota) is taken now and given back if the job finally fails.
+        """
+        from db.idempotency import check_key
+
+        settings: Settings = request.app.state.settings
+        user_id = request.user.user_id
+        key = check_key(idempotency_key) if idempotency_key is not None else None
+        check_tier(data.tier, settings)
+        options = parse_options(
+            {
+                k: v
+                for k, v in {
+                    "format": data.format,
+                    "channels": data.channels,
+                    "bg_color": data.bg_color,
+                    "crop": data.crop,
+                    "crop_margin": data.crop_margin,
+                    "size": data.size,
+                }.items()
+                if v is not None
+            }
+        )
+        webhook_url = await check_webhook(data.webhook_url, settings)
+        await ensure_queue_has_room(request.app.state.redis, settings, 1)
+        upload = await read_upload(data.image, settings)
+        accepted = await accept_single(
+            user_id=user_id,
+            tier=data.tier,
+            upload=upload,
+            options=options,
+            webhook_url=webhook_url,
+            idempotency_key=key,
+            storage=request.app.state.storage,
+            location_prefix=API_PREFIX,
+            render=lambda row: msgspec.to_builtins(job_out(row)),
+            settings=settings,
+        )
+        if accepted.job_ids:
+            enqueuer: Enqueuer = request.app.state.enqueuer
+            await enqueuer.enqueue_jobs(accepted.job_ids)
+        headers = dict(accepted.headers)
+        if accepted.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(content=accepted.body, status_code=accepted.status_code, headers=headers)
+
     @get("/", operation_id="listJobs", summary="The caller's single jobs, newest first")
     async def list_jobs(
         self,
         request: Request[Principal, Any, Any],
-        limit: Annotated[int, Parameter(ge=1, le=100, description="page size (1–100)")] = 20,
+        limit: Annotated[int, QueryParameter(ge=1, le=100, description="page size (1–100)")] = 20,
         cursor: Annotated[
-            str | None, Parameter(max_length=200, description="`nextCursor` of the previous page")
+            str | None, QueryParameter(max_length=200, description="`nextCursor` of the previous page")
         ] = None,
     ) -> JobList:
-        """Keyset pagination: pass `nextCursor` back as `cursor` until it is null."""
+        """Keyset pagination: pass `nextCursor` back as `cursor` until it is null. Batch images are listed
+        under their batch, not here."""
         rows, next_cursor = await jobs.list_single_jobs(request.user.user_id, limit=limit, cursor=cursor)
         return JobList(jobs=[job_out(r) for r in rows], next_cursor=next_cursor, limit=limit)
+
+    @get("/{job_id:uuid}", operation_id="getJob", summary="A job's status, progress, error and links")
+    async def get_job(self, request: Request[Principal, Any, Any], job_id: FromPath[uuid.UUID]) -> Response[Any]:
+        """Send the `ETag` back as `If-None-Match` to get `304 Not Modified` while nothing changed;
+        `Retry-After` suggests when to poll again while the job is pending or processing."""
+        row = await _own_job(job_id, request.user.user_id)
+        body = job_out(row)
+        etag = _etag(body)
+        headers = {"ETag": etag, "Cache-Control": "no-cache", **_poll_headers(row["status"])}
+        if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+            return Response(content=None, status_code=304, headers=headers)
+        return Response(content=body, headers=headers)
+
+    @get(
+        "/{job_id:uuid}/result",
+        operation_id="getJobResult",
+        summary="The result image",
+        media_type="application/octet-stream",
+    )
+    async def get_result(self, request: Request[Principal, Any, Any], job_id: FromPath[uuid.UUID]) -> File:
+        """The cut-out (PNG by default, as the job's `format` and `channels` asked); 404
+        `result_not_ready` until the job completed."""
+        row = await _own_job(job_id, request.user.user_id)
+        if row["status"] != "completed" or not row["output_key"]:
+            raise ResultNotReady(
+                f"Job {job_id} is {row['status']}; the result exists once it is completed.",
+                jobStatus=row["status"],
+                retry_after=1 if row["status"] in ("pending", "processing") else None,
+            )
+        storage: LocalStorage = request.app.state.storage
+        path = storage.local_path(row["output_key"])
+        if not path.is_file():
+            raise NotFound(f"The result of job {job_id} was deleted after the retention period.", resource="result")
+        extension = row["output_key"].rsplit(".", 1)[-1]
+        return File(
+            path=path,
+            filename=f"{safe_stem(row['original_filename'], str(job_id))}.{extension}",
+            media_type=_MEDIA_TYPES.get(extension, "application/octet-stream"),
+            content_disposition_type="inline",
+        )
+
+    @delete("/{job_id:uuid}", operation_id="cancelJob", summary="Cancel a job that has not started", status_code=200)
+    async def cancel_job(self, request: Request[Principal, Any, Any], job_id: FromPath[uuid.UUID]) -> JobOut:
+        """Only a pending single job can be cancelled; its credits (or quota) are given back at once."""
+        user_id = request.user.user_id
+        existing = await _own_job(job_id, user_id)
+        if existing["batch_id"] is not None:
+            raise JobNotCancellable("Images of a batch cannot be cancelled one by one.", jobStatus=existing["status"])
+        async with DB.transaction():
+            row = await jobs.transition_to_final(
+                job_id,
+                "cancelled",
+                from_statuses=("pending",),
+                error_code="cancelled",
+                error_message="Cancelled by the client.",
+                user_id=user_id,
+            )
+            if row is not None:
+                await billing.release_job(row, reason="job cancelled")
+        if row is None:
+            current = await _own_job(job_id, user_id)
+            raise JobNotCancellable(
+                f"Job {job_id} is {current['status']}; only a pending job can be cancelled.",
+                jobStatus=current["status"],
+            )
+        return job_out(row)

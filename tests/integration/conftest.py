@@ -3,14 +3,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
-from arq import create_pool
+from arq import Worker, create_pool
 from arq.connections import ArqRedis, RedisSettings
 from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from core.settings import Settings
+from worker.engine import Engine
 from worker.runner import create_worker
 
 pytestmark = pytest.mark.integration
@@ -32,15 +34,28 @@ async def arq_redis(settings: Settings) -> AsyncIterator[ArqRedis]:
         await pool.aclose()
 
 
-@pytest.fixture
-async def running_worker(settings: Settings, arq_redis: ArqRedis) -> AsyncIterator[dict[str, object]]:
-    """A real arq worker consuming the run's queue in this event loop; yields its ctx."""
-    worker = create_worker(settings, handle_signals=False)
-    task = asyncio.create_task(worker.async_run())
-    for _ in range(100):
-        if "worker_id" in worker.ctx:
-            break
+@pytest.fixture(scope="session")
+def engine(settings: Settings) -> Engine:
+    """Every installed tier, loaded once for the whole run (as a worker does once per process)."""
+    return Engine.load(settings)
+
+
+async def wait_started(worker: Worker, task: asyncio.Task[None]) -> None:
+    for _ in range(600):
+        if worker.ctx.get("started"):
+            return
+        if task.done():
+            task.result()
         await asyncio.sleep(0.05)
+    raise TimeoutError("worker did not start")
+
+
+@pytest.fixture
+async def running_worker(settings: Settings, arq_redis: ArqRedis, engine: Engine) -> AsyncIterator[dict[str, Any]]:
+    """A real arq worker consuming the run's queue in this event loop; yields its ctx."""
+    worker = create_worker(settings, handle_signals=False, ctx={"engine": engine})
+    task = asyncio.create_task(worker.async_run())
+    await wait_started(worker, task)
     try:
         yield worker.ctx
     finally:

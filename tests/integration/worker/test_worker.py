@@ -9,18 +9,19 @@ from arq.connections import ArqRedis
 from arq.jobs import Job
 
 from core.settings import Settings
+from tests.integration.conftest import wait_started
+from worker.engine import Engine
 from worker.heartbeat import live_workers
 from worker.runner import create_worker
 
 
-async def test_worker_heartbeat_job_round_trip_and_clean_shutdown(settings: Settings, arq_redis: ArqRedis) -> None:
-    worker = create_worker(settings, handle_signals=False)
+async def test_worker_heartbeat_job_round_trip_and_clean_shutdown(
+    settings: Settings, arq_redis: ArqRedis, engine: Engine
+) -> None:
+    worker = create_worker(settings, handle_signals=False, ctx={"engine": engine})
     task = asyncio.create_task(worker.async_run())
     try:
-        for _ in range(100):
-            if "worker_id" in worker.ctx:
-                break
-            await asyncio.sleep(0.05)
+        await wait_started(worker, task)
         worker_id = worker.ctx["worker_id"]
         assert worker_id in await live_workers(arq_redis, settings.heartbeat_key, settings.heartbeat_ttl_s)
 

@@ -1,0 +1,155 @@
+"""Batches of 2–500 images: submit, list, follow progress per image, download the ZIP."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, HeaderParameter, QueryParameter
+from litestar.response import File
+
+from api.auth import Principal
+from api.limits import ensure_queue_has_room
+from api.queue import Enqueuer
+from api.schemas import API_PREFIX, BatchList, BatchOut, batch_out
+from api.submissions import (
+    accept_batch,
+    check_batch_size,
+    check_tier,
+    check_webhook,
+    form_fields,
+    parse_options,
+    read_batch_uploads,
+)
+from core.errors import BatchNotFinished, InvalidOptions, NotFound, ResultNotReady
+from core.settings import Settings
+from core.storage import LocalStorage
+from db import batches
+from db.idempotency import check_key
+from db.jobs import decode_cursor, encode_cursor
+
+_FILE_FIELDS = ("images", "images[]")
+
+
+def _files(form: dict[str, Any]) -> list[UploadFile]:
+    files: list[UploadFile] = []
+    for name in _FILE_FIELDS:
+        value = form.get(name)
+        if isinstance(value, UploadFile):
+            files.append(value)
+        elif isinstance(value, list):
+            files.extend(v for v in value if isinstance(v, UploadFile))
+    for name, value in form.items():
+        items = value if isinstance(value, list) else [value]
+        if name not in _FILE_FIELDS and any(isinstance(i, UploadFile) for i in items):
+            raise InvalidOptions(f"images must be sent as `images[]`, not as {name!r}", parameter=name)
+    return files
+
+
+async def _own_batch(batch_id: str, user_id: str) -> dict[str, Any]:
+    row = await batches.get_batch(batch_id, user_id)
+    if row is None:
+        raise NotFound(f"No batch {batch_id}.", resource="batch")
+    return row
+
+
+class BatchController(Controller):
+    path = "/batches"
+    tags = ["batches"]
+
+    @post("/", operation_id="createBatch", summary="Submit 2–500 images as one batch", status_code=202)
+    async def create_batch(
+        self,
+        request: Request[Principal, Any, Any],
+        data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)] = None,
+    ) -> Response[Any]:
+        """Multipart: `images[]` repeated (2–500 JPEG/PNG/WebP files), `tier`, output options
+        (`format`, `channels`, `bg_color`, `crop`, `crop_margin`, `size`) and optional `webhook_url`.
+
+        Every image is validated first: one bad image rejects the batch with every problem listed
+        and nothing charged. The batch is paid in credits with the volume discount; each image that
+        finally fails is refunded.
+        """
+        settings: Settings = request.app.state.settings
+        fields = form_fields(data)
+        files = _files(data)
+        check_batch_size(len(files), settings)
+        key = check_key(idempotency_key) if idempotency_key is not None else None
+        tier = fields.get("tier", "basic")
+        check_tier(tier, settings)
+        options = parse_options(fields)
+        webhook_url = await check_webhook(fields.get("webhook_url"), settings)
+        await ensure_queue_has_room(request.app.state.redis, settings, len(files))
+        uploads = await read_batch_uploads(files, settings)
+        accepted = await accept_batch(
+            user_id=request.user.user_id,
+            tier=tier,
+            uploads=uploads,
+            options=options,
+            webhook_url=webhook_url,
+            idempotency_key=key,
+            storage=request.app.state.storage,
+            location_prefix=API_PREFIX,
+            render=lambda row: msgspec.to_builtins(batch_out(row)),
+            settings=settings,
+        )
+        if accepted.job_ids:
+            enqueuer: Enqueuer = request.app.state.enqueuer
+            await enqueuer.enqueue_jobs(accepted.job_ids)
+        headers = dict(accepted.headers)
+        if accepted.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(content=accepted.body, status_code=accepted.status_code, headers=headers)
+
+    @get("/", operation_id="listBatches", summary="The caller's batches, newest first")
+    async def list_batches(
+        self,
+        request: Request[Principal, Any, Any],
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    ) -> BatchList:
+        """Keyset pagination like `GET /jobs`."""
+        before = decode_cursor(cursor) if cursor else None
+        rows, nxt = await batches.list_batches(request.user.user_id, limit=limit, before=before)
+        return BatchList(
+            batches=[batch_out(r) for r in rows],
+            next_cursor=encode_cursor(*nxt) if nxt else None,
+            limit=limit,
+        )
+
+    @get("/{batch_id:str}", operation_id="getBatch", summary="Progress and per-image status of a batch")
+    async def get_batch(self, request: Request[Principal, Any, Any], batch_id: FromPath[str]) -> Response[BatchOut]:
+        """Counts (total, processed, failed), progress 0–1 and one entry per image with its status and error.
+        `batch_id` is the id or the public `batchId`."""
+        row = await _own_batch(batch_id, request.user.user_id)
+        body = batch_out(row, images=await batches.batch_images(row["id"]))
+        headers = {"Retry-After": "2"} if row["status"] in ("pending", "processing") else {}
+        return Response(content=body, headers=headers)
+
+    @get(
+        "/{batch_id:str}/download",
+        operation_id="downloadBatch",
+        summary="ZIP of the batch's results",
+        media_type="application/zip",
+    )
+    async def download(self, request: Request[Principal, Any, Any], batch_id: FromPath[str]) -> File:
+        """One entry per succeeded image, named `001_<original name>.png` (position first, so names are
+        unique and keep the upload order). 409 `batch_not_finished` until every image is done."""
+        row = await _own_batch(batch_id, request.user.user_id)
+        if row["status"] in ("pending", "processing"):
+            raise BatchNotFinished(
+                f"Batch {row['public_id']} is still {row['status']} "
+                f"({row['processed_images']}/{row['total_images']} images done).",
+                retry_after=5,
+            )
+        if not row["zip_key"]:
+            raise ResultNotReady(f"No image of batch {row['public_id']} succeeded; there is nothing to download.")
+        storage: LocalStorage = request.app.state.storage
+        path = storage.local_path(row["zip_key"])
+        if not path.is_file():
+            raise NotFound("The batch's ZIP was deleted after the retention period.", resource="zip")
+        return File(path=path, filename=f"{row['public_id']}.zip", media_type="application/zip")

@@ -1,0 +1,119 @@
+"""Fair use: a per-user token bucket in Redis, and a bound on the queue.
+
+The bucket is one Lua script (atomic across API processes). When Redis is unreachable the limiter
+lets requests through: rate limiting must never be the reason the service is down.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from core.errors import QueueFull, RateLimited
+from core.settings import Settings
+
+log = logging.getLogger("bgremover.api")
+
+# KEYS[1] bucket; ARGV: capacity, refill per second, now (s), cost. Returns {allowed, tokens*1000, wait_ms}.
+_TOKEN_BUCKET = """
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local cost = tonumber(ARGV[4])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1]) or capacity
+local ts = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
+local allowed = 0
+local wait = 0
+if tokens >= cost then
+  tokens = tokens - cost
+  allowed = 1
+else
+  wait = (cost - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
+redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 1)
+return {allowed, math.floor(tokens * 1000), math.ceil(wait * 1000)}
+"""
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    retry_after_s: int
+    reset_s: int
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset_s),
+        }
+
+
+class RateLimiter:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._script: Any = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.rate_limit_per_s > 0
+
+    async def check(self, redis: Redis, user_id: str, cost: int = 1) -> Decision | None:
+        """None when disabled or when Redis cannot answer (fail open)."""
+        if not self.enabled:
+            return None
+        capacity = max(self.settings.rate_limit_burst, cost)
+        rate = self.settings.rate_limit_per_s
+        try:
+            if self._script is None:
+                self._script = redis.register_script(_TOKEN_BUCKET)
+            allowed, tokens_milli, wait_ms = await self._script(
+                keys=[f"{self.settings.queue_name}:ratelimit:{user_id}"], args=[capacity, rate, time.time(), cost]
+            )
+        except Exception as exc:
+            log.warning("rate limiter unavailable (%r); letting the request through", exc)
+            return None
+        remaining = int(tokens_milli) // 1000
+        return Decision(
+            allowed=bool(allowed),
+            limit=capacity,
+            remaining=remaining,
+            retry_after_s=max(1, math.ceil(int(wait_ms) / 1000)) if not allowed else 0,
+            reset_s=math.ceil((capacity - tokens_milli / 1000) / rate),
+        )
+
+    def raise_if_denied(self, decision: Decision | None) -> None:
+        if decision is not None and not decision.allowed:
+            raise RateLimited(
+                f"Rate limit of {self.settings.rate_limit_per_s:g} requests/s (burst {decision.limit}) exceeded; "
+                f"retry in {decision.retry_after_s} s.",
+                retry_after=decision.retry_after_s,
+                limit=decision.limit,
+            )
+
+
+async def ensure_queue_has_room(redis: Redis, settings: Settings, images: int) -> None:
+    """Refuse new work with 503 + Retry-After while the queue is deeper than it can drain in time."""
+    if settings.max_queue_depth <= 0:
+        return
+    try:
+        depth = int(await redis.zcard(settings.queue_name))
+    except Exception as exc:  # Redis down: jobs still land in PostgreSQL and the sweep enqueues them
+        log.warning("queue depth unknown (%r)", exc)
+        return
+    if depth + images > settings.max_queue_depth:
+        raise QueueFull(
+            f"The service is busy ({depth} images queued); try again shortly.",
+            retry_after=30,
+            queueDepth=depth,
+        )

@@ -1,0 +1,57 @@
+"""Enqueuing job ids for the workers. PostgreSQL is the source of truth: a failed enqueue is logged
+and left to the worker sweep, never turned into an error for a request that was already accepted."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+
+from core.settings import Settings
+from worker.processing import job_arq_id
+
+log = logging.getLogger("bgremover.api")
+
+
+class Enqueuer:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._pool: ArqRedis | None = None
+        self._lock = asyncio.Lock()
+
+    async def pool(self) -> ArqRedis:
+        async with self._lock:
+            if self._pool is None:
+                settings = RedisSettings.from_dsn(self.settings.redis_url)
+                settings.conn_timeout = 2
+                settings.conn_retries = 0
+                self._pool = await create_pool(settings)
+            return self._pool
+
+    async def enqueue_jobs(self, job_ids: Iterable[object]) -> int:
+        """Enqueue ``process_job`` for each id; returns how many reached Redis."""
+        ids = [str(j) for j in job_ids]
+        try:
+            pool = await self.pool()
+            done = 0
+            for job_id in ids:
+                await pool.enqueue_job(
+                    "process_job", job_id, _job_id=job_arq_id(job_id), _queue_name=self.settings.queue_name
+                )
+                done += 1
+            return done
+        except Exception as exc:  # Redis down: the sweep re-enqueues from PostgreSQL
+            log.warning("could not enqueue %d job(s) (%r); the sweep will", len(ids), exc)
+            return 0
+
+    async def queue_depth(self) -> int:
+        pool = await self.pool()
+        return int(await pool.zcard(self.settings.queue_name))
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None

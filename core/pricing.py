@@ -1,0 +1,115 @@
+"""Prices: credits per tier (from ``worker.tiers``), batch volume discounts and subscription plans.
+
+Plans are configuration: ``SUBSCRIPTION_PLANS`` (JSON, same shape as :data:`DEFAULT_PLANS`)
+replaces the defaults without a code change.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from core.errors import InvalidOptions, UnknownTier
+from core.settings import Settings
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    price: int
+    currency: str
+    period_days: int
+    daily_quotas: dict[str, int]
+    """Single images per tier per UTC day covered by the plan; tiers not listed are not covered."""
+
+
+DEFAULT_PLANS: dict[str, dict[str, object]] = {
+    "starter": {
+        "price": 99_000,
+        "currency": "IDR",
+        "period_days": 30,
+        "daily_quotas": {"basic": 50, "standard": 20},
+    },
+    "pro": {
+        "price": 299_000,
+        "currency": "IDR",
+        "period_days": 30,
+        "daily_quotas": {"basic": 200, "standard": 100, "professional": 50, "industry": 20},
+    },
+}
+
+VOLUME_DISCOUNTS: tuple[tuple[int, int, int], ...] = (
+    (20, 49, 5),
+    (50, 99, 10),
+    (100, 199, 15),
+    (200, 500, 20),
+)
+"""(minimum images, maximum images, percent off the batch total)."""
+
+
+def tier_credits(tier: str) -> int:
+    from worker.tiers import TIERS
+
+    spec = TIERS.get(tier)
+    if spec is None:
+        raise UnknownTier(f"Unknown tier {tier!r}; choose one of {', '.join(TIERS)}", tier=tier)
+    return spec.credits
+
+
+def discount_percent(images: int) -> int:
+    for low, high, percent in VOLUME_DISCOUNTS:
+        if low <= images <= high:
+            return percent
+    return 0
+
+
+@dataclass(frozen=True)
+class BatchPrice:
+    images: int
+    before_discount: int
+    discount_percent: int
+    total: int
+    per_image: tuple[int, ...]
+    """What each image costs, summing to ``total``; refunded image by image when one fails."""
+
+
+def batch_price(tier: str, images: int) -> BatchPrice:
+    unit = tier_credits(tier)
+    before = unit * images
+    percent = discount_percent(images)
+    # Rounded down: a discount never costs the customer a fraction of a credit.
+    total = before * (100 - percent) // 100
+    base, extra = divmod(total, images)
+    per_image = tuple(base + 1 if i < extra else base for i in range(images))
+    return BatchPrice(images, before, percent, total, per_image)
+
+
+def plans(settings: Settings) -> dict[str, Plan]:
+    return _parse_plans(settings.subscription_plans_json)
+
+
+@lru_cache(maxsize=4)
+def _parse_plans(raw: str) -> dict[str, Plan]:
+    source = json.loads(raw) if raw.strip() else DEFAULT_PLANS
+    if not isinstance(source, dict):
+        raise ValueError("SUBSCRIPTION_PLANS must be a JSON object of plans")
+    out: dict[str, Plan] = {}
+    for name, body in source.items():
+        spec: dict[str, Any] = dict(body)
+        out[name] = Plan(
+            name=name,
+            price=int(spec["price"]),
+            currency=str(spec.get("currency", "IDR")),
+            period_days=int(spec.get("period_days", 30)),
+            daily_quotas={str(k): int(v) for k, v in dict(spec.get("daily_quotas", {})).items()},
+        )
+    return out
+
+
+def plan(settings: Settings, name: str) -> Plan:
+    available = plans(settings)
+    if name not in available:
+        raise InvalidOptions(f"Unknown plan {name!r}; choose one of {', '.join(available)}", parameter="plan")
+    return available[name]

@@ -1,0 +1,44 @@
+"""``python -m db.admin grant --user alice --credits 500``: operator commands (``make grant``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import uuid
+
+from db import credits
+
+
+async def _grant(user: str, amount: int, reason: str, grant_id: str | None) -> int:
+    key = f"grant:{grant_id or uuid.uuid4()}"
+    granted = await credits.grant(user, amount, reason=reason, entry_key=key)
+    balance = await credits.balance(user)
+    if granted:
+        print(f"granted {amount} credits to {user}; balance {balance}")
+    else:
+        print(f"grant {key} was already made; balance of {user} is {balance}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m db.admin", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    grant = sub.add_parser("grant", help="add credits to a user's ledger")
+    grant.add_argument("--user", required=True)
+    grant.add_argument("--credits", type=int, required=True)
+    grant.add_argument("--reason", default="manual grant")
+    grant.add_argument("--grant-id", default=None, help="makes the grant idempotent (same id = same grant)")
+    balance = sub.add_parser("balance", help="print a user's balance")
+    balance.add_argument("--user", required=True)
+    args = parser.parse_args(argv)
+    if args.command == "grant":
+        if not 0 < args.credits <= 10_000_000:
+            parser.error("--credits must be between 1 and 10000000")
+        return asyncio.run(_grant(args.user.strip(), args.credits, args.reason, args.grant_id))
+    print(asyncio.run(credits.balance(args.user.strip())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""Charging and refunding, inside the caller's transaction.
+
+Rules that keep money right:
+- a user's charges are serialised by a transaction-scoped advisory lock, so two concurrent
+  requests can never both spend the same credits;
+- every ledger row has a unique ``entry_key`` (``charge:job:<id>``, ``refund:job:<id>``, ...), so a
+  retried or duplicated job can never be charged or refunded twice;
+- a subscription's daily usage row is incremented with a conditional upsert, so concurrent jobs can
+  never go past the quota.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import InsufficientCredits
+from db.subscriptions import today
+from db.tables import CreditLedgerEntry
+
+
+async def lock_user(user_id: str) -> None:
+    """Serialise money movements of one user until the transaction ends."""
+    await CreditLedgerEntry.raw("SELECT pg_advisory_xact_lock(hashtextextended({}, 0))", f"credits:{user_id}")
+
+
+async def balance_locked(user_id: str) -> int:
+    rows = await CreditLedgerEntry.raw(
+        "SELECT COALESCE(SUM(amount), 0)::bigint AS balance FROM credit_ledger WHERE user_id = {}", user_id
+    )
+    return int(rows[0]["balance"])
+
+
+@dataclass(frozen=True)
+class Coverage:
+    subscription_id: uuid.UUID
+    usage_date: dt.date
+
+
+async def cover_with_subscription(user_id: str, tier: str, *, now: dt.datetime | None = None) -> Coverage | None:
+    """Take one image of today's quota for ``tier`` if the user's active subscription has one left."""
+    now = now or dt.datetime.now(dt.UTC)
+    subs = await CreditLedgerEntry.raw(
+        "SELECT id, (daily_quotas ->> {})::int AS quota FROM background_remover_subscription "
+        "WHERE user_id = {} AND status = 'active' AND expires_at > {}",
+        tier,
+        user_id,
+        now,
+    )
+    if not subs or not subs[0]["quota"]:
+        return None
+    sub_id, quota = subs[0]["id"], int(subs[0]["quota"])
+    date = today()
+    # The WHERE on the conflict branch makes the increment conditional and atomic: a concurrent
+    # request waits for the row lock, then sees the new count.
+    rows = await CreditLedgerEntry.raw(
+        "INSERT INTO background_remover_subscription_usage (id, subscription_id, user_id, date, tier, count) "
+        "SELECT gen_random_uuid(), {}, {}, {}, {}, 1 WHERE {} > 0 "
+        "ON CONFLICT (subscription_id, date, tier) DO UPDATE "
+        "SET count = background_remover_subscription_usage.count + 1 "
+        "WHERE background_remover_subscription_usage.count < {} RETURNING count",
+        sub_id,
+        user_id,
+        date,
+        tier,
+        quota,
+        quota,
+    )
+    return Coverage(sub_id, date) if rows else None
+
+
+async def give_back_quota(user_id: str, tier: str, usage_date: dt.date) -> None:
+    await CreditLedgerEntry.raw(
+        "UPDATE background_remover_subscription_usage u SET count = u.count - 1 "
+        "FROM background_remover_subscription s "
+        "WHERE u.subscription_id = s.id AND s.user_id = {} AND u.date = {} AND u.tier = {} AND u.count > 0",
+        user_id,
+        usage_date,
+        tier,
+    )
+
+
+async def charge(
+    user_id: str,
+    amount: int,
+    *,
+    entry_key: str,
+    reason: str,
+    job_id: uuid.UUID | None = None,
+    batch_id: uuid.UUID | None = None,
+) -> None:
+    """Debit ``amount`` credits; raises :class:`InsufficientCredits` when the balance is short.
+
+    Call :func:`lock_user` first in the same transaction.
+    """
+    if amount <= 0:
+        return
+    available = await balance_locked(user_id)
+    if available < amount:
+        raise InsufficientCredits(
+            f"This costs {amount} credits but the balance is {available}.", required=amount, balance=available
+        )
+    await _insert(user_id, -amount, "charge", entry_key, reason, job_id, batch_id)
+
+
+async def refund(
+    user_id: str,
+    amount: int,
+    *,
+    entry_key: str,
+    reason: str,
+    job_id: uuid.UUID | None = None,
+    batch_id: uuid.UUID | None = None,
+) -> bool:
+    """Credit back ``amount``; False when this refund (``entry_key``) was already made."""
+    if amount <= 0:
+        return False
+    return await _insert(user_id, amount, "refund", entry_key, reason, job_id, batch_id)
+
+
+async def _insert(
+    user_id: str,
+    amount: int,
+    kind: str,
+    entry_key: str,
+    reason: str,
+    job_id: uuid.UUID | None,
+    batch_id: uuid.UUID | None,
+) -> bool:
+    rows: list[dict[str, Any]] = await CreditLedgerEntry.raw(
+        "INSERT INTO credit_ledger (id, user_id, amount, kind, entry_key, reason, job_id, batch_id, created_at) "
+        "VALUES (gen_random_uuid(), {}, {}, {}, {}, {}, {}, {}, now()) "
+        "ON CONFLICT (entry_key) DO NOTHING RETURNING id",
+        user_id,
+        amount,
+        kind,
+        entry_key,
+        reason,
+        job_id,
+        batch_id,
+    )
+    return bool(rows)
+
+
+async def release_job(job: dict[str, Any], reason: str) -> None:
+    """Undo what accepting ``job`` took: its credits, or its subscription quota. Idempotent."""
+    if job["covered_by_subscription"] and job["usage_date"] is not None:
+        await give_back_quota(job["user_id"], job["tier"], job["usage_date"])
+    elif job["credits_charged"] > 0:
+        await refund(
+            job["user_id"],
+            job["credits_charged"],
+            entry_key=f"refund:job:{job['id']}",
+            reason=reason,
+            job_id=job["id"],
+            batch_id=job["batch_id"],
+        )

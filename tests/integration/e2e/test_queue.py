@@ -1,0 +1,172 @@
+"""The queue's guarantees: webhooks arrive signed, lost jobs are re-enqueued, a re-run charges nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+
+import asyncpg
+from arq.connections import ArqRedis
+from litestar.testing import AsyncTestClient
+
+from api.app import create_app
+from core.settings import Settings
+from tests.integration.e2e.conftest import API, balance, submit
+from tests.support.images import quokka, variant
+from tests.support.webhook_receiver import receiving
+from worker.processing import job_arq_id
+
+
+async def test_webhook_is_delivered_signed_when_a_job_finishes(
+    settings: Settings, make_user, run_worker, queue: ArqRedis
+) -> None:
+    local = dataclasses.replace(settings, webhook_allow_private=True)
+    user = await make_user(20)
+    async with receiving(settings.webhook_secret) as receiver, AsyncTestClient(app=create_app(local)) as client:
+        r = await submit(client, user, quokka(settings), webhook_url=receiver.url())
+        assert r.status_code == 202, r.text
+        await run_worker(local)
+        job = (await client.get(r.headers["location"], headers=user.headers)).json()
+    assert job["status"] == "completed"
+    assert job["webhookStatus"] == "delivered"
+    assert len(receiver.requests) == 1
+    delivery = receiver.requests[0]
+    assert delivery.signature_valid
+    assert delivery.headers["webhook-id"]
+    event = json.loads(delivery.body)
+    assert event["type"] == "job.finished"
+    assert event["data"]["id"] == job["id"]
+    assert event["data"]["status"] == "completed"
+
+
+async def test_webhook_for_a_batch_and_retry_after_a_failing_receiver(
+    settings: Settings, make_user, run_worker, queue: ArqRedis
+) -> None:
+    local = dataclasses.replace(settings, webhook_allow_private=True)
+    user = await make_user(20)
+    files = [("images[]", (f"{i}.jpg", variant(settings, i, size=(200, 134)), "image/jpeg")) for i in range(2)]
+    async with (
+        receiving(settings.webhook_secret, script=[503]) as receiver,
+        AsyncTestClient(app=create_app(local)) as c,
+    ):
+        r = await c.post(
+            API + "/batches", files=files, data={"tier": "basic", "webhook_url": receiver.url()}, headers=user.headers
+        )
+        assert r.status_code == 202, r.text
+        # The receiver answers 503 first: the delivery is retried after the first backoff (5 s),
+        # which the burst worker waits for.
+        await run_worker(local)
+        batch = (await c.get(r.headers["location"], headers=user.headers)).json()
+    assert batch["status"] == "completed"
+    assert len(receiver.requests) == 2
+    event = json.loads(receiver.requests[1].body)
+    assert event["type"] == "batch.finished"
+    assert event["data"]["status"] == "completed"
+    assert len(event["data"]["images"]) == 2
+
+
+async def test_a_job_lost_by_redis_is_enqueued_again_by_the_sweep(
+    api, make_user, run_worker, settings: Settings, queue: ArqRedis, migrated_db: str
+) -> None:
+    user = await make_user(20)
+    r = await submit(api, user, quokka(settings))
+    job_id = r.json()["id"]
+    await queue.flushdb()  # Redis restarted with nothing on disk
+    conn = await asyncpg.connect(migrated_db)
+    try:
+        # the sweep only touches jobs older than REQUEUE_AFTER_S
+        await conn.execute(
+            "UPDATE background_removal_job SET created_at = now() - interval '10 minutes' WHERE id = $1",
+            uuid.UUID(job_id),
+        )
+    finally:
+        await conn.close()
+    await run_worker()  # runs the sweep at start-up, which enqueues the job, then processes it
+    assert (await api.get(r.headers["location"], headers=user.headers)).json()["status"] == "completed"
+    assert await balance(api, user) == 17
+
+
+async def test_a_duplicate_delivery_of_a_finished_job_changes_nothing(
+    api, make_user, run_worker, settings: Settings, queue: ArqRedis
+) -> None:
+    user = await make_user(20)
+    r = await submit(api, user, quokka(settings))
+    job_id = r.json()["id"]
+    await run_worker()
+    first = (await api.get(r.headers["location"], headers=user.headers)).json()
+    await queue.delete(f"arq:result:{job_arq_id(job_id)}")
+    await queue.enqueue_job("process_job", job_id, _job_id=job_arq_id(job_id), _queue_name=settings.queue_name)
+    await run_worker()
+    second = (await api.get(r.headers["location"], headers=user.headers)).json()
+    assert second["status"] == "completed"
+    assert second["attempts"] == first["attempts"] == 1
+    assert second["finishedAt"] == first["finishedAt"]
+    assert await balance(api, user) == 17
+
+
+async def test_a_job_whose_worker_died_mid_way_is_taken_over(
+    api, make_user, run_worker, settings: Settings, migrated_db: str
+) -> None:
+    """The row says processing (its worker was killed); arq delivers the job again; it completes once."""
+    user = await make_user(20)
+    r = await submit(api, user, quokka(settings))
+    conn = await asyncpg.connect(migrated_db)
+    try:
+        await conn.execute(
+            "UPDATE background_removal_job SET status = 'processing', attempts = 1, started_at = now() WHERE id = $1",
+            uuid.UUID(r.json()["id"]),
+        )
+    finally:
+        await conn.close()
+    await run_worker()
+    job = (await api.get(r.headers["location"], headers=user.headers)).json()
+    assert job["status"] == "completed"
+    assert job["attempts"] == 2
+    assert await balance(api, user) == 17
+
+
+async def test_a_job_whose_worker_stopped_beating_is_taken_over_by_the_sweep(
+    api, make_user, run_worker, settings: Settings, queue: ArqRedis, migrated_db: str
+) -> None:
+    """arq would keep the job locked for job_timeout + 10 s; the sweep releases it once the heartbeat is gone."""
+    user = await make_user(20)
+    r = await submit(api, user, quokka(settings))
+    job_id = r.json()["id"]
+    await queue.set(f"arq:in-progress:{job_arq_id(job_id)}", b"1", ex=3600)  # the dead worker's lock
+    conn = await asyncpg.connect(migrated_db)
+    try:
+        await conn.execute(
+            "UPDATE background_removal_job SET status = 'processing', attempts = 1, worker_id = 'gone:1:x', "
+            "updated_at = now() - interval '5 minutes' WHERE id = $1",
+            uuid.UUID(job_id),
+        )
+    finally:
+        await conn.close()
+    await run_worker()
+    job = (await api.get(r.headers["location"], headers=user.headers)).json()
+    assert job["status"] == "completed"
+    assert job["attempts"] == 2
+    assert await balance(api, user) == 17
+
+
+async def test_a_job_that_killed_its_worker_every_time_is_failed_and_refunded(
+    api, make_user, run_worker, settings: Settings, queue: ArqRedis, migrated_db: str
+) -> None:
+    user = await make_user(20)
+    r = await submit(api, user, quokka(settings))
+    await queue.flushdb()
+    conn = await asyncpg.connect(migrated_db)
+    try:
+        await conn.execute(
+            "UPDATE background_removal_job SET status = 'processing', attempts = 3, "
+            "updated_at = now() - interval '1 day' WHERE id = $1",
+            uuid.UUID(r.json()["id"]),
+        )
+    finally:
+        await conn.close()
+    await run_worker()
+    job = (await api.get(r.headers["location"], headers=user.headers)).json()
+    assert job["status"] == "failed"
+    assert job["errorCode"] == "processing_failed"
+    assert await balance(api, user) == 20

@@ -1,0 +1,176 @@
+"""``process_job``: one image through its tier, idempotent under arq's at-least-once delivery.
+
+The job row in PostgreSQL decides: a final job is skipped, a ``processing`` one (its worker died)
+is taken over. The output key is derived from the job id, so a re-run overwrites the same file, and
+the transition to a final state happens once, with its refund and batch counters, in one transaction.
+Bad images fail at once (never retried); storage and database hiccups are retried with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from arq import Retry
+
+from core.errors import BgRemoverError, ImageError, InvalidOptions, TierUnavailable
+from core.settings import Settings
+from core.storage import LocalStorage, output_key
+from db import batches, billing, jobs
+from db.piccolo_conf import DB
+from worker.engine import Cutout, Engine
+from worker.options import OutputOptions
+
+log = logging.getLogger("bgremover.worker")
+
+
+def retry_delay_s(job_try: int) -> int:
+    return int(min(5 * 2 ** max(0, job_try - 1), 120))
+
+
+def job_arq_id(job_id: uuid.UUID | str) -> str:
+    return f"job:{job_id}"
+
+
+async def process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
+    settings: Settings = ctx["settings"]
+    jid = uuid.UUID(job_id)
+    job_try = int(ctx.get("job_try", 1))
+    try:
+        job = await jobs.claim_for_processing(jid, str(ctx["worker_id"]))
+    except Exception as exc:  # the database is down: try again later
+        raise _retry_or_give_up(ctx, jid, exc, settings) from exc
+    if job is None:
+        return {"job": job_id, "status": "skipped"}
+    if job["batch_id"] is not None:
+        await batches.mark_started(job["batch_id"])
+    storage: LocalStorage = ctx["storage"]
+    started = time.perf_counter()
+    try:
+        data = await asyncio.to_thread(storage.get, job["input_key"])
+    except FileNotFoundError:
+        return await _fail(ctx, job, "input_missing", "The uploaded image is no longer stored.")
+    except OSError as exc:
+        raise _retry_or_give_up(ctx, jid, exc, settings) from exc
+    try:
+        options = OutputOptions.from_params(_params(job["output_options"]))
+        engine: Engine = ctx["engine"]
+        cutout: Cutout = await asyncio.get_running_loop().run_in_executor(
+            ctx["executor"], engine.remove, data, job["tier"], options
+        )
+    except (ImageError, InvalidOptions, TierUnavailable) as exc:
+        return await _fail(ctx, job, exc.code, exc.detail)
+    except BgRemoverError as exc:
+        return await _fail(ctx, job, exc.code, exc.detail)
+    except MemoryError:
+        return await _fail(ctx, job, "image_too_complex", "The image needed more memory than a worker has.")
+    except Exception as exc:
+        log.exception("job %s: unexpected failure on try %d", jid, job_try)
+        raise _retry_or_give_up(ctx, jid, exc, settings) from exc
+    elapsed_ms = int((time.perf_counter() - started) * 1000)
+    key = output_key(jid, cutout.extension)
+    try:
+        await asyncio.to_thread(storage.put, key, cutout.data)
+        final = await _finish(jid, "completed", output_key=key, processing_ms=elapsed_ms)
+    except Exception as exc:
+        raise _retry_or_give_up(ctx, jid, exc, settings) from exc
+    if final is not None:
+        await _after_final(ctx, final)
+    return {"job": job_id, "status": "completed", "ms": elapsed_ms}
+
+
+def _params(raw: Any) -> dict[str, str]:
+    value = json.loads(raw) if isinstance(raw, str) else (raw or {})
+    return {str(k): str(v) for k, v in dict(value).items()}
+
+
+async def _finish(job_id: uuid.UUID, status: str, **fields: Any) -> dict[str, Any] | None:
+    """The final transition, its refund and the batch counter, atomically."""
+    async with DB.transaction():
+        job = await jobs.transition_to_final(job_id, status, **fields)
+        if job is not None:
+            if status != "completed":
+                await billing.release_job(job, reason=f"job {status}: {fields.get('error_code') or status}")
+            if job["batch_id"] is not None:
+                failed = status != "completed"
+                job["batch_done"] = await batches.count_finished_image(job["batch_id"], failed=failed)
+    return job
+
+
+async def _fail(ctx: dict[str, Any], job: dict[str, Any], code: str, message: str) -> dict[str, Any]:
+    log.info("job %s failed: %s (%s)", job["id"], code, message)
+    final = await _finish(job["id"], "failed", error_code=code, error_message=message[:2000])
+    if final is not None:
+        await _after_final(ctx, final)
+    return {"job": str(job["id"]), "status": "failed", "code": code}
+
+
+async def _after_final(ctx: dict[str, Any], job: dict[str, Any]) -> None:
+    """Clean-up and notifications that may be lost without harm (sweeps redo them)."""
+    storage: LocalStorage = ctx["storage"]
+    if job.get("input_key"):
+        try:
+            await asyncio.to_thread(storage.delete, job["input_key"])
+            await jobs.forget_input(job["id"])
+        except Exception as exc:  # the retention sweep deletes it later
+            log.warning("job %s: could not delete its input: %r", job["id"], exc)
+    redis = ctx["redis"]
+    settings: Settings = ctx["settings"]
+    if job.get("batch_done"):
+        await redis.enqueue_job(
+            "build_batch_zip", str(job["batch_id"]), _job_id=f"zip:{job['batch_id']}", _queue_name=settings.queue_name
+        )
+    elif job["batch_id"] is None and job.get("webhook_url"):
+        await redis.enqueue_job(
+            "deliver_webhook", "job", str(job["id"]), _job_id=f"hook:job:{job['id']}", _queue_name=settings.queue_name
+        )
+
+
+def _retry_or_give_up(ctx: dict[str, Any], job_id: uuid.UUID, exc: BaseException, settings: Settings) -> BaseException:
+    job_try = int(ctx.get("job_try", 1))
+    if job_try < settings.job_max_tries:
+        log.warning("job %s: transient failure on try %d (%r); retrying", job_id, job_try, exc)
+        return Retry(defer=retry_delay_s(job_try))
+    return GiveUp(job_id, exc)
+
+
+class GiveUp(Exception):
+    """Raised after the last try; ``process_job_final`` turns it into a failed, refunded job."""
+
+    def __init__(self, job_id: uuid.UUID, cause: BaseException) -> None:
+        super().__init__(f"job {job_id} failed after its last try: {cause!r}")
+        self.job_id = job_id
+        self.cause = cause
+
+
+async def run_process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
+    """The function arq runs: ``process_job``, with the last try's failure recorded and refunded."""
+    try:
+        return await process_job(ctx, job_id)
+    except GiveUp as exc:
+        try:
+            final = await _finish(
+                exc.job_id,
+                "failed",
+                error_code="processing_failed",
+                error_message="The image could not be processed after several attempts.",
+            )
+        except Exception:  # the database is still down: the stuck-job sweep settles it later
+            log.exception("job %s: could not record its failure", job_id)
+            raise
+        if final is not None:
+            await _after_final(ctx, final)
+        return {"job": job_id, "status": "failed", "code": "processing_failed"}
+
+
+async def fail_stuck_job(ctx: dict[str, Any], job_id: uuid.UUID, code: str, message: str) -> bool:
+    """Used by the sweep for a job left ``processing`` that will not finish: failed and refunded."""
+    final = await _finish(job_id, "failed", from_statuses=("processing",), error_code=code, error_message=message)
+    if final is None:
+        return False
+    await _after_final(ctx, final)
+    return True

@@ -1,0 +1,109 @@
+"""Periodic sweeps: PostgreSQL is the source of truth, Redis may forget.
+
+- ``requeue_lost_jobs``: a job pending in PostgreSQL but unknown to Redis (Redis restarted, an
+  enqueue failed) is enqueued again; a job ``processing`` on a worker whose heartbeat stopped is
+  released to another worker; a job stuck ``processing`` past every timeout is failed and refunded;
+  a batch whose images are all done but whose ZIP was never built gets it built.
+- ``retention_sweep``: results, inputs and ZIPs older than the retention period are deleted;
+  subscriptions past their end are marked expired; old idempotency records are purged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from arq.connections import ArqRedis
+from arq.jobs import Job, JobStatus
+
+from core.settings import Settings
+from core.storage import LocalStorage
+from db import batches, idempotency, jobs
+from db.tables import BackgroundRemoverSubscription
+from worker.heartbeat import live_workers
+from worker.processing import fail_stuck_job, job_arq_id
+
+log = logging.getLogger("bgremover.worker")
+
+
+async def enqueue_process_job(redis: ArqRedis, settings: Settings, job_id: object) -> bool:
+    job = await redis.enqueue_job(
+        "process_job", str(job_id), _job_id=job_arq_id(str(job_id)), _queue_name=settings.queue_name
+    )
+    return job is not None
+
+
+async def take_over(redis: ArqRedis, settings: Settings, job_id: object) -> bool:
+    """A dead worker's job: release arq's in-progress lock so another worker runs it now, not after
+    the lock's timeout; enqueue it again if Redis lost it altogether."""
+    arq_id = job_arq_id(str(job_id))
+    await redis.delete(f"arq:in-progress:{arq_id}")
+    if await redis.zscore(settings.queue_name, arq_id) is not None:
+        log.warning("job %s: its worker is gone; released for another worker", job_id)
+        return True
+    await redis.delete(f"arq:result:{arq_id}")
+    log.warning("job %s: its worker is gone and Redis lost it; enqueued again", job_id)
+    return await enqueue_process_job(redis, settings, job_id)
+
+
+async def requeue_lost_jobs(ctx: dict[str, Any]) -> dict[str, int]:
+    settings: Settings = ctx["settings"]
+    redis: ArqRedis = ctx["redis"]
+    requeued = failed = zipped = 0
+    for job_id in await jobs.jobs_to_requeue(settings.requeue_after_s):
+        arq_job = Job(job_arq_id(job_id), redis, _queue_name=settings.queue_name)
+        status = await arq_job.status()
+        if status == JobStatus.complete:
+            # arq finished it without the row moving on (e.g. it timed out before starting):
+            # its result key would block the same job id, so drop it first.
+            await redis.delete(f"arq:result:{job_arq_id(job_id)}")
+            status = JobStatus.not_found
+        if status == JobStatus.not_found and await enqueue_process_job(redis, settings, job_id):
+            requeued += 1
+    live = await live_workers(redis, settings.heartbeat_key, settings.heartbeat_ttl_s)
+    for job_id, attempts in await jobs.orphaned_jobs(live, settings.heartbeat_ttl_s):
+        if attempts >= settings.job_max_tries:
+            # The image took its worker down every time (out of memory, a crash in native code):
+            # stop trying, and give the credits back.
+            if await fail_stuck_job(ctx, job_id, "processing_failed", f"The worker stopped {attempts} times."):
+                failed += 1
+        elif await take_over(redis, settings, job_id):
+            requeued += 1
+    stuck_after = settings.job_timeout_s * settings.job_max_tries + 120
+    for job_id in await jobs.stuck_processing_jobs(stuck_after):
+        status = await Job(job_arq_id(job_id), redis, _queue_name=settings.queue_name).status()
+        if status in (JobStatus.in_progress, JobStatus.queued, JobStatus.deferred):
+            continue
+        if await fail_stuck_job(ctx, job_id, "processing_timeout", "The job did not finish in time."):
+            failed += 1
+    for batch_id in await batches.unfinished_complete_batches():
+        if await redis.enqueue_job(
+            "build_batch_zip", str(batch_id), _job_id=f"zip:{batch_id}", _queue_name=settings.queue_name
+        ):
+            zipped += 1
+    if requeued or failed or zipped:
+        log.info("sweep: %d re-enqueued, %d stuck failed, %d ZIPs rebuilt", requeued, failed, zipped)
+    return {"requeued": requeued, "failed": failed, "zips": zipped}
+
+
+async def retention_sweep(ctx: dict[str, Any]) -> dict[str, int]:
+    settings: Settings = ctx["settings"]
+    storage: LocalStorage = ctx["storage"]
+    expired = await jobs.expired_files(settings.result_retention_days)
+    for row in expired:
+        for key in (row["input_key"], row["output_key"]):
+            if key:
+                await asyncio.to_thread(storage.delete, key)
+    if expired:
+        await jobs.forget_files([r["id"] for r in expired])
+    age_s = settings.result_retention_days * 86400
+    zips = [k for k in await asyncio.to_thread(lambda: list(storage.keys_older_than("zips", age_s)))]
+    for key in zips:
+        await asyncio.to_thread(storage.delete, key)
+    expired_subs = await BackgroundRemoverSubscription.raw(
+        "UPDATE background_remover_subscription SET status = 'expired', updated_at = now() "
+        "WHERE status = 'active' AND expires_at < now() RETURNING id"
+    )
+    purged = await idempotency.purge_older_than(settings.idempotency_ttl_hours)
+    return {"files": len(expired), "zips": len(zips), "subscriptions": len(expired_subs), "idempotency": purged}

@@ -1,0 +1,112 @@
+"""Python client of the bgremover API, blocking (:class:`Client`) and asyncio (:class:`AsyncClient`).
+
+::
+
+    from client import Client
+
+    with Client() as bg:                      # $BGREMOVER_URL, $BGREMOVER_TOKEN
+        job = bg.wait(bg.submit("quokka.jpg", tier="standard", format="webp"))
+        bg.download_result(job, "cutouts/")
+
+Errors are :class:`BgRemoverClientError` subclasses named after the API's problem codes (see
+:mod:`client._errors` for the tree). The command line is ``python -m client`` (:mod:`client.cli`).
+"""
+
+from __future__ import annotations
+
+from client._async import AsyncClient
+from client._core import API_PREFIX, DEFAULT_URL, TOKEN_ENV, URL_ENV
+from client._errors import (
+    AlreadySubscribed,
+    APIError,
+    AuthenticationError,
+    BatchNotFinished,
+    BgRemoverClientError,
+    Conflict,
+    IdempotencyInProgress,
+    InsufficientCredits,
+    InvalidImage,
+    InvalidOptions,
+    InvalidRequest,
+    JobNotCancellable,
+    NotFound,
+    PermissionDenied,
+    QuotaExceeded,
+    RateLimited,
+    ResultNotReady,
+    ServerError,
+    ServiceUnavailable,
+    TransportError,
+    WaitTimeout,
+    error_from_problem,
+)
+from client._files import ImageSource, collect_images, extract_zip
+from client._models import (
+    BATCH_FINAL_STATUSES,
+    JOB_FINAL_STATUSES,
+    Balance,
+    Batch,
+    BatchImage,
+    Job,
+    Limits,
+    Page,
+    Plan,
+    Pricing,
+    Readiness,
+    Stats,
+    Subscription,
+    TierPrice,
+    VolumeDiscount,
+)
+from client._options import OutputOptions
+from client._sync import Client
+
+__all__ = [
+    "API_PREFIX",
+    "BATCH_FINAL_STATUSES",
+    "DEFAULT_URL",
+    "JOB_FINAL_STATUSES",
+    "TOKEN_ENV",
+    "URL_ENV",
+    "APIError",
+    "AlreadySubscribed",
+    "AsyncClient",
+    "AuthenticationError",
+    "Balance",
+    "Batch",
+    "BatchImage",
+    "BatchNotFinished",
+    "BgRemoverClientError",
+    "Client",
+    "Conflict",
+    "IdempotencyInProgress",
+    "ImageSource",
+    "InsufficientCredits",
+    "InvalidImage",
+    "InvalidOptions",
+    "InvalidRequest",
+    "Job",
+    "JobNotCancellable",
+    "Limits",
+    "NotFound",
+    "OutputOptions",
+    "Page",
+    "PermissionDenied",
+    "Plan",
+    "Pricing",
+    "QuotaExceeded",
+    "RateLimited",
+    "Readiness",
+    "ResultNotReady",
+    "ServerError",
+    "ServiceUnavailable",
+    "Stats",
+    "Subscription",
+    "TierPrice",
+    "TransportError",
+    "VolumeDiscount",
+    "WaitTimeout",
+    "collect_images",
+    "error_from_problem",
+    "extract_zip",
+]

@@ -1,0 +1,10 @@
+"""``python -m client``: the bgremover command line."""
+
+from __future__ import annotations
+
+import sys
+
+from client.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

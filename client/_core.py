@@ -1,0 +1,321 @@
+"""The I/O-free half of the client, shared by :class:`Client` and :class:`AsyncClient`.
+
+:class:`Endpoints` turns a method call into a :class:`Call` (method, path, headers, form, files);
+:func:`raise_for_problem` and the ``from_api`` constructors turn responses back into objects;
+:class:`Poller` is the whole ``wait()`` algorithm as a state machine (which request next, how long to
+sleep), so the sync and async clients only send and sleep.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import httpx
+
+from client._errors import APIError, BgRemoverClientError, WaitTimeout, error_from_response, parse_retry_after
+from client._files import filename_from_disposition, safe_name
+from client._models import Batch, Job
+
+API_PREFIX = "/api/background-remover"
+DEFAULT_URL = "http://127.0.0.1:8000"
+URL_ENV = "BGREMOVER_URL"
+TOKEN_ENV = "BGREMOVER_TOKEN"
+USER_AGENT = "bgremover-client/0.1"
+
+T = TypeVar("T", Job, Batch)
+
+
+def resolve_base_url(base_url: str | None) -> str:
+    """``base_url``, else ``$BGREMOVER_URL``, else ``http://127.0.0.1:8000`` (no trailing slash)."""
+    url = base_url or os.environ.get(URL_ENV) or DEFAULT_URL
+    return url.rstrip("/")
+
+
+def resolve_token(token: str | None) -> str | None:
+    """``token``, else ``$BGREMOVER_TOKEN``, else None (only ``/health`` works without one)."""
+    value = token if token is not None else os.environ.get(TOKEN_ENV)
+    return value.strip() if value and value.strip() else None
+
+
+def default_headers(token: str | None) -> dict[str, str]:
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/json, application/problem+json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP request to make, relative to the base URL."""
+
+    method: str
+    path: str
+    params: dict[str, str | int] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    data: dict[str, str] | None = None
+    files: list[tuple[str, tuple[str, bytes, str]]] | None = None
+    json: Any = None
+
+    def build(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        """The request, built by ``http`` so its base URL, headers and timeout apply."""
+        return http.build_request(
+            self.method,
+            self.path,
+            params=self.params,
+            headers=self.headers or None,
+            data=self.data,
+            files=self.files,
+            json=self.json,
+        )
+
+
+def _id(obj: Job | Batch | str) -> str:
+    return obj if isinstance(obj, str) else obj.id
+
+
+def _form(tier: str, options: Mapping[str, str], webhook_url: str | None) -> dict[str, str]:
+    form = {"tier": tier, **options}
+    if webhook_url:
+        form["webhook_url"] = webhook_url
+    return form
+
+
+def _idempotency(key: str | None) -> dict[str, str]:
+    return {"Idempotency-Key": key} if key else {}
+
+
+class Endpoints:
+    """One :class:`Call` per API operation."""
+
+    @staticmethod
+    def pricing() -> Call:
+        return Call("GET", f"{API_PREFIX}/pricing")
+
+    @staticmethod
+    def submit(
+        image: tuple[str, bytes],
+        *,
+        tier: str,
+        options: Mapping[str, str],
+        webhook_url: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Call:
+        name, data = image
+        return Call(
+            "POST",
+            f"{API_PREFIX}/jobs",
+            headers=_idempotency(idempotency_key),
+            data=_form(tier, options, webhook_url),
+            files=[("image", (name, data, "application/octet-stream"))],
+        )
+
+    @staticmethod
+    def submit_batch(
+        images: Sequence[tuple[str, bytes]],
+        *,
+        tier: str,
+        options: Mapping[str, str],
+        webhook_url: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Call:
+        return Call(
+            "POST",
+            f"{API_PREFIX}/batches",
+            headers=_idempotency(idempotency_key),
+            data=_form(tier, options, webhook_url),
+            files=[("images[]", (name, data, "application/octet-stream")) for name, data in images],
+        )
+
+    @staticmethod
+    def job(job: Job | str, *, etag: str | None = None) -> Call:
+        return Call("GET", f"{API_PREFIX}/jobs/{_id(job)}", headers={"If-None-Match": etag} if etag else {})
+
+    @staticmethod
+    def job_result(job: Job | str) -> Call:
+        return Call("GET", f"{API_PREFIX}/jobs/{_id(job)}/result", headers={"Accept": "*/*"})
+
+    @staticmethod
+    def cancel(job: Job | str) -> Call:
+        return Call("DELETE", f"{API_PREFIX}/jobs/{_id(job)}")
+
+    @staticmethod
+    def jobs(*, limit: int, cursor: str | None) -> Call:
+        params: dict[str, str | int] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        return Call("GET", f"{API_PREFIX}/jobs", params=params)
+
+    @staticmethod
+    def batch(batch: Batch | str) -> Call:
+        return Call("GET", f"{API_PREFIX}/batches/{_id(batch)}")
+
+    @staticmethod
+    def batches(*, limit: int, cursor: str | None) -> Call:
+        params: dict[str, str | int] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        return Call("GET", f"{API_PREFIX}/batches", params=params)
+
+    @staticmethod
+    def batch_download(batch: Batch | str) -> Call:
+        return Call("GET", f"{API_PREFIX}/batches/{_id(batch)}/download", headers={"Accept": "*/*"})
+
+    @staticmethod
+    def balance() -> Call:
+        return Call("GET", f"{API_PREFIX}/credits/balance")
+
+    @staticmethod
+    def stats() -> Call:
+        return Call("GET", f"{API_PREFIX}/stats")
+
+    @staticmethod
+    def subscription() -> Call:
+        return Call("GET", f"{API_PREFIX}/subscription")
+
+    @staticmethod
+    def subscribe(plan: str) -> Call:
+        return Call("POST", f"{API_PREFIX}/subscription", json={"plan": plan})
+
+    @staticmethod
+    def cancel_subscription() -> Call:
+        return Call("DELETE", f"{API_PREFIX}/subscription")
+
+    @staticmethod
+    def ready() -> Call:
+        return Call("GET", f"{API_PREFIX}/health/ready")
+
+
+def raise_for_problem(response: httpx.Response) -> None:
+    """Raise the typed :class:`APIError` for a 4xx/5xx response (its body must have been read)."""
+    if response.status_code >= 400:
+        raise error_from_response(response)
+
+
+def json_body(response: httpx.Response) -> dict[str, Any]:
+    """The JSON object of a successful response."""
+    raise_for_problem(response)
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise BgRemoverClientError(
+            f"{response.request.method} {response.request.url.path} answered {response.status_code} "
+            "with a body that is not JSON",
+            status=response.status_code,
+            code="invalid_response",
+        ) from exc
+    if not isinstance(body, dict):
+        raise BgRemoverClientError("expected a JSON object", status=response.status_code, code="invalid_response")
+    return body
+
+
+def download_target(dest: str | os.PathLike[str], response: httpx.Response, fallback: str) -> Path:
+    """Where to write a download: ``dest`` itself, or inside it (named by ``Content-Disposition``)
+    when ``dest`` is an existing folder or ends with a path separator."""
+    raw = os.fspath(dest)
+    path = Path(raw)
+    if path.is_dir() or raw.endswith(("/", os.sep)):
+        name = filename_from_disposition(response.headers.get("content-disposition")) or safe_name(fallback)
+        return path / name
+    return path
+
+
+def transport_error(exc: httpx.HTTPError, base_url: str) -> BgRemoverClientError:
+    """A :class:`TransportError` that says which URL could not be reached and why."""
+    from client._errors import TransportError
+
+    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+    reason = str(exc) or type(exc).__name__
+    code = "timeout" if isinstance(exc, httpx.TimeoutException) else "transport_error"
+    return TransportError(f"Request to {base_url} {kind}: {reason}", code=code)
+
+
+ProgressCallback = Callable[[T], object]
+
+
+class Poller(Generic[T]):
+    """``wait()`` as a state machine: ask :meth:`call` what to send, :meth:`feed` the response.
+
+    :meth:`feed` returns the seconds to sleep before the next call, or None once :attr:`result` is final.
+    It honours ``Retry-After`` (falling back to ``interval``, capped at ``max_interval``), sends the last
+    ETag as ``If-None-Match`` and treats ``304 Not Modified`` as "unchanged", calls ``on_progress`` with
+    every changed state, and raises :class:`WaitTimeout` once ``timeout`` seconds have passed.
+    """
+
+    def __init__(
+        self,
+        target: T,
+        *,
+        timeout: float | None = 600.0,
+        interval: float = 1.0,
+        max_interval: float = 10.0,
+        on_progress: Callable[[T], object] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.result: T = target
+        self._seen: T | None = None
+        self._interval = interval
+        self._max_interval = max_interval
+        self._on_progress: Callable[[T], object] | None = on_progress
+        self._clock = clock
+        self._deadline = None if timeout is None else clock() + timeout
+        self._timeout = timeout
+        self.requests = 0
+        self.not_modified = 0
+
+    def call(self) -> Call:
+        """The next request: ``GET /jobs/{id}`` (conditional once an ETag is known) or ``GET /batches/{id}``."""
+        if isinstance(self.result, Job):
+            return Endpoints.job(self.result, etag=self.result.etag)
+        return Endpoints.batch(self.result)
+
+    def feed(self, response: httpx.Response) -> float | None:
+        """Take the response of :meth:`call`; None when done, else how long to sleep."""
+        self.requests += 1
+        if response.status_code == 304:
+            self.not_modified += 1
+        else:
+            body = json_body(response)
+            if isinstance(self.result, Job):
+                self.result = Job.from_api(body, etag=response.headers.get("etag"))
+            else:
+                self.result = Batch.from_api(body)
+            if self._on_progress is not None and self.result != self._seen:
+                self._on_progress(self.result)
+            self._seen = self.result
+        if self.result.is_final:
+            return None
+        delay = parse_retry_after(response.headers.get("retry-after"))
+        delay = min(self._interval if delay is None else max(delay, 0.05), self._max_interval)
+        if self._deadline is not None:
+            left = self._deadline - self._clock()
+            if left <= 0:
+                kind = "job" if isinstance(self.result, Job) else "batch"
+                raise WaitTimeout(
+                    f"The {kind} {self.result.id} is still {self.result.status} after {self._timeout:g}s.", self.result
+                )
+            delay = min(delay, left)
+        return delay
+
+
+__all__ = [
+    "API_PREFIX",
+    "DEFAULT_URL",
+    "TOKEN_ENV",
+    "URL_ENV",
+    "APIError",
+    "Call",
+    "Endpoints",
+    "Poller",
+    "ProgressCallback",
+    "download_target",
+    "json_body",
+    "raise_for_problem",
+    "resolve_base_url",
+    "resolve_token",
+    "transport_error",
+]

@@ -1,0 +1,282 @@
+"""The blocking client. Its twin :mod:`client._async` differs only in ``await``; both build every request
+and read every response through :mod:`client._core`."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Unpack, overload
+
+import httpx
+
+from client._core import (
+    Call,
+    Endpoints,
+    Poller,
+    default_headers,
+    download_target,
+    json_body,
+    raise_for_problem,
+    resolve_base_url,
+    resolve_token,
+    transport_error,
+)
+from client._files import ImageSource, collect_images, load_image
+from client._models import Balance, Batch, Job, Page, Pricing, Readiness, Stats, Subscription
+from client._options import OptionArgs, OutputOptions, merge_options
+
+__all__ = ["Client"]
+
+
+class Client:
+    """Blocking client of the bgremover API.
+
+    ``base_url`` defaults to ``$BGREMOVER_URL`` or ``http://127.0.0.1:8000``; ``token`` to
+    ``$BGREMOVER_TOKEN``. Use it as a context manager (or call :meth:`close`). Every method raises a
+    :class:`~client.BgRemoverClientError` subclass on failure.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+        event_hooks: dict[str, list[Callable[..., Any]]] | None = None,
+    ) -> None:
+        self.base_url = resolve_base_url(base_url)
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers=default_headers(resolve_token(token)),
+            timeout=timeout,
+            transport=transport,
+            event_hooks=event_hooks,
+        )
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def _send(self, call: Call, *, stream: bool = False) -> httpx.Response:
+        try:
+            return self._http.send(call.build(self._http), stream=stream)
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.base_url) from exc
+
+    def _json(self, call: Call) -> dict[str, Any]:
+        return json_body(self._send(call))
+
+    # -- account and prices ---------------------------------------------------------------------------
+
+    def ready(self) -> Readiness:
+        """``GET /health/ready`` (no token needed); returns the report whether the service is ready or not."""
+        response = self._send(Endpoints.ready())
+        if response.status_code not in (200, 503):
+            raise_for_problem(response)
+        return Readiness.from_api(response.json(), http_status=response.status_code)
+
+    def pricing(self) -> Pricing:
+        """Tiers with their credits and availability, volume discounts, plans and upload limits."""
+        return Pricing.from_api(self._json(Endpoints.pricing()))
+
+    def balance(self) -> Balance:
+        """The caller's credit balance."""
+        return Balance.from_api(self._json(Endpoints.balance()))
+
+    def stats(self) -> Stats:
+        """The caller's usage statistics."""
+        return Stats.from_api(self._json(Endpoints.stats()))
+
+    def subscription(self) -> Subscription | None:
+        """The caller's subscription (active or not), or None if they never subscribed."""
+        body = self._json(Endpoints.subscription()).get("subscription")
+        return Subscription.from_api(body) if isinstance(body, dict) else None
+
+    def subscribe(self, plan: str) -> Subscription:
+        """Subscribe to ``plan`` (``starter`` or ``pro`` by default); 409 ``AlreadySubscribed`` if active."""
+        return Subscription.from_api(self._json(Endpoints.subscribe(plan))["subscription"])
+
+    def cancel_subscription(self) -> Subscription:
+        """Cancel the active subscription at once; ``Conflict`` when there is none."""
+        return Subscription.from_api(self._json(Endpoints.cancel_subscription())["subscription"])
+
+    # -- jobs -----------------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        image: ImageSource,
+        *,
+        tier: str = "basic",
+        options: OutputOptions | None = None,
+        webhook_url: str | None = None,
+        idempotency_key: str | None = None,
+        **option_args: Unpack[OptionArgs],
+    ) -> Job:
+        """Upload one image (a path, bytes or ``(filename, bytes)``); returns the pending :class:`Job`.
+
+        Output options come from ``options`` and/or keywords (``format="webp", size=800, crop=True``).
+        """
+        call = Endpoints.submit(
+            load_image(image),
+            tier=tier,
+            options=merge_options(options, option_args),
+            webhook_url=webhook_url,
+            idempotency_key=idempotency_key,
+        )
+        response = self._send(call)
+        return Job.from_api(json_body(response), etag=None)
+
+    def job(self, job: Job | str) -> Job:
+        """The current state of a job."""
+        response = self._send(Endpoints.job(job))
+        return Job.from_api(json_body(response), etag=response.headers.get("etag"))
+
+    def cancel(self, job: Job | str) -> Job:
+        """Cancel a pending single job (its credits come back); ``JobNotCancellable`` once it started."""
+        return Job.from_api(self._json(Endpoints.cancel(job)))
+
+    def jobs_page(self, *, limit: int = 20, cursor: str | None = None) -> Page[Job]:
+        """One page of the caller's single jobs, newest first."""
+        body = self._json(Endpoints.jobs(limit=limit, cursor=cursor))
+        return Page(tuple(Job.from_api(j) for j in body.get("jobs", [])), body.get("nextCursor"), limit)
+
+    def jobs(self, *, page_size: int = 20) -> Iterator[Job]:
+        """Every single job of the caller, newest first, fetching pages as the iteration goes."""
+        cursor: str | None = None
+        while True:
+            page = self.jobs_page(limit=page_size, cursor=cursor)
+            yield from page.items
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    def download_result(self, job: Job | str, dest: str | os.PathLike[str]) -> Path:
+        """Write the job's result image to ``dest`` (a file, or a folder to use the server's file name)."""
+        return self._download(Endpoints.job_result(job), dest, fallback=f"{job if isinstance(job, str) else job.id}")
+
+    # -- batches --------------------------------------------------------------------------------------
+
+    def submit_batch(
+        self,
+        images: Sequence[ImageSource] | str | os.PathLike[str],
+        *,
+        tier: str = "basic",
+        options: OutputOptions | None = None,
+        webhook_url: str | None = None,
+        idempotency_key: str | None = None,
+        **option_args: Unpack[OptionArgs],
+    ) -> Batch:
+        """Upload 2–500 images (paths, bytes, ``(name, bytes)``, or a folder) as one batch."""
+        sources = collect_images(images) if isinstance(images, str | os.PathLike) else images
+        call = Endpoints.submit_batch(
+            [load_image(s) for s in sources],
+            tier=tier,
+            options=merge_options(options, option_args),
+            webhook_url=webhook_url,
+            idempotency_key=idempotency_key,
+        )
+        return Batch.from_api(self._json(call))
+
+    def batch(self, batch: Batch | str) -> Batch:
+        """A batch with its counts and per-image status (by id or public ``batchId``)."""
+        return Batch.from_api(self._json(Endpoints.batch(batch)))
+
+    def batches_page(self, *, limit: int = 20, cursor: str | None = None) -> Page[Batch]:
+        """One page of the caller's batches, newest first."""
+        body = self._json(Endpoints.batches(limit=limit, cursor=cursor))
+        return Page(tuple(Batch.from_api(b) for b in body.get("batches", [])), body.get("nextCursor"), limit)
+
+    def batches(self, *, page_size: int = 20) -> Iterator[Batch]:
+        """Every batch of the caller, newest first."""
+        cursor: str | None = None
+        while True:
+            page = self.batches_page(limit=page_size, cursor=cursor)
+            yield from page.items
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    def download_zip(self, batch: Batch | str, dest: str | os.PathLike[str]) -> Path:
+        """Write the batch's ZIP (one entry per succeeded image) to ``dest`` (a file or a folder)."""
+        return self._download(
+            Endpoints.batch_download(batch), dest, fallback=f"{batch if isinstance(batch, str) else batch.id}.zip"
+        )
+
+    # -- waiting --------------------------------------------------------------------------------------
+
+    @overload
+    def wait(
+        self,
+        target: Job,
+        *,
+        timeout: float | None = ...,
+        on_progress: Callable[[Job], object] | None = ...,
+        interval: float = ...,
+    ) -> Job: ...
+
+    @overload
+    def wait(
+        self,
+        target: Batch,
+        *,
+        timeout: float | None = ...,
+        on_progress: Callable[[Batch], object] | None = ...,
+        interval: float = ...,
+    ) -> Batch: ...
+
+    def wait(
+        self,
+        target: Job | Batch,
+        *,
+        timeout: float | None = 600.0,
+        on_progress: Callable[[Any], object] | None = None,
+        interval: float = 1.0,
+    ) -> Job | Batch:
+        """Poll until the job or batch is final and return its last state.
+
+        Sleeps as long as ``Retry-After`` says (``interval`` if it says nothing), sends ``If-None-Match``
+        so an unchanged job costs a ``304``, calls ``on_progress`` with every new state and raises
+        :class:`~client.WaitTimeout` after ``timeout`` seconds (None waits forever).
+        """
+        poller: Poller[Any] = Poller(target, timeout=timeout, interval=interval, on_progress=on_progress)
+        while (delay := poller.feed(self._send(poller.call()))) is not None:
+            time.sleep(delay)
+        result: Job | Batch = poller.result
+        return result
+
+    # -- internals ------------------------------------------------------------------------------------
+
+    def _download(self, call: Call, dest: str | os.PathLike[str], *, fallback: str) -> Path:
+        response = self._send(call, stream=True)
+        try:
+            if response.status_code >= 400:
+                response.read()
+                raise_for_problem(response)
+            target = download_target(dest, response, fallback)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + ".part")
+            try:
+                with partial.open("wb") as out:
+                    for chunk in response.iter_bytes():
+                        out.write(chunk)
+                partial.replace(target)
+            except BaseException:
+                partial.unlink(missing_ok=True)
+                raise
+            return target
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.base_url) from exc
+        finally:
+            response.close()

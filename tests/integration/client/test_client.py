@@ -1,0 +1,312 @@
+"""The Python client and the CLI against the real API (a uvicorn subprocess) and a real burst worker."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import io
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+
+from client import (
+    AsyncClient,
+    AuthenticationError,
+    Batch,
+    Client,
+    InsufficientCredits,
+    InvalidImage,
+    InvalidOptions,
+    NotFound,
+    ResultNotReady,
+    TransportError,
+    WaitTimeout,
+)
+from client.cli import EXIT_AUTH, EXIT_CREDITS, EXIT_FAILED_IMAGES, EXIT_INVALID, EXIT_OK, main
+from core.settings import Settings
+from tests.integration.e2e.conftest import User
+from tests.support.images import quokka_path, truncated_jpeg, variant
+
+pytestmark = pytest.mark.integration
+
+
+def _load_demo() -> Any:
+    spec = importlib.util.spec_from_file_location("bgremover_demo", Path(__file__).parents[3] / "scripts" / "demo.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+demo = _load_demo()
+
+
+def token_of(user: User) -> str:
+    return user.headers["Authorization"].removeprefix("Bearer ")
+
+
+class Recorder:
+    """httpx event hooks that remember what was sent and answered."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+        self.statuses: list[int] = []
+
+    def on_request(self, request: httpx.Request) -> None:
+        self.requests.append(request)
+
+    def on_response(self, response: httpx.Response) -> None:
+        self.statuses.append(response.status_code)
+
+    def hooks(self) -> dict[str, list[object]]:
+        return {"request": [self.on_request], "response": [self.on_response]}
+
+    @property
+    def conditional(self) -> int:
+        return sum("if-none-match" in r.headers for r in self.requests)
+
+
+def small_images(settings: Settings, folder: Path, count: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        path = folder / f"photo {i}.jpg"
+        path.write_bytes(variant(settings, i, size=(320, 214)))
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.models
+async def test_single_job_submit_wait_download(base_url, make_user, run_worker, settings, tmp_path) -> None:
+    user = await make_user(100)
+    recorder = Recorder()
+    with Client(base_url, token_of(user), event_hooks=recorder.hooks()) as bg:  # type: ignore[arg-type]
+        assert bg.pricing().tier("basic") is not None
+        job = bg.submit(quokka_path(settings), tier="basic", format="png", size=480)
+        assert job.status == "pending"
+        assert job.credits_charged == 3
+        assert job.output_options["size"] == "480"
+        assert bg.balance().balance == 97
+        with pytest.raises(ResultNotReady) as not_ready:
+            bg.download_result(job, tmp_path)
+        assert not_ready.value.job_status == "pending"
+
+        await run_worker()
+
+        done = bg.wait(job, timeout=30)
+        assert done.status == "completed"
+        assert done.etag
+        written = bg.download_result(done, tmp_path)
+        assert written.parent == tmp_path
+        assert written.name == "quokka.png"
+        with Image.open(written) as png:
+            assert png.mode == "RGBA"
+            assert max(png.size) == 480
+
+        # A second wait on the same (final) job is answered 304 and returns the known state.
+        again = bg.wait(done, timeout=30)
+        assert again == done
+        assert recorder.conditional == 1
+        assert recorder.statuses[-1] == 304
+
+        assert [j.id for j in bg.jobs()] == [job.id]
+        assert bg.stats().total_single_removals == 1
+
+
+@pytest.mark.models
+async def test_polling_a_pending_job_uses_etags_and_retry_after(base_url, make_user, queue, settings) -> None:
+    user = await make_user(100)
+    recorder = Recorder()
+    with Client(base_url, token_of(user), event_hooks=recorder.hooks()) as bg:  # type: ignore[arg-type]
+        job = bg.submit(quokka_path(settings))
+        with pytest.raises(WaitTimeout) as timeout:
+            bg.wait(job, timeout=2.5)
+    polls = [r for r in recorder.requests if r.method == "GET"]
+    # Retry-After: 1 → about one poll per second, not a busy loop.
+    assert 3 <= len(polls) <= 5
+    assert recorder.conditional == len(polls) - 1
+    assert recorder.statuses.count(304) == len(polls) - 1
+    last = timeout.value.last
+    assert getattr(last, "status", None) == "pending"
+
+
+@pytest.mark.models
+async def test_async_batch_with_progress_and_zip(base_url, make_user, run_worker, settings, tmp_path) -> None:
+    user = await make_user(100)
+    images = small_images(settings, tmp_path / "in", 3)
+    seen: list[Batch] = []
+    async with AsyncClient(base_url, token_of(user)) as bg:
+        batch = await bg.submit_batch(tmp_path / "in", tier="basic", format="webp")
+        assert batch.total_images == 3
+        assert batch.credits_charged == 9
+        waiting = asyncio.create_task(bg.wait(batch, timeout=120, on_progress=seen.append))
+        await asyncio.sleep(0.3)
+        await run_worker()
+        done = await asyncio.wait_for(waiting, 60)
+        assert done.status == "completed"
+        assert done.succeeded_images == 3
+        assert [i.filename for i in done.images or ()] == [p.name for p in images]
+        assert seen[0].processed_images <= seen[-1].processed_images == 3
+        assert [b.processed_images for b in seen] == sorted(b.processed_images for b in seen)
+        archive = await bg.download_zip(done, tmp_path / "out" / "batch.zip")
+        names = zipfile.ZipFile(archive).namelist()
+        assert names == ["001_photo_0.webp", "002_photo_1.webp", "003_photo_2.webp"]
+        listed = [b async for b in bg.batches()]
+        assert [b.id for b in listed] == [batch.id]
+        assert (await bg.batch(batch.batch_id)).status == "completed"
+
+
+async def test_typed_errors(base_url, make_user, settings) -> None:
+    rich = await make_user(100)
+    poor = await make_user(0)
+    jpeg = variant(settings, 1)
+
+    with Client(base_url, "not-a-token") as bg, pytest.raises(AuthenticationError) as auth:
+        bg.balance()
+    assert (auth.value.status, auth.value.code) == (401, "unauthorized")
+    assert auth.value.request_id
+    assert auth.value.problem["instance"].endswith("/credits/balance")
+
+    with Client(base_url, token_of(rich)) as bg:
+        with pytest.raises(NotFound) as missing:
+            bg.job(str(uuid.uuid4()))
+        assert (missing.value.status, missing.value.code) == (404, "not_found")
+        with pytest.raises(InvalidImage) as bad_type:
+            bg.submit(("notes.txt", b"just some text"))
+        assert (bad_type.value.status, bad_type.value.code) == (415, "unsupported_media_type")
+        with pytest.raises(InvalidOptions) as bad_option:
+            bg.submit(("a.jpg", jpeg), format="gif")
+        assert (bad_option.value.status, bad_option.value.code) == (422, "invalid_options")
+        with pytest.raises(InvalidOptions) as bad_tier:
+            bg.submit(("a.jpg", jpeg), tier="platinum")
+        assert bad_tier.value.code == "unknown_tier"
+        with pytest.raises(InvalidOptions) as too_small:
+            bg.submit_batch([("a.jpg", jpeg)])
+        assert too_small.value.code == "batch_too_small"
+        with pytest.raises(InvalidImage) as batch_problem:
+            bg.submit_batch([("a.jpg", jpeg), ("notes.txt", b"text"), ("b.jpg", variant(settings, 2))])
+        assert [(e["index"], e["code"]) for e in batch_problem.value.errors] == [(1, "unsupported_media_type")]
+        assert bg.balance().balance == 100
+
+    async with AsyncClient(base_url, token_of(poor)) as abg:
+        with pytest.raises(InsufficientCredits) as broke:
+            await abg.submit(("a.jpg", jpeg))
+        assert (broke.value.status, broke.value.code) == (402, "insufficient_credits")
+        assert (broke.value.required, broke.value.balance) == (3, 0)
+
+    with Client("http://127.0.0.1:9", "x", timeout=2) as nowhere, pytest.raises(TransportError):
+        nowhere.pricing()
+
+
+async def _wait_for_submission(base_url: str, token: str, *, batches: bool) -> None:
+    async with AsyncClient(base_url, token) as bg:
+        for _ in range(300):
+            page = await (bg.batches_page() if batches else bg.jobs_page())
+            if page.items:
+                return
+            await asyncio.sleep(0.1)
+    raise AssertionError("the CLI never submitted anything")
+
+
+@pytest.mark.models
+async def test_cli_removes_a_folder_as_a_batch(base_url, make_user, run_worker, settings, tmp_path, capsys) -> None:
+    user = await make_user(100)
+    small_images(settings, tmp_path / "in", 2)
+    (tmp_path / "in" / "broken.jpg").write_bytes(truncated_jpeg(settings))
+    (tmp_path / "in" / "readme.txt").write_text("not an image, not picked up")
+    out = tmp_path / "out"
+    argv = ["--url", base_url, "--token", token_of(user), "remove", str(tmp_path / "in"), "--out", str(out)]
+    cli = asyncio.create_task(asyncio.to_thread(main, argv))
+    await _wait_for_submission(base_url, token_of(user), batches=True)
+    await run_worker()
+    code = await asyncio.wait_for(cli, 60)
+    assert code == EXIT_FAILED_IMAGES
+    assert sorted(p.name for p in out.iterdir()) == ["002_photo_0.png", "003_photo_1.png"]
+    err = capsys.readouterr().err
+    assert "broken.jpg: corrupt_image" in err
+    assert "2 of 3 images written" in err
+
+
+@pytest.mark.models
+async def test_cli_single_image(base_url, make_user, run_worker, settings, tmp_path, capsys) -> None:
+    user = await make_user(100)
+    out = tmp_path / "out"
+    argv = ["--url", base_url, "--token", token_of(user), "remove", str(quokka_path(settings))]
+    argv += ["--out", str(out), "--format", "jpg", "--bg-color", "#00ff00"]
+    cli = asyncio.create_task(asyncio.to_thread(main, argv))
+    await _wait_for_submission(base_url, token_of(user), batches=False)
+    await run_worker()
+    assert await asyncio.wait_for(cli, 60) == EXIT_OK
+    written = out / "quokka.jpg"
+    assert capsys.readouterr().out.strip() == str(written)
+    with Image.open(io.BytesIO(written.read_bytes())) as jpg:
+        assert jpg.format == "JPEG"
+
+
+async def test_cli_errors_and_account_commands(base_url, make_user, settings, tmp_path, capsys) -> None:
+    poor = await make_user(2)
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(variant(settings, 3))
+    common = ["--url", base_url, "--token", token_of(poor)]
+
+    assert main([*common, "remove", str(photo), "--out", str(tmp_path / "out")]) == EXIT_CREDITS
+    err = capsys.readouterr().err
+    assert "needs 3 credits but the balance is 2" in err
+    assert len(err.strip().splitlines()) == 1
+
+    assert main(["--url", base_url, "--token", "bad", "balance"]) == EXIT_AUTH
+    assert "BGREMOVER_TOKEN" in capsys.readouterr().err
+    assert main([*common, "remove", str(tmp_path / "missing.jpg")]) == EXIT_INVALID
+    assert main([*common, "remove", str(photo), "--tier", "platinum", "--out", str(tmp_path / "o")]) == EXIT_INVALID
+    capsys.readouterr()
+
+    assert main([*common, "balance"]) == EXIT_OK
+    assert capsys.readouterr().out.strip() == "2 credits"
+    assert main([*common, "--json", "balance"]) == EXIT_OK
+    assert '"balance": 2' in capsys.readouterr().out
+    assert main([*common, "pricing"]) == EXIT_OK
+    assert "basic" in capsys.readouterr().out
+    assert main([*common, "jobs"]) == EXIT_OK
+    assert "No jobs yet." in capsys.readouterr().out
+    assert main([*common, "subscription"]) == EXIT_OK
+    assert "No subscription" in capsys.readouterr().out
+    assert main([*common, "subscription", "--subscribe", "starter"]) == EXIT_OK
+    assert "starter (active" in capsys.readouterr().out
+    assert main([*common, "subscription", "--subscribe", "pro"]) == EXIT_INVALID
+    assert "Already subscribed" in capsys.readouterr().err
+    assert main([*common, "subscription", "--cancel"]) == EXIT_OK
+    capsys.readouterr()
+    assert main([*common, "stats"]) == EXIT_OK
+    assert "single removals: 0" in capsys.readouterr().out
+
+
+@pytest.mark.models
+async def test_demo_script(base_url, make_user, running_worker, settings, tmp_path, monkeypatch, capsys) -> None:
+    user = await make_user(100)
+    monkeypatch.setenv("BGREMOVER_TOKEN", token_of(user))
+    monkeypatch.setattr(demo, "make_samples", lambda folder: small_images(settings, folder, 3))
+    out = tmp_path / "demo-output"
+    code = await asyncio.to_thread(demo.main, ["--url", base_url, "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == EXIT_OK, printed
+    assert "Balance of" in printed and "100 credits" in printed
+    assert "Price: 9 credits for 3 basic image(s)" in printed
+    assert sorted(p.name for p in out.glob("*.png")) == ["001_photo_0.png", "002_photo_1.png", "003_photo_2.png"]
+    assert len(list(out.glob("b_*.zip"))) == 1
+
+
+async def test_demo_script_asks_for_credits(base_url, make_user, running_worker, tmp_path, monkeypatch, capsys) -> None:
+    user = await make_user(1)
+    monkeypatch.setenv("BGREMOVER_TOKEN", token_of(user))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(b"\xff\xd8 not decoded by the demo")
+    (folder / "b.jpg").write_bytes(b"\xff\xd8 not decoded by the demo")
+    code = await asyncio.to_thread(demo.main, [str(folder), "--url", base_url, "--out", str(tmp_path / "o")])
+    assert code == EXIT_CREDITS
+    assert f"make grant USER={user.id} CREDITS=500" in capsys.readouterr().out

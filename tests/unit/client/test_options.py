@@ -1,0 +1,111 @@
+"""Output options become the API's form fields; models parse the camelCase bodies."""
+
+from __future__ import annotations
+
+import pytest
+
+from client import Batch, Job, OutputOptions, Pricing
+from client._options import encode_options, merge_options
+
+pytestmark = pytest.mark.unit
+
+
+def test_encoding() -> None:
+    assert encode_options() == {}
+    assert encode_options(format="WEBP", channels="alpha", crop=True, crop_margin=12.0, size=800, bg_color="fff") == {
+        "format": "webp",
+        "channels": "alpha",
+        "crop": "true",
+        "crop_margin": "12",
+        "size": "800",
+        "bg_color": "#fff",
+    }
+    assert encode_options(crop=False, crop_margin="5%") == {"crop": "false", "crop_margin": "5%"}
+    assert encode_options(crop_margin=2.5) == {"crop_margin": "2.5"}
+    with pytest.raises(TypeError):
+        encode_options(size=True)
+
+
+def test_keywords_override_the_options_object() -> None:
+    options = OutputOptions(format="jpg", bg_color="#00ff00")
+    assert merge_options(options, {"format": "png", "size": None}) == {"format": "png", "bg_color": "#00ff00"}
+    assert merge_options(None, {}) == {}
+
+
+JOB = {
+    "id": "8a0c",
+    "batchId": None,
+    "tier": "basic",
+    "status": "completed",
+    "pricingType": "credit",
+    "originalFilename": "a.jpg",
+    "inputWidth": 10,
+    "inputHeight": 20,
+    "inputBytes": 300,
+    "inputFormat": "jpeg",
+    "outputOptions": {"format": "png"},
+    "creditsCharged": 3,
+    "coveredBySubscription": False,
+    "errorCode": None,
+    "errorMessage": None,
+    "attempts": 1,
+    "processingMs": 42,
+    "progress": 1.0,
+    "webhookUrl": None,
+    "webhookStatus": None,
+    "createdAt": "2025-01-02T03:04:05.123456Z",
+    "updatedAt": None,
+    "startedAt": None,
+    "finishedAt": "2025-01-02T03:04:06Z",
+    "links": {"self": "/api/background-remover/jobs/8a0c", "result": "/api/background-remover/jobs/8a0c/result"},
+}
+
+
+def test_job_parsing() -> None:
+    job = Job.from_api(JOB, etag='"e1"')
+    assert job.is_final and job.succeeded
+    assert job.created_at is not None and job.created_at.year == 2025 and job.created_at.tzinfo is not None
+    assert job.result_url == "/api/background-remover/jobs/8a0c/result"
+    assert job.etag == '"e1"'
+    assert job == Job.from_api(JOB)  # the ETag and raw body do not take part in equality
+
+
+def test_batch_parsing() -> None:
+    batch = Batch.from_api(
+        {
+            "id": "b1",
+            "batchId": "b_x",
+            "tier": "basic",
+            "status": "partial",
+            "totalImages": 2,
+            "processedImages": 2,
+            "failedImages": 1,
+            "succeededImages": 1,
+            "progress": 1.0,
+            "links": {"self": "/s", "download": "/d"},
+            "images": [
+                {"jobId": "j1", "position": 0, "filename": "a.jpg", "status": "completed", "creditsCharged": 3},
+                {"jobId": "j2", "position": 1, "filename": "b.jpg", "status": "failed", "errorCode": "corrupt_image"},
+            ],
+        }
+    )
+    assert batch.is_final
+    assert [i.filename for i in batch.failed] == ["b.jpg"]
+    assert batch.download_url == "/d"
+    assert Batch.from_api({"id": "b2", "status": "pending"}).images is None
+
+
+def test_pricing_estimate_matches_the_server_rounding() -> None:
+    pricing = Pricing.from_api(
+        {
+            "tiers": [{"tier": "basic", "credits": 3, "available": True}],
+            "volumeDiscounts": [{"minImages": 20, "maxImages": 49, "percent": 5}],
+            "plans": [{"plan": "pro", "price": 1, "currency": "IDR", "periodDays": 30, "dailyQuotas": {"basic": 2}}],
+            "limits": {"batchMaxImages": 500},
+        }
+    )
+    assert pricing.estimate("basic", 25) == 71
+    assert pricing.estimate("basic", 3) == 9
+    assert pricing.estimate("gold", 3) is None
+    assert pricing.plans[0].daily_quotas == {"basic": 2}
+    assert pricing.limits.batch_min_images == 2

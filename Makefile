@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 
 .PHONY: help install services models migrate migration check-migrations status run api worker test \
-        test-unit check format token grant eval bench clean
+        test-unit check format token grant demo eval bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -74,6 +74,9 @@ token: install  ## print a development bearer token: make token USER=alice
 grant: install  ## add credits to a user: make grant USER=alice CREDITS=500
 	@test -n "$(CREDITS)" || (echo 'usage: make grant USER=alice CREDITS=500' && exit 2)
 	@$(PY) -m db.admin grant --user "$(USER)" --credits "$(CREDITS)"
+
+demo: install  ## a user's first five minutes against the running service: make demo [DIR=./photos]
+	$(PY) scripts/demo.py $(DIR)
 
 eval: install models  ## quality report per tier into reports/
 	$(PY) -m worker.quality_eval --out reports

@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 
 .PHONY: help install services models migrate migration check-migrations status run api worker test \
-        test-unit check format token grant demo eval bench clean
+        test-unit check format token grant demo eval bench clean browser chaos load
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -52,7 +52,10 @@ api: install  ## start only the API (foreground)
 worker: install  ## start only a worker (foreground)
 	$(PY) -m worker
 
-test: install services models check-migrations  ## the whole suite against real PostgreSQL, Redis and models
+browser:  ## Debian's Chromium for the browser tests (Playwright drives it; it downloads nothing)
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: install services models browser check-migrations  ## the whole suite against real PostgreSQL, Redis, models, Chromium
 	$(PY) -m pytest
 
 test-unit: install  ## only the tests that need no services
@@ -74,6 +77,13 @@ token: install  ## print a development bearer token: make token USER=alice
 grant: install  ## add credits to a user: make grant USER=alice CREDITS=500
 	@test -n "$(CREDITS)" || (echo 'usage: make grant USER=alice CREDITS=500' && exit 2)
 	@$(PY) -m db.admin grant --user "$(USER)" --credits "$(CREDITS)"
+
+chaos: install services models  ## fault tests, then a schemathesis fuzz run against a throw-away API
+	$(PY) -m pytest tests/integration/chaos tests/integration/hostile
+	@scripts/fuzz-stack.sh
+
+load: install  ## drive the running service (make run) with many clients; report in reports/load.md
+	$(PY) scripts/load.py --url http://$${API_HOST:-127.0.0.1}:$${API_PORT:-8000} --out reports
 
 demo: install  ## a user's first five minutes against the running service: make demo [DIR=./photos]
 	$(PY) scripts/demo.py $(DIR)

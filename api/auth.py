@@ -35,7 +35,7 @@ class Principal:
 
 async def principal_from_token(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
     subject = (token.sub or "").strip()
-    if not subject or len(subject) > 255:
+    if not subject or len(subject) > 255 or not subject.isprintable():
         return None
     raw_scopes = token.extras.get("scope", "")
     scopes = frozenset(raw_scopes.split()) if isinstance(raw_scopes, str) else frozenset()

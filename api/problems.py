@@ -137,6 +137,17 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
 
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     rid = request_id_of(request)
+    if isinstance(exc, UnicodeDecodeError) or (isinstance(exc, RecursionError) and "deserializ" in str(exc)):
+        # Litestar decodes multipart text parts as UTF-8 and msgspec gives up on very deep JSON:
+        # both are the client's malformed body, not a server fault
+        log.info("request %s: malformed body: %s", rid, exc)
+        return problem_response(
+            request,
+            status=400,
+            code="bad_request",
+            title="Bad Request",
+            detail="The request body is malformed: text that is not UTF-8, or JSON nested too deeply.",
+        )
     if isinstance(exc, _SCHEMA_BEHIND):
         gate = getattr(request.app.state, "schema_gate", None)
         if gate is not None:

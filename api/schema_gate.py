@@ -44,27 +44,56 @@ class SchemaGate:
         self.status: SchemaStatus | None = None
         self._checked_at = 0.0
         self._lock = asyncio.Lock()
+        self._background: asyncio.Task[None] | None = None
 
     def invalidate(self) -> None:
         self._checked_at = 0.0
         self.status = None
 
-    async def refresh(self) -> SchemaStatus:
-        async with self._lock:
-            status = await read_schema_status(self.dsn, self.timeout_s)
-            if status.ready and (self.status is None or not self.status.ready):
-                log.info("database schema is current; serving")
-            elif not status.ready:
-                log.error("database schema is behind; refusing API requests: %s", status.describe())
-            self.status = status
-            self._checked_at = time.monotonic()
-            return status
-
-    async def require_ready(self) -> None:
+    def _fresh(self) -> SchemaStatus | None:
         status = self.status
         ttl = self.ok_ttl_s if status is not None and status.ready else self.behind_ttl_s
         if status is None or time.monotonic() - self._checked_at > ttl:
-            status = await self.refresh()
+            return None
+        return status
+
+    async def refresh(self) -> SchemaStatus:
+        async with self._lock:
+            return await self._refresh_locked()
+
+    async def _refresh_locked(self) -> SchemaStatus:
+        status = await read_schema_status(self.dsn, self.timeout_s)
+        if status.ready and (self.status is None or not self.status.ready):
+            log.info("database schema is current; serving")
+        elif not status.ready:
+            log.error("database schema is behind; refusing API requests: %s", status.describe())
+        self.status = status
+        self._checked_at = time.monotonic()
+        return status
+
+    def _refresh_in_background(self) -> None:
+        if self._background is None or self._background.done():
+            self._background = asyncio.create_task(self._background_refresh())
+
+    async def _background_refresh(self) -> None:
+        try:
+            await self.refresh()
+        except Exception as exc:  # the next request that needs a fresh answer awaits it and reports it
+            log.warning("background schema check failed: %r", exc)
+            self.invalidate()
+
+    async def require_ready(self) -> None:
+        status = self._fresh()
+        if status is None and self.status is not None and self.status.ready:
+            # Current a moment ago: keep serving while a background check confirms it, so no request
+            # pays for the periodic check.
+            self._refresh_in_background()
+            status = self.status
+        if status is None:
+            async with self._lock:
+                # Requests that queued on the lock while another refreshed use its answer: one schema
+                # check per period, not one per waiting request.
+                status = self._fresh() or await self._refresh_locked()
         if not status.ready:
             # Clients get the gist; operators get table and index names from readiness and the log.
             raise SchemaNotReady(

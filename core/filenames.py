@@ -16,7 +16,8 @@ def client_filename(raw: str | None) -> str:
         return ""
     name = PureWindowsPath(PurePosixPath(raw.replace("\x00", "")).name).name
     name = "".join(ch for ch in name if ch.isprintable())
-    return name.strip()[:255]
+    name = name.strip()[:255]
+    return "" if name in (".", "..") else name
 
 
 def safe_stem(raw: str | None, fallback: str) -> str:

@@ -94,6 +94,14 @@ class Settings:
     ort_intra_op_threads: int = field(default_factory=lambda: _env_int("ORT_INTRA_OP_THREADS", 0))
     """onnxruntime threads per inference; 0 = cores // worker_concurrency."""
 
+    shutdown_grace_s: int = field(default_factory=lambda: _env_int("WORKER_SHUTDOWN_GRACE_S", 30))
+    """On SIGTERM a worker stops taking jobs and lets running ones finish for this long; what is left
+    is handed back to the queue."""
+
+    worker_nice: int = field(default_factory=lambda: _env_int("WORKER_NICE", 10))
+    """CPU priority increment for worker processes: where API and workers share cores, inference yields
+    to API requests so polling stays fast while the workers are busy (0 = same priority)."""
+
     heartbeat_interval_s: int = field(default_factory=lambda: _env_int("WORKER_HEARTBEAT_INTERVAL_S", 10))
     heartbeat_ttl_s: int = field(default_factory=lambda: _env_int("WORKER_HEARTBEAT_TTL_S", 30))
     """A worker whose last heartbeat is older than this is considered gone."""

@@ -200,6 +200,17 @@ async def orphaned_jobs(live_workers: list[str], older_than_s: int, limit: int =
     return [(r["id"], int(r["attempts"])) for r in rows]
 
 
+async def processing_jobs(older_than_s: int, limit: int = 1000) -> list[tuple[uuid.UUID, int]]:
+    """(id, attempts) of jobs ``processing`` without progress for ``older_than_s``."""
+    rows = await BackgroundRemovalJob.raw(
+        "SELECT id, attempts FROM background_removal_job WHERE status = 'processing' "
+        "AND updated_at < now() - make_interval(secs => {}) ORDER BY updated_at LIMIT {}",
+        older_than_s,
+        limit,
+    )
+    return [(r["id"], int(r["attempts"])) for r in rows]
+
+
 async def stuck_processing_jobs(older_than_s: int, limit: int = 1000) -> list[uuid.UUID]:
     rows = await BackgroundRemovalJob.raw(
         "SELECT id FROM background_removal_job WHERE status = 'processing' "

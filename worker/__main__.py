@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from core.settings import get_settings
@@ -15,7 +16,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    create_worker(get_settings(), burst=args.burst).run()
+    settings = get_settings()
+    if settings.worker_nice > 0:
+        os.nice(settings.worker_nice)
+    create_worker(settings, burst=args.burst).run()
     return 0
 
 

@@ -54,13 +54,14 @@ def create_worker(
         on_startup=startup,
         on_shutdown=shutdown,
         ctx={"settings": settings, **(ctx or {})},
-        # Inference is serialised on the executor; a few extra slots keep webhooks and sweeps moving.
-        max_jobs=max(1, settings.worker_concurrency) + 2,
+        # Inference is serialised on the executor; one extra slot keeps webhooks and sweeps moving.
+        max_jobs=max(1, settings.worker_concurrency) + 1,
         job_timeout=settings.job_timeout_s,
         keep_result=3600,
         # arq's own health key, for `arq --check`; our readiness uses worker.heartbeat instead.
         health_check_interval=30,
         allow_abort_jobs=True,
+        job_completion_wait=settings.shutdown_grace_s,
         burst=burst,
         poll_delay=0.5,
         handle_signals=handle_signals,

@@ -62,11 +62,17 @@ async def requeue_lost_jobs(ctx: dict[str, Any]) -> dict[str, int]:
         if status == JobStatus.not_found and await enqueue_process_job(redis, settings, job_id):
             requeued += 1
     live = await live_workers(redis, settings.heartbeat_key, settings.heartbeat_ttl_s)
-    for job_id, attempts in await jobs.orphaned_jobs(live, settings.heartbeat_ttl_s):
+    orphans = await jobs.orphaned_jobs(live, settings.heartbeat_ttl_s)
+    # A live worker's job that arq no longer holds (its tries ran out while the database was away):
+    for job_id, attempts in await jobs.processing_jobs(settings.heartbeat_ttl_s * 2):
+        status = await Job(job_arq_id(job_id), redis, _queue_name=settings.queue_name).status()
+        if status not in (JobStatus.in_progress, JobStatus.queued, JobStatus.deferred):
+            orphans.append((job_id, attempts))
+    for job_id, attempts in dict(orphans).items():
         if attempts >= settings.job_max_tries:
             # The image took its worker down every time (out of memory, a crash in native code):
             # stop trying, and give the credits back.
-            if await fail_stuck_job(ctx, job_id, "processing_failed", f"The worker stopped {attempts} times."):
+            if await fail_stuck_job(ctx, job_id, "processing_failed", f"Processing was interrupted {attempts} times."):
                 failed += 1
         elif await take_over(redis, settings, job_id):
             requeued += 1

@@ -8,13 +8,14 @@ from litestar import Controller, Request, get
 
 from api.auth import Principal
 from api.schemas import Balance, Stats, StatsEnvelope
+from api.web import openapi_examples as ex
 from db import batches, credits, jobs, subscriptions
 
 
 class AccountController(Controller):
     tags = ["account"]
 
-    @get("/stats", operation_id="getStats", summary="Usage statistics of the caller")
+    @get("/stats", operation_id="getStats", summary="Usage statistics of the caller", responses=ex.STATS_RESPONSES)
     async def get_stats(self, request: Request[Principal, Any, Any]) -> StatsEnvelope:
         """Counts of single removals and batches, subscription plan, credits used and completed images per tier."""
         user_id = request.user.user_id
@@ -33,7 +34,12 @@ class AccountController(Controller):
             )
         )
 
-    @get("/credits/balance", operation_id="getCreditBalance", summary="The caller's credit balance")
+    @get(
+        "/credits/balance",
+        operation_id="getCreditBalance",
+        summary="The caller's credit balance",
+        responses=ex.BALANCE_RESPONSES,
+    )
     async def get_balance(self, request: Request[Principal, Any, Any]) -> Balance:
         """The sum of the caller's ledger rows (grants, charges, refunds)."""
         user_id = request.user.user_id

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, HeaderParameter, QueryParameter
@@ -24,6 +25,7 @@ from api.submissions import (
     parse_options,
     read_batch_uploads,
 )
+from api.web import openapi_examples as ex
 from core.errors import BatchNotFinished, InvalidOptions, NotFound, ResultNotReady
 from core.settings import Settings
 from core.storage import LocalStorage
@@ -50,7 +52,9 @@ def _files(form: dict[str, Any]) -> list[UploadFile]:
 
 
 async def _own_batch(batch_id: str, user_id: str) -> dict[str, Any]:
-    row = await batches.get_batch(batch_id, user_id)
+    # a NUL cannot even be compared in PostgreSQL text; no id of ours is that long either
+    usable = "\x00" not in batch_id and len(batch_id) <= 64
+    row = await batches.get_batch(batch_id, user_id) if usable else None
     if row is None:
         raise NotFound(f"No batch {batch_id}.", resource="batch")
     return row
@@ -60,11 +64,19 @@ class BatchController(Controller):
     path = "/batches"
     tags = ["batches"]
 
-    @post("/", operation_id="createBatch", summary="Submit 2–500 images as one batch", status_code=202)
+    @post(
+        "/",
+        operation_id="createBatch",
+        summary="Submit 2–500 images as one batch",
+        status_code=202,
+        responses=ex.CREATE_BATCH_RESPONSES,
+    )
     async def create_batch(
         self,
         request: Request[Principal, Any, Any],
-        data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART)],
+        data: Annotated[
+            dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART, examples=ex.BATCH_FORM_EXAMPLES)
+        ],
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)] = None,
     ) -> Response[Any]:
         """Multipart: `images[]` repeated (2–500 JPEG/PNG/WebP files), `tier`, output options
@@ -97,15 +109,25 @@ class BatchController(Controller):
             render=lambda row: msgspec.to_builtins(batch_out(row)),
             settings=settings,
         )
-        if accepted.job_ids:
-            enqueuer: Enqueuer = request.app.state.enqueuer
-            await enqueuer.enqueue_jobs(accepted.job_ids)
         headers = dict(accepted.headers)
         if accepted.replayed:
             headers["Idempotent-Replayed"] = "true"
-        return Response(content=accepted.body, status_code=accepted.status_code, headers=headers)
+        # The job is committed in PostgreSQL already; enqueueing after the response is sent keeps Redis
+        # off the request's latency (and a lost enqueue is repaired by the worker sweep).
+        enqueuer: Enqueuer = request.app.state.enqueuer
+        return Response(
+            content=accepted.body,
+            status_code=accepted.status_code,
+            headers=headers,
+            background=BackgroundTask(enqueuer.enqueue_jobs, accepted.job_ids) if accepted.job_ids else None,
+        )
 
-    @get("/", operation_id="listBatches", summary="The caller's batches, newest first")
+    @get(
+        "/",
+        operation_id="listBatches",
+        summary="The caller's batches, newest first",
+        responses=ex.LIST_BATCHES_RESPONSES,
+    )
     async def list_batches(
         self,
         request: Request[Principal, Any, Any],
@@ -121,7 +143,12 @@ class BatchController(Controller):
             limit=limit,
         )
 
-    @get("/{batch_id:str}", operation_id="getBatch", summary="Progress and per-image status of a batch")
+    @get(
+        "/{batch_id:str}",
+        operation_id="getBatch",
+        summary="Progress and per-image status of a batch",
+        responses=ex.GET_BATCH_RESPONSES,
+    )
     async def get_batch(self, request: Request[Principal, Any, Any], batch_id: FromPath[str]) -> Response[BatchOut]:
         """Counts (total, processed, failed), progress 0–1 and one entry per image with its status and error.
         `batch_id` is the id or the public `batchId`."""
@@ -135,6 +162,7 @@ class BatchController(Controller):
         operation_id="downloadBatch",
         summary="ZIP of the batch's results",
         media_type="application/zip",
+        responses=ex.DOWNLOAD_BATCH_RESPONSES,
     )
     async def download(self, request: Request[Principal, Any, Any], batch_id: FromPath[str]) -> File:
         """One entry per succeeded image, named `001_<original name>.png` (position first, so names are

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
-from litestar.params import JSONBody
+from litestar.params import Body
 
 from api.auth import Principal
 from api.schemas import (
@@ -22,6 +23,7 @@ from api.schemas import (
     VolumeDiscount,
     subscription_out,
 )
+from api.web import openapi_examples as ex
 from core.errors import AlreadySubscribed, Conflict, InvalidOptions
 from core.pricing import VOLUME_DISCOUNTS, plan, plans
 from core.settings import Settings
@@ -32,7 +34,12 @@ from worker.tiers import TIERS, model_installed
 class PricingController(Controller):
     tags = ["billing"]
 
-    @get("/pricing", operation_id="getPricing", summary="Tiers, availability, discounts, plans and limits")
+    @get(
+        "/pricing",
+        operation_id="getPricing",
+        summary="Tiers, availability, discounts, plans and limits",
+        responses=ex.PRICING_RESPONSES,
+    )
     async def pricing(self, request: Request[Principal, Any, Any]) -> Pricing:
         """Credits per image for each tier (and whether it is available right now), the batch volume
         discounts, the subscription plans with their daily quotas, and the upload limits."""
@@ -76,7 +83,12 @@ class SubscriptionController(Controller):
     path = "/subscription"
     tags = ["billing"]
 
-    @get("/", operation_id="getSubscription", summary="The caller's subscription, or null")
+    @get(
+        "/",
+        operation_id="getSubscription",
+        summary="The caller's subscription, or null",
+        responses=ex.GET_SUBSCRIPTION_RESPONSES,
+    )
     async def get_subscription(self, request: Request[Principal, Any, Any]) -> SubscriptionEnvelope:
         """`{"subscription": null}` for a user who never subscribed; otherwise the plan, status, period,
         daily quotas and today's usage per tier."""
@@ -85,9 +97,17 @@ class SubscriptionController(Controller):
             return SubscriptionEnvelope(subscription=None)
         return SubscriptionEnvelope(subscription=subscription_out(row, active=subscriptions.is_active(row)))
 
-    @post("/", operation_id="subscribe", summary="Subscribe to a plan", status_code=201)
+    @post(
+        "/",
+        operation_id="subscribe",
+        summary="Subscribe to a plan",
+        status_code=201,
+        responses=ex.SUBSCRIBE_RESPONSES,
+    )
     async def subscribe(
-        self, request: Request[Principal, Any, Any], data: JSONBody[SubscribeIn]
+        self,
+        request: Request[Principal, Any, Any],
+        data: Annotated[SubscribeIn, Body(media_type=RequestEncodingType.JSON, examples=ex.SUBSCRIBE_EXAMPLES)],
     ) -> SubscriptionEnvelope:
         """`{"plan": "starter"}` or `{"plan": "pro"}`. Billing of the plan's price happens outside this
         service; from now on single jobs within the daily quotas cost no credits. 409
@@ -99,7 +119,13 @@ class SubscriptionController(Controller):
             raise AlreadySubscribed("You already have an active subscription; cancel it first to change plans.")
         return SubscriptionEnvelope(subscription=subscription_out(row, active=True))
 
-    @delete("/", operation_id="cancelSubscription", summary="Cancel the active subscription", status_code=200)
+    @delete(
+        "/",
+        operation_id="cancelSubscription",
+        summary="Cancel the active subscription",
+        status_code=200,
+        responses=ex.CANCEL_SUBSCRIPTION_RESPONSES,
+    )
     async def cancel(self, request: Request[Principal, Any, Any]) -> SubscriptionEnvelope:
         """Takes effect at once: a cancelled subscription covers nothing."""
         row = await subscriptions.cancel(request.user.user_id)
@@ -112,8 +138,18 @@ class CreditsController(Controller):
     path = "/credits"
     tags = ["billing"]
 
-    @post("/grants", operation_id="grantCredits", summary="Grant credits to a user (admin only)", status_code=201)
-    async def grant(self, request: Request[Principal, Any, Any], data: JSONBody[GrantIn]) -> GrantOut:
+    @post(
+        "/grants",
+        operation_id="grantCredits",
+        summary="Grant credits to a user (admin only)",
+        status_code=201,
+        responses=ex.GRANT_RESPONSES,
+    )
+    async def grant(
+        self,
+        request: Request[Principal, Any, Any],
+        data: Annotated[GrantIn, Body(media_type=RequestEncodingType.JSON, examples=ex.GRANT_EXAMPLES)],
+    ) -> GrantOut:
         """Needs a token whose `sub` is in `ADMIN_USERS` or whose `scope` contains `admin`. `grantId`
         makes the grant idempotent."""
         settings: Settings = request.app.state.settings

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from api.problems import PROBLEM_MEDIA_TYPE, problem_type, request_id_of
 from api.schema_gate import SchemaGate
 from api.schemas import Liveness, Readiness, ReadinessCheck
+from api.web import openapi_examples as ex
 from core.errors import DatabaseUnavailable
 from core.settings import Settings
 from worker.heartbeat import live_workers
@@ -20,7 +21,7 @@ class HealthController(Controller):
     path = "/health"
     tags = ["health"]
 
-    @get("/live", operation_id="live", summary="Liveness: the process answers")
+    @get("/live", operation_id="live", summary="Liveness: the process answers", responses=ex.LIVE_RESPONSES)
     async def live(self) -> Liveness:
         """Always 200 while the process runs; it does not touch the database or Redis."""
         return Liveness(status="ok")
@@ -29,7 +30,7 @@ class HealthController(Controller):
         "/ready",
         operation_id="ready",
         summary="Readiness: database reachable, no pending migrations, Redis reachable, a worker alive",
-        responses={},
+        responses=ex.READY_RESPONSES,
     )
     async def ready(self, request: Request[Any, Any, Any]) -> Response[Any]:
         """200 when the service can do its work; otherwise 503 problem+json listing what is wrong."""

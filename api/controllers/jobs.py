@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
+from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, HeaderParameter, QueryParameter
@@ -19,6 +20,7 @@ from api.limits import ensure_queue_has_room
 from api.queue import Enqueuer
 from api.schemas import API_PREFIX, JobList, JobOut, job_out
 from api.submissions import accept_single, check_tier, check_webhook, parse_options, read_upload
+from api.web import openapi_examples as ex
 from core.errors import JobNotCancellable, NotFound, ResultNotReady
 from core.filenames import safe_stem
 from core.settings import Settings
@@ -68,12 +70,12 @@ class JobController(Controller):
         operation_id="createJob",
         summary="Submit one image",
         status_code=202,
-        responses={},
+        responses=ex.CREATE_JOB_RESPONSES,
     )
     async def create_job(
         self,
         request: Request[Principal, Any, Any],
-        data: Annotated[JobForm, Body(media_type=RequestEncodingType.MULTI_PART)],
+        data: Annotated[JobForm, Body(media_type=RequestEncodingType.MULTI_PART, examples=ex.JOB_FORM_EXAMPLES)],
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)] = None,
     ) -> Response[Any]:
         """Upload `image` (JPEG, PNG or WebP) with a `tier` and output options.
@@ -116,15 +118,22 @@ class JobController(Controller):
             render=lambda row: msgspec.to_builtins(job_out(row)),
             settings=settings,
         )
-        if accepted.job_ids:
-            enqueuer: Enqueuer = request.app.state.enqueuer
-            await enqueuer.enqueue_jobs(accepted.job_ids)
         headers = dict(accepted.headers)
         if accepted.replayed:
             headers["Idempotent-Replayed"] = "true"
-        return Response(content=accepted.body, status_code=accepted.status_code, headers=headers)
+        # The job is committed in PostgreSQL already; enqueueing after the response is sent keeps Redis
+        # off the request's latency (and a lost enqueue is repaired by the worker sweep).
+        enqueuer: Enqueuer = request.app.state.enqueuer
+        return Response(
+            content=accepted.body,
+            status_code=accepted.status_code,
+            headers=headers,
+            background=BackgroundTask(enqueuer.enqueue_jobs, accepted.job_ids) if accepted.job_ids else None,
+        )
 
-    @get("/", operation_id="listJobs", summary="The caller's single jobs, newest first")
+    @get(
+        "/", operation_id="listJobs", summary="The caller's single jobs, newest first", responses=ex.LIST_JOBS_RESPONSES
+    )
     async def list_jobs(
         self,
         request: Request[Principal, Any, Any],
@@ -138,7 +147,12 @@ class JobController(Controller):
         rows, next_cursor = await jobs.list_single_jobs(request.user.user_id, limit=limit, cursor=cursor)
         return JobList(jobs=[job_out(r) for r in rows], next_cursor=next_cursor, limit=limit)
 
-    @get("/{job_id:uuid}", operation_id="getJob", summary="A job's status, progress, error and links")
+    @get(
+        "/{job_id:uuid}",
+        operation_id="getJob",
+        summary="A job's status, progress, error and links",
+        responses=ex.GET_JOB_RESPONSES,
+    )
     async def get_job(self, request: Request[Principal, Any, Any], job_id: FromPath[uuid.UUID]) -> Response[Any]:
         """Send the `ETag` back as `If-None-Match` to get `304 Not Modified` while nothing changed;
         `Retry-After` suggests when to poll again while the job is pending or processing."""
@@ -155,6 +169,7 @@ class JobController(Controller):
         operation_id="getJobResult",
         summary="The result image",
         media_type="application/octet-stream",
+        responses=ex.JOB_RESULT_RESPONSES,
     )
     async def get_result(self, request: Request[Principal, Any, Any], job_id: FromPath[uuid.UUID]) -> File:
         """The cut-out (PNG by default, as the job's `format` and `channels` asked); 404
@@ -178,7 +193,13 @@ class JobController(Controller):
             content_disposition_type="inline",
         )
 
-    @delete("/{job_id:uuid}", operation_id="cancelJob", summary="Cancel a job that has not started", status_code=200)
+    @delete(
+        "/{job_id:uuid}",
+        operation_id="cancelJob",
+        summary="Cancel a job that has not started",
+        status_code=200,
+        responses=ex.CANCEL_JOB_RESPONSES,
+    )
     async def cancel_job(self, request: Request[Principal, Any, Any], job_id: FromPath[uuid.UUID]) -> JobOut:
         """Only a pending single job can be cancelled; its credits (or quota) are given back at once."""
         user_id = request.user.user_id

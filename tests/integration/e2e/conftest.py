@@ -29,8 +29,10 @@ class User:
 
 @pytest.fixture
 async def queue(settings: Settings, arq_redis: ArqRedis, migrated_db: str) -> ArqRedis:
-    """An empty queue for this test (no leftovers from earlier tests)."""
-    keys = await arq_redis.keys("arq:*")
+    """This run's queue, empty (no leftovers from earlier tests); other runs sharing Redis are untouched."""
+    queued = await arq_redis.zrange(settings.queue_name, 0, -1)
+    ids = [raw.decode() if isinstance(raw, bytes) else str(raw) for raw in queued]
+    keys = [f"arq:{kind}:{job_id}" for job_id in ids for kind in ("job", "in-progress", "retry", "result")]
     if keys:
         await arq_redis.delete(*keys)
     await arq_redis.delete(settings.queue_name)

@@ -1,0 +1,677 @@
+"""OpenAPI examples for every operation: request bodies, success bodies and RFC 9457 problem+json errors.
+
+Only documentation: the controllers pass these to ``responses=`` and ``Body(examples=...)``; nothing here
+changes what a handler does. The bodies are what the API really sends (camelCase, problem ``code``); a unit
+test decodes each success example into its response type so they cannot drift from the schemas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
+
+from api.schemas import (
+    API_PREFIX,
+    Balance,
+    BatchList,
+    BatchOut,
+    GrantOut,
+    JobList,
+    JobOut,
+    Liveness,
+    Pricing,
+    Readiness,
+    StatsEnvelope,
+    SubscriptionEnvelope,
+)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+_JOB_ID = "3f6c2a58-9a8e-4b7e-9d51-0c1f2e8a7b44"
+_BATCH_ID = "b7d9e0c4-5a61-4f2b-8e3d-2c9a1f60d7e5"
+_REQUEST_ID = "8e1f0c2b9d4a4e6f9a7b3c5d1e2f4a6b"
+
+
+class Problem(msgspec.Struct, rename="camel", omit_defaults=True):
+    """RFC 9457 problem details, as every error of this API is sent (``application/problem+json``).
+
+    ``code`` is stable and meant for programs; ``detail`` is for people. Some problems carry more
+    members (``required`` and ``balance`` for ``insufficient_credits``, ``errors`` for validation).
+    """
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    code: str
+    request_id: str
+
+
+def problem(
+    status: int, code: str, title: str, detail: str, path: str, *, summary: str | None = None, **extra: Any
+) -> Example:
+    """An :class:`Example` of a problem+json body as ``api.problems`` builds it."""
+    value: dict[str, Any] = {
+        "type": f"urn:bgremover:problem:{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": API_PREFIX + path,
+        "code": code,
+        "requestId": _REQUEST_ID,
+        **extra,
+    }
+    return Example(id=code, summary=summary or f"{status} {code}", value=value)
+
+
+def problems(*examples: Example, description: str) -> ResponseSpec:
+    """One problem+json response holding one or more examples (same status code)."""
+    return ResponseSpec(
+        data_container=Problem,
+        description=description,
+        media_type=PROBLEM_MEDIA_TYPE,
+        examples=list(examples),
+        generate_examples=False,
+    )
+
+
+def ok(data_container: Any, *examples: Example, description: str) -> ResponseSpec:
+    return ResponseSpec(
+        data_container=data_container, description=description, examples=list(examples), generate_examples=False
+    )
+
+
+def unauthorized(path: str) -> ResponseSpec:
+    return problems(
+        problem(
+            401,
+            "unauthorized",
+            "Unauthorized",
+            "Missing or invalid bearer token: No bearer token in the Authorization header",
+            path,
+        ),
+        description="No valid bearer token (problem+json)",
+    )
+
+
+def bad_request(method: str, path: str, key: str, message: str, source: str = "query") -> ResponseSpec:
+    return problems(
+        problem(
+            400,
+            "validation_error",
+            "Bad Request",
+            f"Validation failed for {method} {API_PREFIX}{path}",
+            path,
+            errors=[{"message": message, "key": key, "source": source}],
+        ),
+        description="A malformed parameter or body (problem+json, `errors` lists each one)",
+    )
+
+
+# ----------------------------------------------------------------------------- bodies
+
+JOB_PENDING: dict[str, Any] = {
+    "id": _JOB_ID,
+    "batchId": None,
+    "tier": "basic",
+    "status": "pending",
+    "pricingType": "credit",
+    "originalFilename": "quokka.jpg",
+    "inputWidth": 960,
+    "inputHeight": 643,
+    "inputBytes": 187412,
+    "inputFormat": "jpeg",
+    "outputOptions": {"format": "png", "channels": "rgba"},
+    "creditsCharged": 3,
+    "coveredBySubscription": False,
+    "errorCode": None,
+    "errorMessage": None,
+    "attempts": 0,
+    "processingMs": None,
+    "progress": 0.0,
+    "webhookUrl": None,
+    "webhookStatus": None,
+    "createdAt": "2025-06-01T09:30:00.123456Z",
+    "updatedAt": "2025-06-01T09:30:00.123456Z",
+    "startedAt": None,
+    "finishedAt": None,
+    "links": {"self": f"{API_PREFIX}/jobs/{_JOB_ID}", "result": None},
+}
+JOB_COMPLETED: dict[str, Any] = {
+    **JOB_PENDING,
+    "status": "completed",
+    "attempts": 1,
+    "processingMs": 412,
+    "progress": 1.0,
+    "updatedAt": "2025-06-01T09:30:01.502311Z",
+    "startedAt": "2025-06-01T09:30:01.050402Z",
+    "finishedAt": "2025-06-01T09:30:01.502311Z",
+    "links": {"self": f"{API_PREFIX}/jobs/{_JOB_ID}", "result": f"{API_PREFIX}/jobs/{_JOB_ID}/result"},
+}
+JOB_FAILED: dict[str, Any] = {
+    **JOB_COMPLETED,
+    "status": "failed",
+    "creditsCharged": 0,
+    "errorCode": "no_subject_detected",
+    "errorMessage": "The model found no foreground in the image.",
+    "links": {"self": f"{API_PREFIX}/jobs/{_JOB_ID}", "result": None},
+}
+JOB_CANCELLED: dict[str, Any] = {
+    **JOB_PENDING,
+    "status": "cancelled",
+    "creditsCharged": 0,
+    "errorCode": "cancelled",
+    "errorMessage": "Cancelled by the client.",
+    "progress": 1.0,
+    "finishedAt": "2025-06-01T09:30:00.803190Z",
+}
+
+
+def _batch_image(position: int, status: str, *, failed: bool = False) -> dict[str, Any]:
+    return {
+        "jobId": f"0c8d6e4a-1b2c-4d3e-8f9a-{position:012d}",
+        "position": position,
+        "filename": f"photo {position}.jpg",
+        "status": status,
+        "errorCode": "corrupt_image" if failed else None,
+        "errorMessage": "the JPEG pixel data cannot be decoded" if failed else None,
+        "creditsCharged": 0 if failed else 3,
+        "processingMs": None if status in ("pending", "processing") else 388,
+    }
+
+
+BATCH_PENDING: dict[str, Any] = {
+    "id": _BATCH_ID,
+    "batchId": "bat_7QkZ2xN4pR",
+    "tier": "basic",
+    "status": "pending",
+    "totalImages": 3,
+    "processedImages": 0,
+    "failedImages": 0,
+    "succeededImages": 0,
+    "progress": 0.0,
+    "creditsBeforeDiscount": 9,
+    "creditsCharged": 9,
+    "discountPercent": 0,
+    "outputOptions": {"format": "png", "channels": "rgba"},
+    "webhookUrl": None,
+    "createdAt": "2025-06-01T09:31:00.214031Z",
+    "startedAt": None,
+    "finishedAt": None,
+    "links": {"self": f"{API_PREFIX}/batches/{_BATCH_ID}", "download": None},
+    "images": None,
+}
+BATCH_PROCESSING: dict[str, Any] = {
+    **BATCH_PENDING,
+    "status": "processing",
+    "processedImages": 2,
+    "failedImages": 1,
+    "succeededImages": 1,
+    "progress": 0.6667,
+    "startedAt": "2025-06-01T09:31:00.901377Z",
+    "images": [
+        _batch_image(0, "completed"),
+        _batch_image(1, "failed", failed=True),
+        _batch_image(2, "processing"),
+    ],
+}
+BATCH_PARTIAL: dict[str, Any] = {
+    **BATCH_PROCESSING,
+    "status": "partial",
+    "processedImages": 3,
+    "succeededImages": 2,
+    "progress": 1.0,
+    "finishedAt": "2025-06-01T09:31:02.412846Z",
+    "links": {"self": f"{API_PREFIX}/batches/{_BATCH_ID}", "download": f"{API_PREFIX}/batches/{_BATCH_ID}/download"},
+    "images": [_batch_image(0, "completed"), _batch_image(1, "failed", failed=True), _batch_image(2, "completed")],
+}
+
+PRICING: dict[str, Any] = {
+    "tiers": [
+        {
+            "tier": "basic",
+            "credits": 3,
+            "available": True,
+            "description": "U²-Net-p at 320², mask upscaled to the input size, hard-ish edges",
+            "model": "u2netp.onnx",
+            "modelLicence": "Apache-2.0",
+        },
+        {
+            "tier": "standard",
+            "credits": 8,
+            "available": True,
+            "description": "U²-Net at 320², edge-aware (guided filter) upsampling of the mask",
+            "model": "u2net.onnx",
+            "modelLicence": "Apache-2.0",
+        },
+        {
+            "tier": "professional",
+            "credits": 15,
+            "available": False,
+            "description": "IS-Net at 1024², edge-aware upsampling, soft alpha",
+            "model": "isnet_fp16.onnx",
+            "modelLicence": "AGPL-3.0",
+        },
+    ],
+    "volumeDiscounts": [
+        {"minImages": 20, "maxImages": 49, "percent": 5},
+        {"minImages": 50, "maxImages": 99, "percent": 10},
+        {"minImages": 100, "maxImages": 199, "percent": 15},
+        {"minImages": 200, "maxImages": 500, "percent": 20},
+    ],
+    "plans": [
+        {
+            "plan": "starter",
+            "price": 99000,
+            "currency": "IDR",
+            "periodDays": 30,
+            "dailyQuotas": {"basic": 50, "standard": 20},
+        }
+    ],
+    "limits": {
+        "maxImageBytes": 20971520,
+        "maxMegapixels": 50.0,
+        "minSide": 16,
+        "batchMinImages": 2,
+        "batchMaxImages": 500,
+        "inputFormats": ["jpeg", "png", "webp"],
+        "outputFormats": ["png", "webp", "jpg"],
+    },
+}
+
+SUBSCRIPTION: dict[str, Any] = {
+    "subscription": {
+        "id": "5d2b8c1e-7f3a-4e9b-a6d0-1c2e3f4a5b6c",
+        "plan": "starter",
+        "status": "active",
+        "startedAt": "2025-06-01T08:00:00Z",
+        "expiresAt": "2025-07-01T08:00:00Z",
+        "cancelledAt": None,
+        "dailyQuotas": {"basic": 50, "standard": 20},
+        "usageToday": {"basic": 4},
+        "active": True,
+    }
+}
+SUBSCRIPTION_CANCELLED: dict[str, Any] = {
+    "subscription": {
+        **SUBSCRIPTION["subscription"],
+        "status": "cancelled",
+        "cancelledAt": "2025-06-02T10:00:00Z",
+        "active": False,
+    }
+}
+
+# ----------------------------------------------------------------------------- requests
+
+JOB_FORM_EXAMPLES = [
+    Example(
+        id="basic-png",
+        summary="One photo, basic tier, transparent PNG",
+        description="`curl -H 'Authorization: Bearer …' -F image=@quokka.jpg -F tier=basic …/jobs`",
+        value={"image": "(binary JPEG, PNG or WebP)", "tier": "basic"},
+    ),
+    Example(
+        id="white-jpg",
+        summary="Standard tier, on white, cropped to the subject, at most 1024 px",
+        value={
+            "image": "(binary)",
+            "tier": "standard",
+            "format": "jpg",
+            "bg_color": "#ffffff",
+            "crop": "true",
+            "crop_margin": "5%",
+            "size": "1024",
+        },
+    ),
+]
+BATCH_FORM_EXAMPLES = [
+    Example(
+        id="three-photos",
+        summary="Three photos in one batch",
+        description="`curl … -F 'images[]=@a.jpg' -F 'images[]=@b.jpg' -F 'images[]=@c.jpg' -F tier=basic …/batches`",
+        value={"images[]": ["(binary)", "(binary)", "(binary)"], "tier": "basic", "format": "png"},
+    )
+]
+SUBSCRIBE_EXAMPLES = [Example(id="starter", summary="Subscribe to the starter plan", value={"plan": "starter"})]
+GRANT_EXAMPLES = [
+    Example(
+        id="grant",
+        summary="Give alice 500 credits, once",
+        value={"userId": "alice", "credits": 500, "reason": "welcome bonus", "grantId": "welcome-alice"},
+    )
+]
+
+# ----------------------------------------------------------------------------- responses per operation
+
+LIVE_RESPONSES = {200: ok(Liveness, Example(id="ok", summary="Alive", value={"status": "ok"}), description="Alive")}
+
+READY_RESPONSES = {
+    200: ok(
+        Readiness,
+        Example(
+            id="ready",
+            summary="Everything is reachable",
+            value={
+                "status": "ready",
+                "checks": {
+                    "database": {"ok": True, "detail": "reachable"},
+                    "schema": {"ok": True, "detail": "schema current (12 migrations applied)"},
+                    "redis": {"ok": True, "detail": "reachable"},
+                    "worker": {"ok": True, "detail": "1 worker(s) seen in the last 5s"},
+                },
+                "pendingMigrations": [],
+                "missingTables": [],
+                "workers": 1,
+            },
+        ),
+        description="Ready",
+    ),
+    503: problems(
+        problem(
+            503,
+            "no_worker",
+            "Service Unavailable",
+            "Not ready: worker: no worker heartbeat in the last 30s",
+            "/health/ready",
+            pendingMigrations=[],
+            missingTables=[],
+            checks={
+                "database": {"ok": True, "detail": "reachable"},
+                "schema": {"ok": True, "detail": "schema current"},
+                "redis": {"ok": True, "detail": "reachable"},
+                "worker": {"ok": False, "detail": "no worker heartbeat in the last 30s"},
+            },
+            workers=0,
+        ),
+        description="Not ready: what is wrong, as problem+json (with `Retry-After`)",
+    ),
+}
+
+STATS_RESPONSES = {
+    200: ok(
+        StatsEnvelope,
+        Example(
+            id="stats",
+            summary="A subscriber's usage",
+            value={
+                "stats": {
+                    "totalSingleRemovals": 12,
+                    "totalBatches": 2,
+                    "hasSubscription": True,
+                    "plan": "starter",
+                    "creditsUsed": 87,
+                    "completedByTier": {"basic": 30, "standard": 4},
+                }
+            },
+        ),
+        description="Usage statistics",
+    ),
+    401: unauthorized("/stats"),
+}
+
+BALANCE_RESPONSES = {
+    200: ok(Balance, Example(id="balance", value={"balance": 997, "userId": "alice"}), description="The balance"),
+    401: unauthorized("/credits/balance"),
+}
+
+PRICING_RESPONSES = {
+    200: ok(Pricing, Example(id="pricing", summary="Prices and limits", value=PRICING), description="Pricing"),
+    401: unauthorized("/pricing"),
+}
+
+GET_SUBSCRIPTION_RESPONSES = {
+    200: ok(
+        SubscriptionEnvelope,
+        Example(id="active", summary="An active subscription", value=SUBSCRIPTION),
+        Example(id="none", summary="Never subscribed", value={"subscription": None}),
+        description="The subscription, or null",
+    ),
+    401: unauthorized("/subscription"),
+}
+
+SUBSCRIBE_RESPONSES = {
+    201: ok(SubscriptionEnvelope, Example(id="subscribed", value=SUBSCRIPTION), description="Subscribed"),
+    409: problems(
+        problem(
+            409,
+            "already_subscribed",
+            "Conflict",
+            "You already have an active subscription; cancel it first to change plans.",
+            "/subscription",
+        ),
+        description="Already subscribed (problem+json)",
+    ),
+    422: problems(
+        problem(
+            422,
+            "invalid_options",
+            "Invalid output options",
+            "Unknown plan 'gold'; choose one of starter, pro",
+            "/subscription",
+            parameter="plan",
+        ),
+        description="Unknown plan (problem+json)",
+    ),
+    400: bad_request("POST", "/subscription", "plan", "Object missing required field `plan`", "body"),
+}
+
+CANCEL_SUBSCRIPTION_RESPONSES = {
+    200: ok(SubscriptionEnvelope, Example(id="cancelled", value=SUBSCRIPTION_CANCELLED), description="Cancelled"),
+    409: problems(
+        problem(409, "conflict", "Conflict", "There is no active subscription to cancel.", "/subscription"),
+        description="Nothing to cancel (problem+json)",
+    ),
+}
+
+GRANT_RESPONSES = {
+    201: ok(
+        GrantOut,
+        Example(id="granted", value={"userId": "alice", "credits": 500, "granted": True, "balance": 1497}),
+        Example(
+            id="replayed",
+            summary="Same grantId again: nothing added",
+            value={"userId": "alice", "credits": 500, "granted": False, "balance": 1497},
+        ),
+        description="Granted (or already granted under this `grantId`)",
+    ),
+    403: problems(
+        problem(403, "forbidden", "Forbidden", "Granting credits needs an admin token.", "/credits/grants"),
+        description="Not an admin (problem+json)",
+    ),
+    400: bad_request("POST", "/credits/grants", "credits", "Expected `int`, got `str`", "body"),
+}
+
+CREATE_JOB_RESPONSES = {
+    202: ok(
+        JobOut,
+        Example(id="accepted", summary="Accepted and queued", value=JOB_PENDING),
+        description="Accepted: the job, with `Location` to poll",
+    ),
+    402: problems(
+        problem(
+            402,
+            "insufficient_credits",
+            "Insufficient credits",
+            "This costs 3 credits but the balance is 2.",
+            "/jobs",
+            required=3,
+            balance=2,
+        ),
+        description="Not enough credits (problem+json); nothing is charged",
+    ),
+    415: problems(
+        problem(
+            415,
+            "unsupported_media_type",
+            "Unsupported media type",
+            "only JPEG, PNG and WebP images are accepted (detected from the file's bytes)",
+            "/jobs",
+        ),
+        description="Not an image (problem+json)",
+    ),
+    422: problems(
+        problem(
+            422,
+            "invalid_options",
+            "Invalid output options",
+            "format must be png, webp or jpg, got 'gif'",
+            "/jobs",
+            summary="A bad output option",
+        ),
+        problem(
+            422,
+            "unknown_tier",
+            "Unknown tier",
+            "Unknown tier 'ultra'; choose one of basic, standard, professional, industry",
+            "/jobs",
+            tier="ultra",
+        ),
+        description="Invalid options, tier or image (problem+json)",
+    ),
+    400: bad_request("POST", "/jobs", "image", "Object missing required field `image`", "body"),
+}
+
+LIST_JOBS_RESPONSES = {
+    200: ok(
+        JobList,
+        Example(
+            id="page",
+            summary="A page of jobs",
+            value={"jobs": [JOB_COMPLETED], "nextCursor": "MjAyNS0wNi0wMVQwOTozMDowMHwzZjZj", "limit": 20},
+        ),
+        description="A page of jobs",
+    ),
+    401: unauthorized("/jobs"),
+    400: bad_request("GET", "/jobs", "limit", "Expected `int` <= 100"),
+}
+
+GET_JOB_RESPONSES = {
+    200: ok(
+        JobOut,
+        Example(id="pending", summary="Still queued (`Retry-After: 1`)", value=JOB_PENDING),
+        Example(id="completed", summary="Done: `links.result` is set", value=JOB_COMPLETED),
+        Example(id="failed", summary="Failed and refunded", value=JOB_FAILED),
+        description="The job (with `ETag`; `304` for a matching `If-None-Match`)",
+    ),
+    404: problems(
+        problem(404, "not_found", "Not Found", f"No job {_JOB_ID}.", f"/jobs/{_JOB_ID}", resource="job"),
+        description="No such job for this user (problem+json)",
+    ),
+    400: bad_request("GET", f"/jobs/{_JOB_ID}", "If-None-Match", "Invalid header", "header"),
+}
+
+JOB_RESULT_RESPONSES = {
+    404: problems(
+        problem(
+            404,
+            "result_not_ready",
+            "Result not ready",
+            f"Job {_JOB_ID} is processing; the result exists once it is completed.",
+            f"/jobs/{_JOB_ID}/result",
+            jobStatus="processing",
+        ),
+        description="No result yet, or the job failed (problem+json)",
+    ),
+    400: bad_request("GET", f"/jobs/{_JOB_ID}/result", "job_id", "Invalid UUID", "path"),
+}
+
+CANCEL_JOB_RESPONSES = {
+    200: ok(JobOut, Example(id="cancelled", value=JOB_CANCELLED), description="Cancelled and refunded"),
+    409: problems(
+        problem(
+            409,
+            "job_not_cancellable",
+            "Conflict",
+            f"Job {_JOB_ID} is completed; only a pending job can be cancelled.",
+            f"/jobs/{_JOB_ID}",
+            jobStatus="completed",
+        ),
+        description="Already started or finished (problem+json)",
+    ),
+    400: bad_request("DELETE", f"/jobs/{_JOB_ID}", "job_id", "Invalid UUID", "path"),
+}
+
+CREATE_BATCH_RESPONSES = {
+    202: ok(
+        BatchOut,
+        Example(id="accepted", summary="Accepted and queued", value=BATCH_PENDING),
+        description="Accepted: the batch, with `Location` to poll",
+    ),
+    402: problems(
+        problem(
+            402,
+            "insufficient_credits",
+            "Insufficient credits",
+            "This costs 71 credits but the balance is 40.",
+            "/batches",
+            required=71,
+            balance=40,
+        ),
+        description="Not enough credits (problem+json); nothing is charged",
+    ),
+    422: problems(
+        problem(
+            422,
+            "batch_too_small",
+            "Invalid batch size",
+            "A batch needs at least 2 images; got 1. Use POST /jobs for one image.",
+            "/batches",
+            minImages=2,
+            received=1,
+        ),
+        description="Wrong number of images, bad options or a bad image (problem+json)",
+    ),
+    400: bad_request("POST", "/batches", "Idempotency-Key", "Expected `str`", "header"),
+}
+
+LIST_BATCHES_RESPONSES = {
+    200: ok(
+        BatchList,
+        Example(id="page", value={"batches": [{**BATCH_PARTIAL, "images": None}], "nextCursor": None, "limit": 20}),
+        description="A page of batches",
+    ),
+    401: unauthorized("/batches"),
+    400: bad_request("GET", "/batches", "limit", "Expected `int` >= 1"),
+}
+
+GET_BATCH_RESPONSES = {
+    200: ok(
+        BatchOut,
+        Example(id="processing", summary="Under way (`Retry-After: 2`)", value=BATCH_PROCESSING),
+        Example(id="partial", summary="Finished, one image failed and was refunded", value=BATCH_PARTIAL),
+        description="The batch with one entry per image",
+    ),
+    404: problems(
+        problem(404, "not_found", "Not Found", "No batch bat_nope.", "/batches/bat_nope", resource="batch"),
+        description="No such batch for this user (problem+json)",
+    ),
+    400: bad_request("GET", "/batches/bat_nope", "batch_id", "Expected `str`", "path"),
+}
+
+DOWNLOAD_BATCH_RESPONSES = {
+    409: problems(
+        problem(
+            409,
+            "batch_not_finished",
+            "Conflict",
+            "Batch bat_7QkZ2xN4pR is still processing (2/3 images done).",
+            f"/batches/{_BATCH_ID}/download",
+        ),
+        description="Some images are still pending or processing (problem+json, `Retry-After`)",
+    ),
+    404: problems(
+        problem(
+            404,
+            "result_not_ready",
+            "Result not ready",
+            "No image of batch bat_7QkZ2xN4pR succeeded; there is nothing to download.",
+            f"/batches/{_BATCH_ID}/download",
+        ),
+        description="Nothing succeeded (problem+json)",
+    ),
+    400: bad_request("GET", f"/batches/{_BATCH_ID}/download", "batch_id", "Expected `str`", "path"),
+}

@@ -1,0 +1,343 @@
+"""``make load``: drive the running service with many concurrent clients and report what it does.
+
+Bounded in count and time, and loopback only (it refuses any other host). Phases, all against the
+same running API and workers:
+
+1. submit: ``--submitters`` concurrent clients POST ``--jobs`` single basic-tier jobs (a ~200 KB JPEG);
+2. poll + download: ``--pollers`` concurrent clients poll ``GET /jobs/{id}`` (with ``If-None-Match``,
+   as a good client does) while the workers are busy with the backlog, and downloaders fetch the
+   results that are ready, until every job is final or ``--max-seconds`` has passed.
+
+A sampler records the queue depth and every worker's RSS once a second. The report (Markdown and
+JSON in ``--out``) gives throughput, p50/p95/p99 latency per endpoint, queue depth and worker RSS
+over time, and every error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import ipaddress
+import json
+import random
+import socket
+import statistics
+import sys
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from PIL import Image
+from redis.asyncio import Redis
+
+from api.auth import make_token
+from core.settings import get_settings
+from db import credits
+from worker.heartbeat import live_workers
+
+API = "/api/background-remover"
+
+
+@dataclass
+class Stats:
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    statuses: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    errors: list[str] = field(default_factory=list)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(self, endpoint: str, seconds: float, status: int) -> None:
+        self.latencies[endpoint].append(seconds)
+        self.statuses[endpoint][status] += 1
+
+
+def loopback_only(url: str) -> None:
+    host = urlsplit(url).hostname or ""
+    addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    if not addresses or not all(ipaddress.ip_address(a).is_loopback for a in addresses):
+        raise SystemExit(f"load generator refuses {url}: it only drives a service on this machine (loopback)")
+
+
+def sample_image(target_bytes: int = 200_000) -> bytes:
+    """A real photo (the quokka) re-encoded to about ``target_bytes``."""
+    path = get_settings().model_dir / "quokka.jpg"
+    with Image.open(path) as img:
+        rgb = img.convert("RGB").resize((1600, 1072))
+    for quality in (95, 90, 85, 80, 75, 70, 60, 50):
+        out = io.BytesIO()
+        rgb.save(out, format="JPEG", quality=quality)
+        if out.tell() <= target_bytes:
+            return out.getvalue()
+    return out.getvalue()
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+async def sampler(redis: Redis, stop: asyncio.Event, stats: Stats, started: float, done: dict[str, int]) -> None:
+    settings = get_settings()
+    while not stop.is_set():
+        workers = await live_workers(redis, settings.heartbeat_key, settings.heartbeat_ttl_s)
+        rss = {w: rss_mb(int(w.split(":")[1])) for w in workers if w.count(":") >= 2 and w.split(":")[1].isdigit()}
+        stats.samples.append(
+            {
+                "t": round(time.monotonic() - started, 1),
+                "queue_depth": int(await redis.zcard(settings.queue_name)),
+                "completed": done["completed"],
+                "worker_rss_mb": {k: round(v, 1) for k, v in rss.items() if v is not None},
+            }
+        )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+
+
+async def timed(client: httpx.AsyncClient, stats: Stats, endpoint: str, method: str, url: str, **kw: Any) -> Any:
+    started = time.perf_counter()
+    try:
+        response = await client.request(method, url, **kw)
+    except httpx.HTTPError as exc:
+        stats.errors.append(f"{endpoint}: {type(exc).__name__}: {exc}")
+        stats.record(endpoint, time.perf_counter() - started, 0)
+        return None
+    stats.record(endpoint, time.perf_counter() - started, response.status_code)
+    if response.status_code >= 400 and response.status_code != 404:
+        stats.errors.append(f"{endpoint}: {response.status_code} {response.text[:200]}")
+    return response
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    settings = get_settings()
+    loopback_only(args.url)
+    image = sample_image()
+    users = [f"load-{uuid.uuid4().hex[:8]}" for _ in range(args.users)]
+    for user in users:
+        await credits.grant(user, 3 * args.jobs + 100, reason="load test", entry_key=f"load:{user}")
+    tokens = {u: make_token(settings, u) for u in users}
+    stats = Stats()
+    jobs: list[tuple[str, str]] = []  # (user, job id)
+    done = {"completed": 0}
+    redis = Redis.from_url(settings.redis_url)
+    stop = asyncio.Event()
+    started = time.monotonic()
+    sampling = asyncio.create_task(sampler(redis, stop, stats, started, done))
+    limits = httpx.Limits(max_connections=args.pollers + args.submitters + 10)
+    async with httpx.AsyncClient(base_url=args.url, timeout=60, limits=limits) as client:
+        submitted = 0
+
+        # Encode the multipart body once: the generator shares the machine's cores with the service,
+        # and re-encoding 200 KB per request would be the client's cost counted as the server's.
+        template = httpx.Request(
+            "POST", args.url + API + "/jobs", files={"image": ("load.jpg", image, "image/jpeg")}, data={"tier": "basic"}
+        )
+        body = template.read()
+        content_type = template.headers["content-type"]
+
+        async def submitter(index: int) -> None:
+            nonlocal submitted
+            while submitted < args.jobs and time.monotonic() - started < args.max_seconds:
+                submitted += 1
+                user = users[(index + submitted) % len(users)]
+                r = await timed(
+                    client,
+                    stats,
+                    "POST /jobs",
+                    "POST",
+                    API + "/jobs",
+                    content=body,
+                    headers={"Authorization": f"Bearer {tokens[user]}", "Content-Type": content_type},
+                )
+                if r is not None and r.status_code == 202:
+                    jobs.append((user, r.json()["id"]))
+                elif r is not None and r.status_code in (429, 503):
+                    await asyncio.sleep(float(r.headers.get("retry-after", "1")))
+
+        submit_started = time.monotonic()
+        await asyncio.gather(*[submitter(i) for i in range(args.submitters)])
+        submit_seconds = time.monotonic() - submit_started
+        final: set[str] = set()
+        downloaded: set[str] = set()
+        etags: dict[str, str] = {}
+
+        async def poller(index: int) -> None:
+            """Like a real client: poll unfinished jobs, honouring Retry-After, until every job is final."""
+            rng = random.Random(index)
+            while len(final) < len(jobs) and time.monotonic() - started < args.max_seconds:
+                waiting = [j for j in jobs if j[1] not in final]
+                if not waiting:
+                    break
+                user, job_id = rng.choice(waiting)
+                headers = {"Authorization": f"Bearer {tokens[user]}"}
+                if job_id in etags:
+                    headers["If-None-Match"] = etags[job_id]
+                r = await timed(client, stats, "GET /jobs/{id}", "GET", f"{API}/jobs/{job_id}", headers=headers)
+                if r is not None and r.status_code == 200:
+                    etags[job_id] = r.headers.get("etag", "")
+                    if r.json()["status"] in ("completed", "failed", "cancelled"):
+                        final.add(job_id)
+                        done["completed"] = len(final)
+                        continue
+                # A good client honours Retry-After (1 s while a job is pending or processing).
+                hint = float(r.headers.get("retry-after", "0")) if r is not None else 1.0
+                await asyncio.sleep(max(args.poll_interval, hint) * rng.uniform(0.9, 1.1))
+
+        async def downloader() -> None:
+            while len(downloaded) < len(jobs) and time.monotonic() - started < args.max_seconds:
+                ready = [j for j in jobs if j[1] in final and j[1] not in downloaded]
+                if not ready:
+                    await asyncio.sleep(0.5)
+                    continue
+                user, job_id = ready[0]
+                downloaded.add(job_id)
+                await timed(
+                    client,
+                    stats,
+                    "GET /jobs/{id}/result",
+                    "GET",
+                    f"{API}/jobs/{job_id}/result",
+                    headers={"Authorization": f"Bearer {tokens[user]}"},
+                )
+
+        poll_started = time.monotonic()
+        await asyncio.gather(*[poller(i) for i in range(args.pollers)], *[downloader() for _ in range(2)])
+        poll_seconds = time.monotonic() - poll_started
+    stop.set()
+    await sampling
+    await redis.aclose()
+    return summarise(args, stats, len(jobs), len(final), submit_seconds, poll_seconds)
+
+
+def summarise(
+    args: argparse.Namespace, stats: Stats, accepted: int, final: int, submit_s: float, poll_s: float
+) -> dict[str, Any]:
+    endpoints = {}
+    for endpoint, values in stats.latencies.items():
+        endpoints[endpoint] = {
+            "requests": len(values),
+            "p50_ms": round(percentile(values, 50) * 1000, 1),
+            "p95_ms": round(percentile(values, 95) * 1000, 1),
+            "p99_ms": round(percentile(values, 99) * 1000, 1),
+            "mean_ms": round(statistics.fmean(values) * 1000, 1),
+            "statuses": dict(stats.statuses[endpoint]),
+        }
+    rss_series: dict[str, list[float]] = defaultdict(list)
+    busy = [s for s in stats.samples if s["queue_depth"] > 0] or stats.samples  # an idle worker says nothing
+    for sample in busy:
+        for worker, value in sample["worker_rss_mb"].items():
+            rss_series[worker].append(value)
+    rss = {}
+    for worker, series in rss_series.items():
+        # RSS rises during each image and falls after it; what must stay flat is the band it moves in.
+        # Compare the first and the last fifth of the run after a warm-up fifth: peak with peak,
+        # baseline with baseline.
+        tail = series[len(series) // 5 :] or series
+        fifth = max(1, len(tail) // 5)
+        first, last = tail[:fifth], tail[-fifth:]
+        rss[worker] = {
+            "start_mb": series[0],
+            "end_mb": series[-1],
+            "band_mb": [min(tail), max(tail)],
+            "peak_growth_pct": round((max(last) - max(first)) / max(first) * 100, 1),
+            "baseline_growth_pct": round((min(last) - min(first)) / min(first) * 100, 1),
+        }
+    return {
+        "config": vars(args),
+        "accepted_jobs": accepted,
+        "final_jobs": final,
+        "submit_phase_s": round(submit_s, 1),
+        "poll_phase_s": round(poll_s, 1),
+        "throughput_jobs_per_s": round(final / max(poll_s + submit_s, 1e-9), 2),
+        "submit_rate_per_s": round(accepted / max(submit_s, 1e-9), 1),
+        "endpoints": endpoints,
+        "max_queue_depth": max((s["queue_depth"] for s in stats.samples), default=0),
+        "worker_rss": rss,
+        "errors": stats.errors[:50],
+        "error_count": len(stats.errors),
+        "samples": stats.samples,
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    cfg = result["config"]
+    lines = [
+        "# Load test",
+        "",
+        f"{cfg['submitters']} submitters, {cfg['pollers']} pollers (every {cfg['poll_interval']} s, with "
+        f"If-None-Match), {cfg['jobs']} basic-tier jobs of a ~200 KB JPEG, {cfg['users']} users.",
+        "",
+        f"- accepted {result['accepted_jobs']} jobs in {result['submit_phase_s']} s "
+        f"({result['submit_rate_per_s']} /s); {result['final_jobs']} final after the poll phase "
+        f"({result['poll_phase_s']} s); end-to-end throughput {result['throughput_jobs_per_s']} jobs/s",
+        f"- deepest queue: {result['max_queue_depth']}; errors: {result['error_count']}",
+        "",
+        "| endpoint | requests | p50 ms | p95 ms | p99 ms | statuses |",
+        "|---|---|---|---|---|---|",
+    ]
+    for endpoint, e in result["endpoints"].items():
+        lines.append(
+            f"| {endpoint} | {e['requests']} | {e['p50_ms']} | {e['p95_ms']} | {e['p99_ms']} | {e['statuses']} |"
+        )
+    lines += [
+        "",
+        "| worker | RSS start MB | RSS end MB | band after warm-up MB | peak growth | baseline growth |",
+        "|---|---|---|---|---|---|",
+    ]
+    for worker, r in result["worker_rss"].items():
+        lines.append(
+            f"| {worker} | {r['start_mb']} | {r['end_mb']} | {r['band_mb'][0]}–{r['band_mb'][1]} "
+            f"| {r['peak_growth_pct']} % | {r['baseline_growth_pct']} % |"
+        )
+    lines += ["", "Queue depth and RSS over time (every ~10th sample):", "", "| t s | queue | completed | RSS MB |"]
+    lines.append("|---|---|---|---|")
+    for sample in result["samples"][:: max(1, len(result["samples"]) // 30)]:
+        rss = ", ".join(f"{v}" for v in sample["worker_rss_mb"].values())
+        lines.append(f"| {sample['t']} | {sample['queue_depth']} | {sample['completed']} | {rss} |")
+    if result["errors"]:
+        lines += ["", "First errors:", ""] + [f"- `{e}`" for e in result["errors"][:10]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python scripts/load.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--jobs", type=int, default=300, help="single jobs to submit (bounded)")
+    parser.add_argument("--submitters", type=int, default=20)
+    parser.add_argument("--pollers", type=int, default=100)
+    parser.add_argument("--poll-interval", type=float, default=0.25)
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--max-seconds", type=float, default=900, help="hard stop for the whole run")
+    parser.add_argument("--out", type=Path, default=Path("reports"))
+    args = parser.parse_args(argv)
+    if not 1 <= args.jobs <= 20_000 or not 1 <= args.pollers <= 1000 or not 1 <= args.submitters <= 200:
+        parser.error("--jobs ≤ 20000, --pollers ≤ 1000, --submitters ≤ 200")
+    result = asyncio.run(run(args))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "load.json").write_text(json.dumps(result, indent=2, default=str))
+    report = markdown(result)
+    (args.out / "load.md").write_text(report)
+    print(report)
+    return 0 if result["error_count"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

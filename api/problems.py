@@ -146,7 +146,10 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
             status=400,
             code="bad_request",
             title="Bad Request",
-            detail="The request body is malformed: text that is not UTF-8, or JSON nested too deeply.",
+            detail=(
+                "The request body is malformed: a form field that is not a file part holds bytes that are "
+                "not UTF-8 text (send images as file parts, with a filename), or JSON is nested too deeply."
+            ),
         )
     if isinstance(exc, _SCHEMA_BEHIND):
         gate = getattr(request.app.state, "schema_gate", None)

@@ -104,6 +104,7 @@ class Readiness(Camel):
     pending_migrations: list[str]
     missing_tables: list[str]
     workers: int
+    tiers: dict[str, bool]
 
 
 def job_out(row: dict[str, Any]) -> JobOut:

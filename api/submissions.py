@@ -13,8 +13,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from litestar import Response
+from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import UploadFile
 
+from api.queue import Enqueuer
 from core.errors import (
     BatchSizeError,
     BatchTooSmall,
@@ -292,6 +295,23 @@ async def accept_batch(
         await asyncio.to_thread(delete_all)
         raise
     return Accepted(202, body, headers, job_ids)
+
+
+def accepted_response(accepted: Accepted, enqueuer: Enqueuer) -> Response[Any]:
+    """The 202 (or the replayed first answer), with the enqueue scheduled after it is sent.
+
+    The work is committed in PostgreSQL already; enqueueing after the response keeps Redis off the
+    request's latency, and a lost enqueue is repaired by the worker sweep.
+    """
+    headers = dict(accepted.headers)
+    if accepted.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(
+        content=accepted.body,
+        status_code=accepted.status_code,
+        headers=headers,
+        background=BackgroundTask(enqueuer.enqueue_jobs, accepted.job_ids) if accepted.job_ids else None,
+    )
 
 
 def form_fields(form: dict[str, Any]) -> dict[str, str]:

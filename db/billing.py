@@ -145,7 +145,11 @@ async def _insert(
 
 
 async def release_job(job: dict[str, Any], reason: str) -> None:
-    """Undo what accepting ``job`` took: its credits, or its subscription quota. Idempotent."""
+    """Undo what accepting ``job`` took: its credits, or its subscription quota.
+
+    Call it only with the row returned by the job's one transition to a final state: the refund is
+    keyed (a second call adds nothing) but giving quota back is a plain decrement.
+    """
     if job["covered_by_subscription"] and job["usage_date"] is not None:
         await give_back_quota(job["user_id"], job["tier"], job["usage_date"])
     elif job["credits_charged"] > 0:

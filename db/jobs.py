@@ -1,4 +1,5 @@
-"""Reading jobs: the caller's single jobs, newest first, with keyset pagination."""
+"""Jobs: creating them, their state transitions (claim, final), listing with keyset pagination, and
+the queries the sweeps use."""
 
 from __future__ import annotations
 

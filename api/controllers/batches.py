@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, HeaderParameter, QueryParameter
@@ -14,10 +13,10 @@ from litestar.response import File
 
 from api.auth import Principal
 from api.limits import ensure_queue_has_room
-from api.queue import Enqueuer
 from api.schemas import API_PREFIX, BatchList, BatchOut, batch_out
 from api.submissions import (
     accept_batch,
+    accepted_response,
     check_batch_size,
     check_tier,
     check_webhook,
@@ -109,18 +108,7 @@ class BatchController(Controller):
             render=lambda row: msgspec.to_builtins(batch_out(row)),
             settings=settings,
         )
-        headers = dict(accepted.headers)
-        if accepted.replayed:
-            headers["Idempotent-Replayed"] = "true"
-        # The job is committed in PostgreSQL already; enqueueing after the response is sent keeps Redis
-        # off the request's latency (and a lost enqueue is repaired by the worker sweep).
-        enqueuer: Enqueuer = request.app.state.enqueuer
-        return Response(
-            content=accepted.body,
-            status_code=accepted.status_code,
-            headers=headers,
-            background=BackgroundTask(enqueuer.enqueue_jobs, accepted.job_ids) if accepted.job_ids else None,
-        )
+        return accepted_response(accepted, request.app.state.enqueuer)
 
     @get(
         "/",

@@ -15,6 +15,7 @@ from api.web import openapi_examples as ex
 from core.errors import DatabaseUnavailable
 from core.settings import Settings
 from worker.heartbeat import live_workers
+from worker.tiers import TIERS, model_installed
 
 
 class HealthController(Controller):
@@ -66,12 +67,21 @@ class HealthController(Controller):
         except Exception as exc:  # redis-py raises its own ConnectionError/TimeoutError hierarchy
             checks["redis"] = ReadinessCheck(ok=False, detail=f"unreachable: {type(exc).__name__}")
             checks["worker"] = ReadinessCheck(ok=False, detail="unknown: Redis unreachable")
+        tiers = {name: model_installed(name, settings.model_dir) for name in TIERS}
+        unavailable = [name for name, ok in tiers.items() if not ok]
+        checks["models"] = ReadinessCheck(
+            ok=len(unavailable) < len(tiers),
+            detail=f"unavailable tier(s): {', '.join(unavailable)} (run `make models`)"
+            if unavailable
+            else "every tier's model is installed",
+        )
         body = Readiness(
             status="ready" if all(c.ok for c in checks.values()) else "not_ready",
             checks=checks,
             pending_migrations=pending,
             missing_tables=missing,
             workers=len(workers),
+            tiers=tiers,
         )
         if body.status == "ready":
             return Response(content=body, status_code=200)
@@ -89,6 +99,7 @@ class HealthController(Controller):
             "missingTables": missing,
             "checks": {name: {"ok": c.ok, "detail": c.detail} for name, c in checks.items()},
             "workers": len(workers),
+            "tiers": tiers,
         }
         return Response(content=problem, status_code=503, media_type=PROBLEM_MEDIA_TYPE, headers={"Retry-After": "5"})
 
@@ -99,6 +110,7 @@ def _first_failure_code(checks: dict[str, ReadinessCheck]) -> str:
         "schema": "schema_not_ready",
         "redis": "redis_unavailable",
         "worker": "no_worker",
+        "models": "no_model_installed",
     }
     for name, code in codes.items():
         if name in checks and not checks[name].ok:

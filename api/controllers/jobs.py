@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, HeaderParameter, QueryParameter
@@ -17,9 +16,8 @@ from litestar.response import File
 
 from api.auth import Principal
 from api.limits import ensure_queue_has_room
-from api.queue import Enqueuer
 from api.schemas import API_PREFIX, JobList, JobOut, job_out
-from api.submissions import accept_single, check_tier, check_webhook, parse_options, read_upload
+from api.submissions import accept_single, accepted_response, check_tier, check_webhook, parse_options, read_upload
 from api.web import openapi_examples as ex
 from core.errors import JobNotCancellable, NotFound, ResultNotReady
 from core.filenames import safe_stem
@@ -118,18 +116,7 @@ class JobController(Controller):
             render=lambda row: msgspec.to_builtins(job_out(row)),
             settings=settings,
         )
-        headers = dict(accepted.headers)
-        if accepted.replayed:
-            headers["Idempotent-Replayed"] = "true"
-        # The job is committed in PostgreSQL already; enqueueing after the response is sent keeps Redis
-        # off the request's latency (and a lost enqueue is repaired by the worker sweep).
-        enqueuer: Enqueuer = request.app.state.enqueuer
-        return Response(
-            content=accepted.body,
-            status_code=accepted.status_code,
-            headers=headers,
-            background=BackgroundTask(enqueuer.enqueue_jobs, accepted.job_ids) if accepted.job_ids else None,
-        )
+        return accepted_response(accepted, request.app.state.enqueuer)
 
     @get(
         "/", operation_id="listJobs", summary="The caller's single jobs, newest first", responses=ex.LIST_JOBS_RESPONSES

@@ -94,3 +94,15 @@ async def test_ready_is_503_when_the_database_is_unreachable(settings: Settings)
     assert r.status_code == 503
     assert r.json()["code"] == "database_unavailable"
     assert r.json()["checks"]["database"]["ok"] is False
+
+
+async def test_ready_reports_each_tiers_availability(settings: Settings, tmp_path) -> None:
+    """A tier whose model is missing is reported unavailable in readiness (and in /pricing)."""
+    partial = dataclasses.replace(settings, model_dir=tmp_path)
+    (tmp_path / "u2netp.onnx").write_bytes(b"")  # wrong size: not installed
+    async with AsyncTestClient(app=create_app(partial)) as c:
+        r = await c.get(READY)
+    body = r.json()
+    assert body["tiers"] == {"basic": False, "standard": False, "professional": False, "industry": False}
+    assert body["checks"]["models"]["ok"] is False
+    assert "make models" in body["checks"]["models"]["detail"]

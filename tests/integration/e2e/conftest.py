@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import pytest
 from arq.connections import ArqRedis
 from litestar.testing import AsyncTestClient
@@ -16,6 +19,7 @@ from core.settings import Settings
 from db import credits
 from tests.support.tokens import auth, token
 from worker.engine import Engine
+from worker.processing import job_arq_id
 from worker.runner import create_worker
 
 API = "/api/background-remover"
@@ -50,11 +54,35 @@ def make_user(settings: Settings, migrated_db: str) -> Callable[..., Awaitable[U
     return make
 
 
+async def _wait_until_enqueued(redis: ArqRedis, settings: Settings, dsn: str, timeout_s: float = 3.0) -> None:
+    """The API enqueues after sending its answer: give those enqueues a moment to land, so a burst
+    worker does not find the queue empty and leave. Pending jobs Redis never gets (a test that
+    simulates a Redis loss) are left to the worker's sweep after the timeout."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            "SELECT id FROM background_removal_job "
+            "WHERE status = 'pending' AND created_at > now() - interval '10 seconds'"
+        )
+    finally:
+        await conn.close()
+    pending = [r["id"] for r in rows]
+    deadline = time.monotonic() + timeout_s
+    while pending and time.monotonic() < deadline:
+        scores = [await redis.zscore(settings.queue_name, job_arq_id(job_id)) for job_id in pending]
+        if all(score is not None for score in scores):
+            return
+        await asyncio.sleep(0.05)
+
+
 @pytest.fixture
-def run_worker(settings: Settings, queue: ArqRedis, engine: Engine) -> Callable[..., Awaitable[dict[str, Any]]]:
+def run_worker(
+    settings: Settings, queue: ArqRedis, engine: Engine, migrated_db: str
+) -> Callable[..., Awaitable[dict[str, Any]]]:
     """Run a real worker in burst mode until the queue is empty; returns its ctx."""
 
     async def run(worker_settings: Settings | None = None) -> dict[str, Any]:
+        await _wait_until_enqueued(queue, worker_settings or settings, migrated_db)
         worker = create_worker(worker_settings or settings, burst=True, handle_signals=False, ctx={"engine": engine})
         try:
             await worker.async_run()

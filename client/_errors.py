@@ -9,7 +9,7 @@ One root, so ``except BgRemoverClientError`` catches everything the client raise
         ├── AuthenticationError          401 unauthorized: missing, expired or invalid bearer token
         ├── PermissionDenied             403 forbidden
         ├── InsufficientCredits          402 insufficient_credits (.required, .balance)
-        ├── NotFound                     404 not_found: no such job/batch for this user, or expired result
+        ├── NotFound                     404 not_found: no such job/batch for this user; 410 result_expired
         │   └── ResultNotReady           404 result_not_ready (.job_status)
         ├── Conflict                     409 conflict
         │   ├── JobNotCancellable        409 job_not_cancellable (.job_status)
@@ -237,6 +237,7 @@ _BY_CODE: dict[str, type[APIError]] = {
     "insufficient_credits": InsufficientCredits,
     "not_found": NotFound,
     "result_not_ready": ResultNotReady,
+    "result_expired": NotFound,
     "conflict": Conflict,
     "job_not_cancellable": JobNotCancellable,
     "batch_not_finished": BatchNotFinished,
@@ -259,6 +260,9 @@ _BY_CODE: dict[str, type[APIError]] = {
     "validation_error": InvalidOptions,
     "bad_request": InvalidOptions,
     "rate_limited": RateLimited,
+    "too_many_queued_images": RateLimited,
+    "queue_full": ServiceUnavailable,
+    "no_model_installed": ServiceUnavailable,
     "quota_exceeded": QuotaExceeded,
     "tier_unavailable": ServiceUnavailable,
     "database_unavailable": ServiceUnavailable,
@@ -278,6 +282,7 @@ _BY_STATUS: dict[int, type[APIError]] = {
     403: PermissionDenied,
     404: NotFound,
     409: Conflict,
+    410: NotFound,
     429: RateLimited,
     503: ServiceUnavailable,
 }

@@ -30,6 +30,7 @@ The API turns any :class:`BgRemoverError` into an RFC 9457 problem+json response
     │   └── IdempotencyInProgress     409 idempotency_in_progress
     ├── IdempotencyKeyReused          422 idempotency_key_reused
     ├── ResultNotReady                404 result_not_ready
+    ├── ResultExpired                 410 result_expired
     ├── DatabaseUnavailable           503 database_unavailable
     ├── SchemaNotReady                503 schema_not_ready
     └── ModelError                    the model cache is incomplete or corrupt
@@ -251,6 +252,14 @@ class ResultNotReady(BgRemoverError):
     code = "result_not_ready"
     status = 404
     title = "Result not ready"
+
+
+class ResultExpired(BgRemoverError):
+    """The result existed but was deleted after the retention period."""
+
+    code = "result_expired"
+    status = 410
+    title = "Gone"
 
 
 class DatabaseUnavailable(BgRemoverError):

@@ -25,7 +25,7 @@ from api.submissions import (
     read_batch_uploads,
 )
 from api.web import openapi_examples as ex
-from core.errors import BatchNotFinished, InvalidOptions, NotFound, ResultNotReady
+from core.errors import BatchNotFinished, InvalidOptions, NotFound, ResultExpired, ResultNotReady
 from core.settings import Settings
 from core.storage import LocalStorage
 from db import batches
@@ -167,5 +167,5 @@ class BatchController(Controller):
         storage: LocalStorage = request.app.state.storage
         path = storage.local_path(row["zip_key"])
         if not path.is_file():
-            raise NotFound("The batch's ZIP was deleted after the retention period.", resource="zip")
+            raise ResultExpired("The batch's ZIP was deleted after the retention period.")
         return File(path=path, filename=f"{row['public_id']}.zip", media_type="application/zip")

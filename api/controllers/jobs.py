@@ -19,7 +19,7 @@ from api.limits import ensure_queue_has_room
 from api.schemas import API_PREFIX, JobList, JobOut, job_out
 from api.submissions import accept_single, accepted_response, check_tier, check_webhook, parse_options, read_upload
 from api.web import openapi_examples as ex
-from core.errors import JobNotCancellable, NotFound, ResultNotReady
+from core.errors import JobNotCancellable, NotFound, ResultExpired, ResultNotReady
 from core.filenames import safe_stem
 from core.settings import Settings
 from core.storage import LocalStorage
@@ -162,16 +162,16 @@ class JobController(Controller):
         """The cut-out (PNG by default, as the job's `format` and `channels` asked); 404
         `result_not_ready` until the job completed."""
         row = await _own_job(job_id, request.user.user_id)
-        if row["status"] != "completed" or not row["output_key"]:
+        storage: LocalStorage = request.app.state.storage
+        if row["status"] == "completed" and (not row["output_key"] or not storage.exists(row["output_key"])):
+            raise ResultExpired(f"The result of job {job_id} was deleted after the retention period.")
+        if row["status"] != "completed":
             raise ResultNotReady(
                 f"Job {job_id} is {row['status']}; the result exists once it is completed.",
                 jobStatus=row["status"],
                 retry_after=1 if row["status"] in ("pending", "processing") else None,
             )
-        storage: LocalStorage = request.app.state.storage
         path = storage.local_path(row["output_key"])
-        if not path.is_file():
-            raise NotFound(f"The result of job {job_id} was deleted after the retention period.", resource="result")
         extension = row["output_key"].rsplit(".", 1)[-1]
         return File(
             path=path,

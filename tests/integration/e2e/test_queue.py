@@ -170,3 +170,47 @@ async def test_a_job_that_killed_its_worker_every_time_is_failed_and_refunded(
     assert job["status"] == "failed"
     assert job["errorCode"] == "processing_failed"
     assert await balance(api, user) == 20
+
+
+async def test_retention_sweep_deletes_old_results_and_expires_subscriptions(
+    api, make_user, run_worker, settings: Settings, migrated_db: str
+) -> None:
+    from core.storage import LocalStorage
+    from worker.sweeps import retention_sweep
+
+    user = await make_user(20)
+    await api.post(API + "/subscription", json={"plan": "starter"}, headers=user.headers)
+    r = await submit(api, user, quokka(settings), tier="professional")
+    await run_worker()
+    job = (await api.get(r.headers["location"], headers=user.headers)).json()
+    assert job["status"] == "completed"
+    assert (await api.get(job["links"]["result"], headers=user.headers)).status_code == 200
+    conn = await asyncpg.connect(migrated_db)
+    try:
+        await conn.execute(
+            "UPDATE background_removal_job SET finished_at = now() - make_interval(days => $2) WHERE id = $1",
+            uuid.UUID(job["id"]),
+            settings.result_retention_days + 1,
+        )
+        await conn.execute(
+            "UPDATE background_remover_subscription SET expires_at = now() - interval '1 minute' WHERE user_id = $1",
+            user.id,
+        )
+        output_key = await conn.fetchval(
+            "SELECT output_key FROM background_removal_job WHERE id = $1", uuid.UUID(job["id"])
+        )
+    finally:
+        await conn.close()
+    storage = LocalStorage(settings.storage_dir)
+    assert storage.exists(output_key)
+    done = await retention_sweep({"settings": settings, "storage": storage})
+    assert done["files"] >= 1
+    assert done["subscriptions"] >= 1
+    assert not storage.exists(output_key)
+    gone = await api.get(job["links"]["result"], headers=user.headers)
+    assert gone.status_code == 410
+    assert gone.json()["code"] == "result_expired"
+    assert gone.headers["content-type"].startswith("application/problem+json")
+    sub = (await api.get(API + "/subscription", headers=user.headers)).json()["subscription"]
+    assert sub["status"] == "expired"
+    assert sub["active"] is False

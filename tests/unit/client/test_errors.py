@@ -119,3 +119,18 @@ def test_a_body_that_is_not_a_problem_still_gives_a_typed_error() -> None:
 
 def test_str_names_status_and_code() -> None:
     assert str(error_from_problem(404, problem(404, "not_found"))) == "404 not_found: detail of not_found"
+
+
+def test_every_code_the_service_can_answer_has_a_client_error_class() -> None:
+    """A new server error code without a client mapping would surface as a generic APIError."""
+    import core.errors as server_errors
+    from client._errors import _BY_CODE
+
+    codes = {
+        obj.code
+        for obj in vars(server_errors).values()
+        if isinstance(obj, type) and issubclass(obj, server_errors.BgRemoverError)
+    }
+    codes |= {"redis_unavailable", "no_worker", "no_model_installed", "validation_error", "bad_request"}
+    missing = sorted(code for code in codes if code not in _BY_CODE)
+    assert missing == []

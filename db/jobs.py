@@ -250,3 +250,19 @@ async def count_unfinished(user_id: str) -> int:
         user_id,
     )
     return int(rows[0]["n"])
+
+
+async def unsent_webhooks(older_than_s: int, limit: int = 500) -> list[tuple[str, uuid.UUID]]:
+    """("job" | "batch", id) of finished work with a webhook that was never attempted."""
+    rows = await BackgroundRemovalJob.raw(
+        "SELECT 'job' AS kind, id FROM background_removal_job WHERE batch_id IS NULL "
+        "AND status IN ('completed', 'failed', 'cancelled') AND webhook_url IS NOT NULL "
+        "AND webhook_status IS NULL AND finished_at < now() - make_interval(secs => {}) "
+        "UNION ALL SELECT 'batch' AS kind, id FROM background_removal_batch "
+        "WHERE status IN ('completed', 'partial', 'failed', 'cancelled') AND webhook_url IS NOT NULL "
+        "AND webhook_status IS NULL AND finished_at < now() - make_interval(secs => {}) LIMIT {}",
+        older_than_s,
+        older_than_s,
+        limit,
+    )
+    return [(r["kind"], r["id"]) for r in rows]

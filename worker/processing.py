@@ -19,7 +19,7 @@ from typing import Any
 
 from arq import Retry
 
-from core.errors import BgRemoverError, ImageError, InvalidOptions, TierUnavailable
+from core.errors import BgRemoverError
 from core.settings import Settings
 from core.storage import LocalStorage, output_key
 from db import batches, billing, jobs
@@ -60,12 +60,12 @@ async def process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
     job_try = int(ctx.get("job_try", 1))
     try:
         job = await jobs.claim_for_processing(jid, str(ctx["worker_id"]))
+        if job is not None and job["batch_id"] is not None:
+            await batches.mark_started(job["batch_id"])
     except Exception as exc:  # the database is down: try again later
         raise _retry_or_give_up(ctx, jid, exc, settings) from exc
     if job is None:
         return {"job": job_id, "status": "skipped"}
-    if job["batch_id"] is not None:
-        await batches.mark_started(job["batch_id"])
     storage: LocalStorage = ctx["storage"]
     started = time.perf_counter()
     try:
@@ -80,16 +80,15 @@ async def process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
         cutout: Cutout = await asyncio.get_running_loop().run_in_executor(
             ctx["executor"], engine.remove, data, job["tier"], options
         )
-    except (ImageError, InvalidOptions, TierUnavailable) as exc:
-        return await _fail(ctx, job, exc.code, exc.detail)
-    except BgRemoverError as exc:
+    except BgRemoverError as exc:  # a bad image, bad options, a tier this worker lacks: final, refunded
         return await _fail(ctx, job, exc.code, exc.detail)
     except MemoryError:
         return await _fail(ctx, job, "image_too_complex", "The image needed more memory than a worker has.")
     except Exception as exc:
         log.exception("job %s: unexpected failure on try %d", jid, job_try)
         raise _retry_or_give_up(ctx, jid, exc, settings) from exc
-    release_free_memory()
+    finally:
+        release_free_memory()
     elapsed_ms = int((time.perf_counter() - started) * 1000)
     key = output_key(jid, cutout.extension)
     try:
@@ -139,14 +138,24 @@ async def _after_final(ctx: dict[str, Any], job: dict[str, Any]) -> None:
             log.warning("job %s: could not delete its input: %r", job["id"], exc)
     redis = ctx["redis"]
     settings: Settings = ctx["settings"]
-    if job.get("batch_done"):
-        await redis.enqueue_job(
-            "build_batch_zip", str(job["batch_id"]), _job_id=f"zip:{job['batch_id']}", _queue_name=settings.queue_name
-        )
-    elif job["batch_id"] is None and job.get("webhook_url"):
-        await redis.enqueue_job(
-            "deliver_webhook", "job", str(job["id"]), _job_id=f"hook:job:{job['id']}", _queue_name=settings.queue_name
-        )
+    try:
+        if job.get("batch_done"):
+            await redis.enqueue_job(
+                "build_batch_zip",
+                str(job["batch_id"]),
+                _job_id=f"zip:{job['batch_id']}",
+                _queue_name=settings.queue_name,
+            )
+        elif job["batch_id"] is None and job.get("webhook_url"):
+            await redis.enqueue_job(
+                "deliver_webhook",
+                "job",
+                str(job["id"]),
+                _job_id=f"hook:job:{job['id']}",
+                _queue_name=settings.queue_name,
+            )
+    except Exception as exc:  # the sweep builds unbuilt ZIPs and sends webhooks never attempted
+        log.warning("job %s: could not enqueue its follow-up: %r", job["id"], exc)
 
 
 def _retry_or_give_up(ctx: dict[str, Any], job_id: uuid.UUID, exc: BaseException, settings: Settings) -> BaseException:
@@ -158,7 +167,7 @@ def _retry_or_give_up(ctx: dict[str, Any], job_id: uuid.UUID, exc: BaseException
 
 
 class GiveUp(Exception):
-    """Raised after the last try; ``process_job_final`` turns it into a failed, refunded job."""
+    """Raised after the last try; :func:`run_process_job` turns it into a failed, refunded job."""
 
     def __init__(self, job_id: uuid.UUID, cause: BaseException) -> None:
         super().__init__(f"job {job_id} failed after its last try: {cause!r}")

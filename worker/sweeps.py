@@ -3,7 +3,8 @@
 - ``requeue_lost_jobs``: a job pending in PostgreSQL but unknown to Redis (Redis restarted, an
   enqueue failed) is enqueued again; a job ``processing`` on a worker whose heartbeat stopped is
   released to another worker; a job stuck ``processing`` past every timeout is failed and refunded;
-  a batch whose images are all done but whose ZIP was never built gets it built.
+  a batch whose images are all done but whose ZIP was never built gets it built; a finished job or
+  batch whose webhook was never attempted gets it sent.
 - ``retention_sweep``: results, inputs and ZIPs older than the retention period are deleted;
   subscriptions past their end are marked expired; old idempotency records are purged.
 """
@@ -88,9 +89,21 @@ async def requeue_lost_jobs(ctx: dict[str, Any]) -> dict[str, int]:
             "build_batch_zip", str(batch_id), _job_id=f"zip:{batch_id}", _queue_name=settings.queue_name
         ):
             zipped += 1
-    if requeued or failed or zipped:
-        log.info("sweep: %d re-enqueued, %d stuck failed, %d ZIPs rebuilt", requeued, failed, zipped)
-    return {"requeued": requeued, "failed": failed, "zips": zipped}
+    hooks = 0
+    for kind, object_id in await jobs.unsent_webhooks(settings.requeue_after_s):
+        if await redis.enqueue_job(
+            "deliver_webhook", kind, str(object_id), _job_id=f"hook:{kind}:{object_id}", _queue_name=settings.queue_name
+        ):
+            hooks += 1
+    if requeued or failed or zipped or hooks:
+        log.info(
+            "sweep: %d re-enqueued, %d stuck failed, %d ZIPs rebuilt, %d webhooks sent again",
+            requeued,
+            failed,
+            zipped,
+            hooks,
+        )
+    return {"requeued": requeued, "failed": failed, "zips": zipped, "webhooks": hooks}
 
 
 async def retention_sweep(ctx: dict[str, Any]) -> dict[str, int]:

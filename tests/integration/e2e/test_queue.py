@@ -214,3 +214,31 @@ async def test_retention_sweep_deletes_old_results_and_expires_subscriptions(
     sub = (await api.get(API + "/subscription", headers=user.headers)).json()["subscription"]
     assert sub["status"] == "expired"
     assert sub["active"] is False
+
+
+async def test_a_webhook_never_attempted_is_sent_by_the_sweep(
+    settings: Settings, make_user, run_worker, queue: ArqRedis, migrated_db: str
+) -> None:
+    """The follow-up enqueue after a job's final state can be lost (Redis down at that moment)."""
+    local = dataclasses.replace(settings, webhook_allow_private=True)
+    user = await make_user(20)
+    async with receiving(settings.webhook_secret) as receiver, AsyncTestClient(app=create_app(local)) as client:
+        r = await submit(client, user, quokka(settings), webhook_url=receiver.url())
+        job_id = r.json()["id"]
+        await run_worker(local)
+        assert len(receiver.requests) == 1
+        conn = await asyncpg.connect(migrated_db)
+        try:  # as if the delivery had never been enqueued
+            await conn.execute(
+                "UPDATE background_removal_job SET webhook_status = NULL, "
+                "finished_at = now() - interval '10 minutes' WHERE id = $1",
+                uuid.UUID(job_id),
+            )
+        finally:
+            await conn.close()
+        await queue.delete(f"arq:result:hook:job:{job_id}")
+        await run_worker(local)
+        job = (await client.get(r.headers["location"], headers=user.headers)).json()
+    assert len(receiver.requests) == 2
+    assert receiver.requests[1].signature_valid
+    assert job["webhookStatus"] == "delivered"

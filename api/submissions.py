@@ -86,10 +86,6 @@ async def check_webhook(url: str | None, settings: Settings) -> str | None:
     return url
 
 
-def _store(storage: LocalStorage, key: str, data: bytes) -> None:
-    storage.put(key, data)
-
-
 async def accept_single(
     *,
     user_id: str,
@@ -109,7 +105,7 @@ async def accept_single(
     )
     job_id = uuid.uuid4()
     key = input_key(job_id, upload.info.format)
-    await asyncio.to_thread(_store, storage, key, upload.data)
+    await asyncio.to_thread(storage.put, key, upload.data)
     try:
         async with DB.transaction():
             record_id = None

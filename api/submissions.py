@@ -86,6 +86,13 @@ async def check_webhook(url: str | None, settings: Settings) -> str | None:
     return url
 
 
+def _fingerprint(tier: str, options: OutputOptions, webhook_url: str | None, uploads: list[Upload]) -> str:
+    """What makes two submissions the same request, for ``Idempotency-Key``."""
+    return idempotency.request_fingerprint(
+        [tier, repr(sorted(options.as_params().items())), webhook_url or "", *[u.data for u in uploads]]
+    )
+
+
 async def accept_single(
     *,
     user_id: str,
@@ -100,9 +107,7 @@ async def accept_single(
     settings: Settings,
 ) -> Accepted:
     """Charge (subscription quota first, then credits) and record one job."""
-    fingerprint = idempotency.request_fingerprint(
-        [tier, repr(sorted(options.as_params().items())), webhook_url or "", upload.data]
-    )
+    fingerprint = _fingerprint(tier, options, webhook_url, [upload])
     job_id = uuid.uuid4()
     key = input_key(job_id, upload.info.format)
     await asyncio.to_thread(storage.put, key, upload.data)
@@ -216,9 +221,7 @@ async def accept_batch(
     settings: Settings,
 ) -> Accepted:
     """Charge the discounted batch price and record the batch with one job per image."""
-    fingerprint = idempotency.request_fingerprint(
-        [tier, repr(sorted(options.as_params().items())), webhook_url or "", *[u.data for u in uploads]]
-    )
+    fingerprint = _fingerprint(tier, options, webhook_url, uploads)
     batch_id = uuid.uuid4()
     job_ids = [uuid.uuid4() for _ in uploads]
     keys = [input_key(j, u.info.format) for j, u in zip(job_ids, uploads, strict=True)]

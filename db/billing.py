@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import InsufficientCredits
+from db import credits
 from db.subscriptions import today
 from db.tables import CreditLedgerEntry
 
@@ -24,13 +25,6 @@ from db.tables import CreditLedgerEntry
 async def lock_user(user_id: str) -> None:
     """Serialise money movements of one user until the transaction ends."""
     await CreditLedgerEntry.raw("SELECT pg_advisory_xact_lock(hashtextextended({}, 0))", f"credits:{user_id}")
-
-
-async def balance_locked(user_id: str) -> int:
-    rows = await CreditLedgerEntry.raw(
-        "SELECT COALESCE(SUM(amount), 0)::bigint AS balance FROM credit_ledger WHERE user_id = {}", user_id
-    )
-    return int(rows[0]["balance"])
 
 
 @dataclass(frozen=True)
@@ -97,7 +91,7 @@ async def charge(
     """
     if amount <= 0:
         return
-    available = await balance_locked(user_id)
+    available = await credits.balance(user_id)
     if available < amount:
         raise InsufficientCredits(
             f"This costs {amount} credits but the balance is {available}.", required=amount, balance=available

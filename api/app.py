@@ -25,10 +25,10 @@ from api.limits import RateLimiter
 from api.problems import EXCEPTION_HANDLERS, add_request_id_header
 from api.queue import Enqueuer
 from api.schema_gate import SchemaGate
-from api.schemas import API_PREFIX
 from api.web.docs import render_plugins
 from api.web.routes import web_route_handlers
 from core.errors import DatabaseUnavailable
+from core.serialisers import API_PREFIX
 from core.settings import Settings, get_settings
 from core.storage import LocalStorage
 from db.piccolo_conf import DB

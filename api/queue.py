@@ -11,7 +11,7 @@ from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 
 from core.settings import Settings
-from worker.processing import job_arq_id
+from core.tasks import enqueue_process_job
 
 log = logging.getLogger("bgremover.api")
 
@@ -38,9 +38,7 @@ class Enqueuer:
             pool = await self.pool()
             done = 0
             for job_id in ids:
-                await pool.enqueue_job(
-                    "process_job", job_id, _job_id=job_arq_id(job_id), _queue_name=self.settings.queue_name
-                )
+                await enqueue_process_job(pool, self.settings.queue_name, job_id)
                 done += 1
             return done
         except Exception as exc:  # Redis down: the sweep re-enqueues from PostgreSQL

@@ -28,15 +28,15 @@ from core.errors import (
     TooManyQueued,
 )
 from core.filenames import client_filename
+from core.image_probe import ImageInfo, probe
+from core.options import OPTION_KEYS, OutputOptions
 from core.pricing import batch_price, tier_credits
 from core.settings import Settings
 from core.storage import LocalStorage, input_key
+from core.tiers import model_installed
 from core.webhooks import check_webhook_target
 from db import batches, billing, idempotency, jobs
 from db.piccolo_conf import DB
-from worker.images import ImageInfo, probe
-from worker.options import OPTION_KEYS, OutputOptions
-from worker.tiers import model_installed
 
 
 @dataclass(frozen=True)

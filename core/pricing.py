@@ -1,4 +1,4 @@
-"""Prices: credits per tier (from ``worker.tiers``), batch volume discounts and subscription plans.
+"""Prices: credits per tier (from :mod:`core.tiers`), batch volume discounts and subscription plans.
 
 Plans are configuration: ``SUBSCRIPTION_PLANS`` (JSON, same shape as :data:`DEFAULT_PLANS`)
 replaces the defaults without a code change.
@@ -13,6 +13,7 @@ from typing import Any
 
 from core.errors import InvalidOptions, UnknownTier
 from core.settings import Settings
+from core.tiers import TIERS
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,6 @@ VOLUME_DISCOUNTS: tuple[tuple[int, int, int], ...] = (
 
 
 def tier_credits(tier: str) -> int:
-    from worker.tiers import TIERS
-
     spec = TIERS.get(tier)
     if spec is None:
         raise UnknownTier(f"Unknown tier {tier!r}; choose one of {', '.join(TIERS)}", tier=tier)

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from core.errors import InvalidOptions
+from core.statuses import WebhookKind
 from db.tables import BackgroundRemovalJob
 
 
@@ -242,7 +243,7 @@ async def count_unfinished(user_id: str) -> int:
     return int(rows[0]["n"])
 
 
-async def unsent_webhooks(older_than_s: int, limit: int = 500) -> list[tuple[str, uuid.UUID]]:
+async def unsent_webhooks(older_than_s: int, limit: int = 500) -> list[tuple[WebhookKind, uuid.UUID]]:
     """("job" | "batch", id) of finished work with a webhook that was never attempted."""
     rows = await BackgroundRemovalJob.raw(
         "SELECT 'job' AS kind, id FROM background_removal_job WHERE batch_id IS NULL "

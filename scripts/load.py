@@ -38,9 +38,9 @@ from PIL import Image
 from redis.asyncio import Redis
 
 from api.auth import make_token
+from core.heartbeats import live_workers
 from core.settings import get_settings
 from db import credits
-from worker.heartbeat import live_workers
 
 API = "/api/background-remover"
 

@@ -12,6 +12,7 @@ from typing import Any
 from core.filenames import batch_entry_name
 from core.settings import Settings
 from core.storage import LocalStorage, zip_key
+from core.tasks import enqueue_webhook
 from db import batches
 
 log = logging.getLogger("bgremover.worker")
@@ -54,7 +55,5 @@ async def build_batch_zip(ctx: dict[str, Any], batch_id: str) -> dict[str, Any]:
         log.info("batch %s: ZIP with %d entries", bid, entries)
     final = await batches.finalize(bid, key)
     if final is not None and final.get("webhook_url"):
-        await ctx["redis"].enqueue_job(
-            "deliver_webhook", "batch", batch_id, _job_id=f"hook:batch:{batch_id}", _queue_name=settings.queue_name
-        )
+        await enqueue_webhook(ctx["redis"], settings.queue_name, "batch", batch_id)
     return {"batch": batch_id, "status": final["status"] if final else "skipped"}

@@ -11,8 +11,8 @@ import sys
 
 from redis.asyncio import Redis
 
+from core.heartbeats import live_workers
 from core.settings import get_settings
-from worker.heartbeat import live_workers
 
 
 async def _check() -> int:

@@ -17,9 +17,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from core.heartbeats import beat, forget
 from core.settings import Settings, get_settings
 from core.storage import LocalStorage
-from worker.heartbeat import beat, forget
 
 log = logging.getLogger("bgremover.worker")
 
@@ -44,7 +44,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["worker_id"] = worker_id
     ctx.setdefault("storage", LocalStorage(settings.storage_dir))
     if "engine" not in ctx:
-        from worker.engine import Engine
+        from engine.pipeline import Engine
 
         engine = await asyncio.to_thread(Engine.load, settings, settings.worker_tier_list)
         await asyncio.to_thread(engine.warm_up)

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 from arq import Retry
 
-from api.schemas import batch_out, job_out
+from core.serialisers import batch_out, job_out
 from core.settings import Settings
 from core.webhooks import MAX_ATTEMPTS, backoff_seconds, deliver, event_payload
 from db import batches, jobs

@@ -20,12 +20,13 @@ from typing import Any
 from arq import Retry
 
 from core.errors import BgRemoverError
+from core.options import OutputOptions
 from core.settings import Settings
 from core.storage import LocalStorage, output_key
+from core.tasks import enqueue_batch_zip, enqueue_webhook
 from db import batches, billing, jobs
 from db.piccolo_conf import DB
-from worker.engine import Cutout, Engine
-from worker.options import OutputOptions
+from engine.pipeline import Cutout, Engine
 
 log = logging.getLogger("bgremover.worker")
 
@@ -48,10 +49,6 @@ def release_free_memory() -> None:
 
 def retry_delay_s(job_try: int) -> int:
     return int(min(5 * 2 ** max(0, job_try - 1), 120))
-
-
-def job_arq_id(job_id: uuid.UUID | str) -> str:
-    return f"job:{job_id}"
 
 
 async def process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
@@ -140,20 +137,9 @@ async def _after_final(ctx: dict[str, Any], job: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     try:
         if job.get("batch_done"):
-            await redis.enqueue_job(
-                "build_batch_zip",
-                str(job["batch_id"]),
-                _job_id=f"zip:{job['batch_id']}",
-                _queue_name=settings.queue_name,
-            )
+            await enqueue_batch_zip(redis, settings.queue_name, job["batch_id"])
         elif job["batch_id"] is None and job.get("webhook_url"):
-            await redis.enqueue_job(
-                "deliver_webhook",
-                "job",
-                str(job["id"]),
-                _job_id=f"hook:job:{job['id']}",
-                _queue_name=settings.queue_name,
-            )
+            await enqueue_webhook(redis, settings.queue_name, "job", job["id"])
     except Exception as exc:  # the sweep builds unbuilt ZIPs and sends webhooks never attempted
         log.warning("job %s: could not enqueue its follow-up: %r", job["id"], exc)
 

@@ -9,6 +9,7 @@ from arq import Worker, cron, func
 from arq.connections import ArqRedis, RedisSettings
 
 from core.settings import Settings
+from core.tasks import Task
 from core.webhooks import MAX_ATTEMPTS
 from worker.batch_zip import build_batch_zip
 from worker.functions import ping
@@ -20,12 +21,14 @@ from worker.sweeps import requeue_lost_jobs, retention_sweep
 
 def functions(settings: Settings) -> list[Any]:
     return [
-        func(run_process_job, name="process_job", max_tries=settings.job_max_tries, timeout=settings.job_timeout_s),
+        func(run_process_job, name=Task.PROCESS_JOB, max_tries=settings.job_max_tries, timeout=settings.job_timeout_s),
         # No function may have a longer timeout than process_job: arq keeps a crashed job locked for
         # the longest timeout + 10 s (our sweep takes over a dead worker's jobs much sooner).
-        func(build_batch_zip, name="build_batch_zip", max_tries=5, timeout=settings.job_timeout_s),
-        func(deliver_webhook, name="deliver_webhook", max_tries=MAX_ATTEMPTS, timeout=min(60, settings.job_timeout_s)),
-        func(ping, name="ping"),
+        func(build_batch_zip, name=Task.BUILD_BATCH_ZIP, max_tries=5, timeout=settings.job_timeout_s),
+        func(
+            deliver_webhook, name=Task.DELIVER_WEBHOOK, max_tries=MAX_ATTEMPTS, timeout=min(60, settings.job_timeout_s)
+        ),
+        func(ping, name=Task.PING),
     ]
 
 
@@ -58,7 +61,7 @@ def create_worker(
         max_jobs=max(1, settings.worker_concurrency) + 1,
         job_timeout=settings.job_timeout_s,
         keep_result=3600,
-        # arq's own health key, for `arq --check`; our readiness uses worker.heartbeat instead.
+        # arq's own health key, for `arq --check`; our readiness uses core.heartbeats instead.
         health_check_interval=30,
         allow_abort_jobs=True,
         job_completion_wait=settings.shutdown_grace_s,

@@ -18,34 +18,35 @@ from typing import Any
 from arq.connections import ArqRedis
 from arq.jobs import Job, JobStatus
 
+from core.heartbeats import live_workers
 from core.settings import Settings
 from core.storage import LocalStorage
+from core.tasks import (
+    enqueue_batch_zip,
+    enqueue_process_job,
+    enqueue_webhook,
+    in_progress_key,
+    job_arq_id,
+    result_key,
+)
 from db import batches, idempotency, jobs
 from db.tables import BackgroundRemoverSubscription
-from worker.heartbeat import live_workers
-from worker.processing import fail_stuck_job, job_arq_id
+from worker.processing import fail_stuck_job
 
 log = logging.getLogger("bgremover.worker")
-
-
-async def enqueue_process_job(redis: ArqRedis, settings: Settings, job_id: object) -> bool:
-    job = await redis.enqueue_job(
-        "process_job", str(job_id), _job_id=job_arq_id(str(job_id)), _queue_name=settings.queue_name
-    )
-    return job is not None
 
 
 async def take_over(redis: ArqRedis, settings: Settings, job_id: object) -> bool:
     """A dead worker's job: release arq's in-progress lock so another worker runs it now, not after
     the lock's timeout; enqueue it again if Redis lost it altogether."""
     arq_id = job_arq_id(str(job_id))
-    await redis.delete(f"arq:in-progress:{arq_id}")
+    await redis.delete(in_progress_key(arq_id))
     if await redis.zscore(settings.queue_name, arq_id) is not None:
         log.warning("job %s: its worker is gone; released for another worker", job_id)
         return True
-    await redis.delete(f"arq:result:{arq_id}")
+    await redis.delete(result_key(arq_id))
     log.warning("job %s: its worker is gone and Redis lost it; enqueued again", job_id)
-    return await enqueue_process_job(redis, settings, job_id)
+    return await enqueue_process_job(redis, settings.queue_name, str(job_id))
 
 
 async def requeue_lost_jobs(ctx: dict[str, Any]) -> dict[str, int]:
@@ -58,9 +59,9 @@ async def requeue_lost_jobs(ctx: dict[str, Any]) -> dict[str, int]:
         if status == JobStatus.complete:
             # arq finished it without the row moving on (e.g. it timed out before starting):
             # its result key would block the same job id, so drop it first.
-            await redis.delete(f"arq:result:{job_arq_id(job_id)}")
+            await redis.delete(result_key(job_arq_id(job_id)))
             status = JobStatus.not_found
-        if status == JobStatus.not_found and await enqueue_process_job(redis, settings, job_id):
+        if status == JobStatus.not_found and await enqueue_process_job(redis, settings.queue_name, job_id):
             requeued += 1
     live = await live_workers(redis, settings.heartbeat_key, settings.heartbeat_ttl_s)
     orphans = await jobs.orphaned_jobs(live, settings.heartbeat_ttl_s)
@@ -78,15 +79,11 @@ async def requeue_lost_jobs(ctx: dict[str, Any]) -> dict[str, int]:
         elif await take_over(redis, settings, job_id):
             requeued += 1
     for batch_id in await batches.unfinished_complete_batches():
-        if await redis.enqueue_job(
-            "build_batch_zip", str(batch_id), _job_id=f"zip:{batch_id}", _queue_name=settings.queue_name
-        ):
+        if await enqueue_batch_zip(redis, settings.queue_name, batch_id):
             zipped += 1
     hooks = 0
     for kind, object_id in await jobs.unsent_webhooks(settings.requeue_after_s):
-        if await redis.enqueue_job(
-            "deliver_webhook", kind, str(object_id), _job_id=f"hook:{kind}:{object_id}", _queue_name=settings.queue_name
-        ):
+        if await enqueue_webhook(redis, settings.queue_name, kind, object_id):
             hooks += 1
     if requeued or failed or zipped or hooks:
         log.info(

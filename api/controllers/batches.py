@@ -13,7 +13,7 @@ from litestar.response import File
 
 from api.auth import Principal
 from api.limits import ensure_queue_has_room
-from api.schemas import API_PREFIX, BatchList, BatchOut, batch_out
+from api.schemas import BatchList
 from api.submissions import (
     accept_batch,
     accepted_response,
@@ -26,6 +26,7 @@ from api.submissions import (
 )
 from api.web import openapi_examples as ex
 from core.errors import BatchNotFinished, InvalidOptions, NotFound, ResultExpired, ResultNotReady
+from core.serialisers import API_PREFIX, BatchOut, batch_out
 from core.settings import Settings
 from core.storage import LocalStorage
 from db import batches

@@ -27,8 +27,8 @@ from api.web import openapi_examples as ex
 from core.errors import AlreadySubscribed, Conflict, InvalidOptions
 from core.pricing import VOLUME_DISCOUNTS, plan, plans
 from core.settings import Settings
+from core.tiers import TIERS, model_installed
 from db import credits, subscriptions
-from worker.tiers import TIERS, model_installed
 
 
 class PricingController(Controller):
@@ -51,8 +51,8 @@ class PricingController(Controller):
                     credits=spec.credits,
                     available=model_installed(name, settings.model_dir),
                     description=spec.description,
-                    model=spec.model.asset.file,
-                    model_licence=spec.model.asset.licence,
+                    model=spec.model_file,
+                    model_licence=spec.licence,
                 )
                 for name, spec in TIERS.items()
             ],

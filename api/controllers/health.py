@@ -13,9 +13,9 @@ from api.schema_gate import SchemaGate
 from api.schemas import Liveness, Readiness, ReadinessCheck
 from api.web import openapi_examples as ex
 from core.errors import DatabaseUnavailable
+from core.heartbeats import live_workers
 from core.settings import Settings
-from worker.heartbeat import live_workers
-from worker.tiers import TIERS, model_installed
+from core.tiers import TIERS, model_installed
 
 
 class HealthController(Controller):

@@ -16,11 +16,12 @@ from litestar.response import File
 
 from api.auth import Principal
 from api.limits import ensure_queue_has_room
-from api.schemas import API_PREFIX, JobList, JobOut, job_out
+from api.schemas import JobList
 from api.submissions import accept_single, accepted_response, check_tier, check_webhook, parse_options, read_upload
 from api.web import openapi_examples as ex
 from core.errors import JobNotCancellable, NotFound, ResultExpired, ResultNotReady
 from core.filenames import safe_stem
+from core.serialisers import API_PREFIX, JobOut, job_out
 from core.settings import Settings
 from core.storage import LocalStorage
 from db import billing, jobs
@@ -31,7 +32,7 @@ _MEDIA_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg"}
 
 @dataclass
 class JobForm:
-    """Multipart form of ``POST /jobs``. Output options are optional strings, as in ``worker.options``."""
+    """Multipart form of ``POST /jobs``. Output options are optional strings, as in ``core.options``."""
 
     image: UploadFile
     tier: str = "basic"

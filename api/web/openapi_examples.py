@@ -14,19 +14,17 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 
 from api.schemas import (
-    API_PREFIX,
     Balance,
     BatchList,
-    BatchOut,
     GrantOut,
     JobList,
-    JobOut,
     Liveness,
     Pricing,
     Readiness,
     StatsEnvelope,
     SubscriptionEnvelope,
 )
+from core.serialisers import API_PREFIX, BatchOut, JobOut
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 

@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from core.settings import Settings
-from worker.engine import Engine
+from engine.pipeline import Engine
 from worker.runner import create_worker
 
 pytestmark = pytest.mark.integration

@@ -12,11 +12,11 @@ import pytest
 from numpy.typing import NDArray
 from PIL import Image
 
+from core.model_manifest import EVAL_ASSETS
 from core.settings import Settings, get_settings
-from worker.engine import Engine
-from worker.model_fetch import Status, verify
-from worker.model_manifest import EVAL_ASSETS
-from worker.tiers import TIERS, model_installed
+from core.tiers import TIERS, model_installed
+from engine.model_fetch import Status, verify
+from engine.pipeline import Engine
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +28,7 @@ def model_settings() -> Settings:
 def engine(model_settings: Settings) -> Engine:
     """One engine for the whole run (sessions are expensive), with whatever models are installed."""
     if not any(model_installed(t, model_settings.model_dir) for t in TIERS):
-        pytest.skip(f"no model weights in {model_settings.model_dir}: run `make models` (python -m worker.model_fetch)")
+        pytest.skip(f"no model weights in {model_settings.model_dir}: run `make models` (python -m engine.model_fetch)")
     return Engine.load(model_settings)
 
 
@@ -42,7 +42,7 @@ def quokka(model_settings: Settings) -> tuple[bytes, NDArray[np.bool_]]:
     """The annotated photo's bytes and its polygon as a boolean mask."""
     for asset in EVAL_ASSETS.values():
         if verify(model_settings.model_dir / asset.file, asset) is not Status.OK:
-            pytest.skip(f"{asset.file} not in the cache: run `python -m worker.model_fetch --eval`")
+            pytest.skip(f"{asset.file} not in the cache: run `python -m engine.model_fetch --eval`")
     model_dir: Path = model_settings.model_dir
     data = (model_dir / "quokka.jpg").read_bytes()
     ann = json.loads((model_dir / "quokka_annotations.json").read_text())

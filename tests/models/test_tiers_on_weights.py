@@ -10,10 +10,10 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from core.errors import NoSubjectDetected
+from core.options import OutputOptions
+from core.tiers import TIERS
+from engine.pipeline import Engine
 from tests.models.conftest import require_tier
-from worker.engine import Engine
-from worker.options import OutputOptions
-from worker.tiers import TIERS
 
 pytestmark = pytest.mark.models
 

@@ -16,10 +16,10 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from core.settings import Settings
+from core.tasks import job_arq_id
 from db import credits
+from engine.pipeline import Engine
 from tests.support.tokens import auth, token
-from worker.engine import Engine
-from worker.processing import job_arq_id
 from worker.runner import create_worker
 
 API = "/api/background-remover"

@@ -12,10 +12,10 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from core.settings import Settings
+from core.tasks import job_arq_id
 from tests.integration.e2e.conftest import API, balance, submit
 from tests.support.images import quokka, variant
 from tests.support.webhook_receiver import receiving
-from worker.processing import job_arq_id
 
 
 async def test_webhook_is_delivered_signed_when_a_job_finishes(

@@ -8,10 +8,10 @@ import contextlib
 from arq.connections import ArqRedis
 from arq.jobs import Job
 
+from core.heartbeats import live_workers
 from core.settings import Settings
+from engine.pipeline import Engine
 from tests.integration.conftest import wait_started
-from worker.engine import Engine
-from worker.heartbeat import live_workers
 from worker.runner import create_worker
 
 

@@ -16,8 +16,8 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from core.settings import Settings
-from worker.inference import ModelRunner
-from worker.tiers import TIERS, ModelSpec
+from engine.inference import ModelRunner
+from engine.pipelines import PIPELINES, ModelSpec
 
 pytestmark = pytest.mark.unit
 
@@ -90,6 +90,6 @@ class DiscRunner:
 @pytest.fixture
 def disc_runners() -> dict[str, ModelRunner]:
     runners: dict[str, ModelRunner] = {}
-    for name, tier in TIERS.items():
+    for name, tier in PIPELINES.items():
         runners[name] = DiscRunner(tier.model)  # type: ignore[assignment]
     return runners

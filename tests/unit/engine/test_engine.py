@@ -10,14 +10,15 @@ import pytest
 from PIL import Image
 
 from core.errors import ModelChecksumMismatch, NoSubjectDetected, TierUnavailable, UnknownTier
+from core.model_manifest import MODELS
+from core.options import OutputOptions
 from core.settings import Settings
+from core.tiers import TIERS
+from engine import cli
+from engine.inference import ModelRunner, intra_op_threads, session_options
+from engine.pipeline import Engine
+from engine.pipelines import PIPELINES
 from tests.unit.engine.conftest import DiscRunner, encode, subject_image
-from worker import cli
-from worker.engine import Engine
-from worker.inference import ModelRunner, intra_op_threads, session_options
-from worker.model_manifest import MODELS
-from worker.options import OutputOptions
-from worker.tiers import TIERS
 
 pytestmark = pytest.mark.unit
 
@@ -83,7 +84,7 @@ def test_transparent_input_stays_transparent(engine_settings: Settings, disc_run
 
 
 def test_blank_image_is_no_subject(engine_settings: Settings) -> None:
-    runners: dict[str, ModelRunner] = {"basic": DiscRunner(TIERS["basic"].model, empty=True)}  # type: ignore[dict-item]
+    runners: dict[str, ModelRunner] = {"basic": DiscRunner(PIPELINES["basic"].model, empty=True)}  # type: ignore[dict-item]
     data = encode(Image.new("RGB", (64, 64), "white"), "PNG")
     with pytest.raises(NoSubjectDetected) as err:
         _engine(engine_settings, runners).remove(data, "basic", OutputOptions())
@@ -93,7 +94,7 @@ def test_blank_image_is_no_subject(engine_settings: Settings) -> None:
 def test_thread_budget_never_oversubscribes(engine_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import replace
 
-    from worker import inference
+    from engine import inference
 
     monkeypatch.setattr(inference, "available_cores", lambda: 4)
     assert intra_op_threads(replace(engine_settings, worker_concurrency=1, ort_intra_op_threads=0)) == 4

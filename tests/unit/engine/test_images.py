@@ -10,9 +10,10 @@ import pytest
 from PIL import Image
 
 from core.errors import CorruptImage, FileTooLarge, ResolutionTooHigh, ResolutionTooLow, UnsupportedMediaType
+from core.image_probe import probe, sniff
 from core.settings import Settings
+from engine.images import decode
 from tests.unit.engine.conftest import encode, raw_png, subject_image
-from worker.images import decode, probe, sniff
 
 pytestmark = pytest.mark.unit
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from worker import model_fetch
-from worker.model_fetch import Status, run_fetch, verify
-from worker.model_manifest import ALL_ASSETS, MODELS, Asset, NpmChunkedSource, PipWheelSource, UrlSource
-from worker.tiers import TIERS, model_installed
+from core.model_manifest import ALL_ASSETS, MODELS, Asset, NpmChunkedSource, PipWheelSource, UrlSource
+from core.tiers import TIERS, model_installed
+from engine import model_fetch
+from engine.model_fetch import Status, run_fetch, verify
+from engine.pipelines import PIPELINES
 
 pytestmark = pytest.mark.unit
 
@@ -66,8 +67,10 @@ def test_manifest_entries_are_complete() -> None:
 
 def test_every_tier_uses_a_manifest_model() -> None:
     assert set(TIERS) == {"basic", "standard", "professional", "industry"}
-    for tier in TIERS.values():
-        assert tier.model.asset is MODELS[tier.model_file]
+    assert set(PIPELINES) == set(TIERS)
+    for name, tier in TIERS.items():
+        assert tier.models == (MODELS[tier.model_file],)
+        assert PIPELINES[name].model.asset is MODELS[tier.model_file]
     assert [t.credits for t in TIERS.values()] == [3, 8, 15, 25]
     assert TIERS["professional"].model_file == TIERS["industry"].model_file
 

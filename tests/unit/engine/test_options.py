@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import InvalidOptions
-from worker.options import CropMargin, OutputOptions, parse_color
+from core.options import CropMargin, OutputOptions, parse_color
 
 pytestmark = pytest.mark.unit
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from worker.quality_metrics import score
+from tools.quality_metrics import score
 
 pytestmark = pytest.mark.unit
 

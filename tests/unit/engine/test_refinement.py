@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from worker.foreground import estimate_foreground
-from worker.guided_filter import bilinear_at, guided_upsample
-from worker.matting import closed_form_band, trimap_from_alpha
-from worker.quality_metrics import score
-from worker.refine import Frame, run_step
-from worker.tiers import TIERS
+from engine.foreground import estimate_foreground
+from engine.guided_filter import bilinear_at, guided_upsample
+from engine.matting import closed_form_band, trimap_from_alpha
+from engine.pipelines import PIPELINES as TIERS
+from engine.refine import Frame, run_step
+from tools.quality_metrics import score
 
 pytestmark = pytest.mark.unit
 

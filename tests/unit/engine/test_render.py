@@ -7,9 +7,9 @@ import pytest
 from numpy.typing import NDArray
 from PIL import Image
 
+from core.options import OutputOptions
+from engine.render import crop_box, render
 from tests.unit.engine.conftest import subject_image
-from worker.options import OutputOptions
-from worker.render import crop_box, render
 
 pytestmark = pytest.mark.unit
 

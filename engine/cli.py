@@ -1,6 +1,6 @@
 """Local command line on the same engine as the worker::
 
-    python -m worker.cli remove photo.jpg more/ --tier standard --out cutouts/ [--format webp] [--crop]
+    python -m engine.cli remove photo.jpg more/ --tier standard --out cutouts/ [--format webp] [--crop]
 
 Directories expand to the JPEG/PNG/WebP files directly inside them. Each failure is reported with its
 error code; the exit status is 1 if any file failed, 2 for a usage error (unknown or unavailable tier).
@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import TextIO
 
 from core.errors import BgRemoverError
+from core.options import OutputOptions
 from core.settings import get_settings
-from worker.engine import Engine
-from worker.options import OutputOptions
-from worker.tiers import TIERS
+from core.tiers import TIERS
+from engine.pipeline import Engine
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 
@@ -102,7 +102,7 @@ def run_remove(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m worker.cli", description="Background removal on local files.")
+    parser = argparse.ArgumentParser(prog="python -m engine.cli", description="Background removal on local files.")
     sub = parser.add_subparsers(dest="command", required=True)
     rm = sub.add_parser("remove", help="cut out the subject of each image")
     rm.add_argument("inputs", nargs="+", type=Path, metavar="IN", help="image files or directories")

@@ -1,7 +1,8 @@
-"""Reading uploads safely: sniff the bytes, check limits from the header, then decode to 8-bit RGB (+ alpha).
+"""Checking uploads safely from their header: sniff the bytes, check size and dimensions, never decode.
 
 Order matters: size limit, magic bytes, header dimensions (Pillow's ``Image.open`` is lazy and reads only
-the header), and only then the pixels. A decompression bomb is refused from its header, never decoded.
+the header). A decompression bomb is refused from its header. The API calls :func:`probe` before it
+accepts an upload; the engine's decoder (:mod:`engine.images`) runs the same checks before the pixels.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
-from numpy.typing import NDArray
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from core.errors import CorruptImage, FileTooLarge, ResolutionTooHigh, ResolutionTooLow, UnsupportedMediaType
 from core.settings import Settings
@@ -26,7 +25,7 @@ _PIL_FORMATS: dict[ImageFormat, str] = {"jpeg": "JPEG", "png": "PNG", "webp": "W
 _TRANSPOSED_ORIENTATIONS = {5, 6, 7, 8}
 _EXIF_ORIENTATION_TAG = 0x0112
 # Everything Pillow raises for a broken file once the header was accepted
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error)
+DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, struct.error)
 
 
 @dataclass(frozen=True)
@@ -47,15 +46,6 @@ class ImageInfo:
         return f"image/{self.format}"
 
 
-@dataclass(frozen=True)
-class DecodedImage:
-    info: ImageInfo
-    rgb: NDArray[np.uint8]
-    """H×W×3, sRGB assumed, EXIF orientation applied."""
-    alpha: NDArray[np.uint8] | None
-    """H×W, or None when the input has no transparency at all."""
-
-
 def sniff(data: bytes) -> ImageFormat:
     """The container format from magic bytes; file names and content types are not trusted."""
     if data.startswith(b"\xff\xd8\xff"):
@@ -69,7 +59,7 @@ def sniff(data: bytes) -> ImageFormat:
     raise UnsupportedMediaType("only JPEG, PNG and WebP images are accepted (detected from the file's bytes)")
 
 
-def _check_size(data: bytes, settings: Settings) -> None:
+def check_size(data: bytes, settings: Settings) -> None:
     if len(data) > settings.max_image_bytes:
         raise FileTooLarge(
             f"the image is {len(data)} bytes, the limit is {settings.max_image_bytes} bytes",
@@ -77,7 +67,7 @@ def _check_size(data: bytes, settings: Settings) -> None:
         )
 
 
-def _open(data: bytes, fmt: ImageFormat) -> Image.Image:
+def open_header(data: bytes, fmt: ImageFormat) -> Image.Image:
     try:
         with warnings.catch_warnings():
             # our own megapixel limit (checked right after) is the one that applies; Pillow's global
@@ -88,12 +78,12 @@ def _open(data: bytes, fmt: ImageFormat) -> Image.Image:
         raise ResolutionTooHigh(f"the image header announces too many pixels ({exc})") from exc
     except UnidentifiedImageError as exc:
         raise CorruptImage(f"the {fmt.upper()} header cannot be read") from exc
-    except _DECODE_ERRORS as exc:
+    except DECODE_ERRORS as exc:
         raise CorruptImage(f"the {fmt.upper()} header cannot be read: {exc}") from exc
     return img
 
 
-def _check_dimensions(img: Image.Image, fmt: ImageFormat, size: int, settings: Settings) -> ImageInfo:
+def check_dimensions(img: Image.Image, fmt: ImageFormat, size: int, settings: Settings) -> ImageInfo:
     width, height = img.size
     if width * height > settings.max_megapixels * 1e6:
         raise ResolutionTooHigh(
@@ -108,7 +98,7 @@ def _check_dimensions(img: Image.Image, fmt: ImageFormat, size: int, settings: S
         )
     try:
         orientation = img.getexif().get(_EXIF_ORIENTATION_TAG, 1)
-    except _DECODE_ERRORS:
+    except DECODE_ERRORS:
         orientation = 1  # a broken EXIF block is ignored, as browsers do
     if orientation in _TRANSPOSED_ORIENTATIONS:
         width, height = height, width
@@ -117,53 +107,7 @@ def _check_dimensions(img: Image.Image, fmt: ImageFormat, size: int, settings: S
 
 def probe(data: bytes, settings: Settings) -> ImageInfo:
     """Cheap header check for the API before it accepts an upload; raises :class:`core.errors.ImageError`."""
-    _check_size(data, settings)
+    check_size(data, settings)
     fmt = sniff(data)
-    with _open(data, fmt) as img:
-        return _check_dimensions(img, fmt, len(data), settings)
-
-
-def decode(data: bytes, settings: Settings) -> DecodedImage:
-    """Full decode to 8-bit RGB (+ alpha), after the same checks as :func:`probe`."""
-    _check_size(data, settings)
-    fmt = sniff(data)
-    with _open(data, fmt) as img:
-        info = _check_dimensions(img, fmt, len(data), settings)
-        try:
-            img.load()
-            oriented = ImageOps.exif_transpose(img)
-            rgb, alpha = _to_rgb_alpha(oriented)
-        except Image.DecompressionBombError as exc:
-            raise ResolutionTooHigh(str(exc)) from exc
-        except _DECODE_ERRORS as exc:
-            raise CorruptImage(f"the {fmt.upper()} data is truncated or corrupt: {exc}") from exc
-    if rgb.shape[:2] != (info.height, info.width):
-        raise CorruptImage("the decoded size does not match the header")
-    return DecodedImage(info=info, rgb=rgb, alpha=alpha)
-
-
-def _scale16(arr: NDArray[np.generic]) -> NDArray[np.uint8]:
-    # Pillow's convert("L") clips 16-bit values at 255 instead of scaling them: do it ourselves
-    wide = arr.astype(np.uint32)
-    if wide.max(initial=0) > 255:
-        wide = (wide + 128) // 257
-    return np.clip(wide, 0, 255).astype(np.uint8)
-
-
-def _to_rgb_alpha(img: Image.Image) -> tuple[NDArray[np.uint8], NDArray[np.uint8] | None]:
-    mode = img.mode
-    alpha: NDArray[np.uint8] | None = None
-    if mode.startswith("I") or mode == "F":
-        grey = _scale16(np.asarray(img))
-        rgb = np.repeat(grey[:, :, None], 3, axis=2)
-        return np.ascontiguousarray(rgb), None
-    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode in ("P", "L", "RGB") and "transparency" in img.info):
-        rgba = np.asarray(img.convert("RGBA"))
-        rgb = np.ascontiguousarray(rgba[:, :, :3])
-        alpha = np.ascontiguousarray(rgba[:, :, 3])
-        if int(alpha.min()) == 255:
-            alpha = None
-        return rgb, alpha
-    if mode != "RGB":
-        img = img.convert("RGB")  # L, 1, P, CMYK (Adobe-inverted handled by the JPEG plugin), YCbCr, LAB
-    return np.ascontiguousarray(np.asarray(img, dtype=np.uint8)), None
+    with open_header(data, fmt) as img:
+        return check_dimensions(img, fmt, len(data), settings)

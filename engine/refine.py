@@ -1,4 +1,4 @@
-"""Post-processing steps named by :mod:`worker.tiers`: model mask → full-resolution alpha (+ colours)."""
+"""Post-processing steps named by :mod:`core.tiers`: model mask → full-resolution alpha (+ colours)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from worker.foreground import estimate_foreground
-from worker.guided_filter import bilinear_at, guided_coefficients, guided_upsample, working_size
-from worker.matting import closed_form_band, trimap_from_alpha
-from worker.tiers import Step
+from engine.foreground import estimate_foreground
+from engine.guided_filter import bilinear_at, guided_coefficients, guided_upsample, working_size
+from engine.matting import closed_form_band, trimap_from_alpha
+from engine.pipelines import Step
 
 F32 = NDArray[np.float32]
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from worker.options import OutputOptions
+from core.options import OutputOptions
 
 F32 = NDArray[np.float32]
 U8 = NDArray[np.uint8]

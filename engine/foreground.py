@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from worker.guided_filter import bilinear_at, working_size
+from engine.guided_filter import bilinear_at, working_size
 
 F32 = NDArray[np.float32]
 

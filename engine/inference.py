@@ -19,7 +19,7 @@ import onnxruntime as ort
 from numpy.typing import NDArray
 
 from core.settings import Settings
-from worker.tiers import ModelSpec
+from engine.pipelines import ModelSpec
 
 log = logging.getLogger(__name__)
 

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.errors import ModelChecksumMismatch, ModelMissing, NoSubjectDetected, TierUnavailable
+from core.options import OutputOptions
 from core.settings import Settings
-from worker.images import DecodedImage, decode
-from worker.inference import ModelRunner, configure_process, intra_op_threads
-from worker.model_fetch import Status, verify
-from worker.options import OutputOptions
-from worker.refine import Frame, run_step
-from worker.render import render, to_u8
-from worker.tiers import TIERS, TierSpec, get_tier
+from engine.images import DecodedImage, decode
+from engine.inference import ModelRunner, configure_process, intra_op_threads
+from engine.model_fetch import Status, verify
+from engine.pipelines import PIPELINES, Pipeline, get_pipeline
+from engine.refine import Frame, run_step
+from engine.render import render, to_u8
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,8 @@ class Engine:
         engine = cls(settings=settings)
         by_file: dict[str, ModelRunner] = {}
         failed_files: dict[str, str] = {}
-        wanted = [get_tier(name) for name in (TIERS if tiers is None else tiers)]
-        for spec in TIERS.values():
+        wanted = [get_pipeline(name) for name in (PIPELINES if tiers is None else tiers)]
+        for spec in PIPELINES.values():
             if spec not in wanted:
                 engine.unavailable[spec.name] = "not loaded by this worker"
         for spec in wanted:
@@ -80,10 +80,10 @@ class Engine:
         return engine
 
     def available_tiers(self) -> dict[str, bool]:
-        return {name: name in self.runners for name in TIERS}
+        return {name: name in self.runners for name in PIPELINES}
 
     def runner(self, tier: str) -> ModelRunner:
-        spec = get_tier(tier)
+        spec = get_pipeline(tier)
         try:
             return self.runners[spec.name]
         except KeyError:
@@ -100,7 +100,7 @@ class Engine:
     ) -> Cutout:
         """Cut out the subject. ``timings``, if given, receives seconds per stage (the benchmark's hook)."""
         clock = _Clock(timings)
-        spec = get_tier(tier)
+        spec = get_pipeline(tier)
         runner = self.runner(tier)
         with clock("decode"):
             image = decode(data, self.settings)
@@ -122,7 +122,7 @@ class Engine:
             input_height=image.info.height,
         )
 
-    def segment(self, image: DecodedImage, spec: TierSpec, runner: ModelRunner, clock: _Clock | None = None) -> Frame:
+    def segment(self, image: DecodedImage, spec: Pipeline, runner: ModelRunner, clock: _Clock | None = None) -> Frame:
         """Model + the tier's steps; raises :class:`NoSubjectDetected` on an (almost) empty mask."""
         clock = clock or _Clock(None)
         with clock("preprocess"):
@@ -165,7 +165,7 @@ class _Clock:
             self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
 
 
-def _load_runner(spec: TierSpec, settings: Settings, threads: int) -> ModelRunner:
+def _load_runner(spec: Pipeline, settings: Settings, threads: int) -> ModelRunner:
     asset = spec.model.asset
     path = settings.model_dir / asset.file
     status = verify(path, asset)  # cheap when the fetcher's stamp vouches for this exact file

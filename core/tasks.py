@@ -1,0 +1,68 @@
+"""The queue's vocabulary, shared by the API (which enqueues) and the worker (which runs): task names,
+arq job ids and typed enqueue helpers.
+
+The enqueue side never imports the worker, as in arq itself: a task is named here and registered under
+that name by :mod:`worker.runner`. arq's own Redis keys come from :mod:`arq.constants`, never typed by hand.
+"""
+
+from __future__ import annotations
+
+import uuid
+from enum import StrEnum
+
+from arq.connections import ArqRedis
+from arq.constants import in_progress_key_prefix, result_key_prefix
+
+from core.statuses import WebhookKind
+
+
+class Task(StrEnum):
+    PROCESS_JOB = "process_job"
+    BUILD_BATCH_ZIP = "build_batch_zip"
+    DELIVER_WEBHOOK = "deliver_webhook"
+    PING = "ping"
+
+
+def job_arq_id(job_id: uuid.UUID | str) -> str:
+    """One arq job per image: arq refuses a second enqueue of the same id while the first is known."""
+    return f"job:{job_id}"
+
+
+def zip_arq_id(batch_id: uuid.UUID | str) -> str:
+    return f"zip:{batch_id}"
+
+
+def webhook_arq_id(kind: WebhookKind, object_id: uuid.UUID | str) -> str:
+    return f"hook:{kind}:{object_id}"
+
+
+def in_progress_key(arq_id: str) -> str:
+    return in_progress_key_prefix + arq_id
+
+
+def result_key(arq_id: str) -> str:
+    return result_key_prefix + arq_id
+
+
+async def enqueue_process_job(redis: ArqRedis, queue_name: str, job_id: uuid.UUID | str) -> bool:
+    """True when arq accepted it; False when a job with that id is already queued, running or kept."""
+    job = await redis.enqueue_job(Task.PROCESS_JOB, str(job_id), _job_id=job_arq_id(job_id), _queue_name=queue_name)
+    return job is not None
+
+
+async def enqueue_batch_zip(redis: ArqRedis, queue_name: str, batch_id: uuid.UUID | str) -> bool:
+    job = await redis.enqueue_job(
+        Task.BUILD_BATCH_ZIP, str(batch_id), _job_id=zip_arq_id(batch_id), _queue_name=queue_name
+    )
+    return job is not None
+
+
+async def enqueue_webhook(redis: ArqRedis, queue_name: str, kind: WebhookKind, object_id: uuid.UUID | str) -> bool:
+    job = await redis.enqueue_job(
+        Task.DELIVER_WEBHOOK,
+        kind,
+        str(object_id),
+        _job_id=webhook_arq_id(kind, object_id),
+        _queue_name=queue_name,
+    )
+    return job is not None

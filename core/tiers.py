@@ -1,0 +1,81 @@
+"""The tier catalogue: what a customer buys (name, price, description) and which weights it needs.
+
+How each tier runs (model input, refinement steps) is the engine's business
+(:mod:`engine.pipelines`); this module holds only what the API, pricing and the worker share, so the API
+can price and check availability without importing the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import UnknownTier
+from core.model_manifest import ISNET_FP16, U2NET, U2NETP, Asset
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    credits: int
+    description: str
+    models: tuple[Asset, ...]
+    """Every weight file the tier's pipeline loads; the tier is available when all are installed."""
+
+    @property
+    def model_file(self) -> str:
+        return self.models[0].file
+
+    @property
+    def licence(self) -> str:
+        return " + ".join(dict.fromkeys(a.licence for a in self.models))
+
+
+TIERS: dict[str, Tier] = {
+    t.name: t
+    for t in (
+        Tier(
+            name="basic",
+            credits=3,
+            description="U²-Net-p at 320², mask upscaled to the input size, hard-ish edges",
+            models=(U2NETP,),
+        ),
+        Tier(
+            name="standard",
+            credits=8,
+            description="U²-Net at 320², edge-aware (guided filter) upsampling of the mask",
+            models=(U2NET,),
+        ),
+        Tier(
+            name="professional",
+            credits=15,
+            description="IS-Net at 1024², edge-aware upsampling, soft alpha",
+            models=(ISNET_FP16,),
+        ),
+        Tier(
+            name="industry",
+            credits=25,
+            description="IS-Net at 1024², closed-form matting in the unknown band, foreground colour decontamination",
+            models=(ISNET_FP16,),
+        ),
+    )
+}
+TIER_NAMES: tuple[str, ...] = tuple(TIERS)
+
+
+def get_tier(name: str) -> Tier:
+    try:
+        return TIERS[name]
+    except KeyError:
+        raise UnknownTier(f"unknown tier {name!r}; tiers: {', '.join(TIERS)}", tiers=list(TIERS)) from None
+
+
+def model_installed(tier: str, model_dir: Path) -> bool:
+    """Cheap availability check for the API: every file is there with the manifest's size (no hashing)."""
+    for asset in get_tier(tier).models:
+        try:
+            if (model_dir / asset.file).stat().st_size != asset.size:
+                return False
+        except OSError:
+            return False
+    return True

@@ -29,6 +29,8 @@ BATCH_STATUSES = ("pending", "processing", "completed", "partial", "failed", "ca
 SUBSCRIPTION_STATUSES = ("active", "cancelled", "expired", "suspended")
 PRICING_TYPES = ("credit", "subscription")
 LEDGER_KINDS = ("grant", "charge", "refund", "adjustment")
+WEBHOOK_KINDS = ("job", "batch")
+WEBHOOK_DELIVERY_STATUSES = ("retrying", "delivered", "failed")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -179,6 +181,47 @@ class IdempotencyRecord(Table, tablename="idempotency_record"):
     idempotency_key_unique = Unique(["user_id", "endpoint", "key"])
 
 
+class WebhookSigningSecret(Table, tablename="webhook_signing_secret"):
+    """A user's Standard Webhooks signing secret (``whsec_…``), one per user.
+
+    Stored readable because signing needs the key itself (a hash would not do for HMAC); the API
+    returns it only in the answer that created or rotated it. After a rotation the previous secret
+    still signs, beside the new one, until ``previous_expires_at``, so receivers can switch without
+    losing deliveries.
+    """
+
+    id = UUID(primary_key=True)
+    user_id = Varchar(length=255, null=False, unique=True)
+    secret = Varchar(length=64, null=False, secret=True)
+    previous_secret = Varchar(length=64, null=True, default=None, secret=True)
+    previous_expires_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(null=False, default=TimestamptzNow())
+    rotated_at = Timestamptz(null=True, default=None)
+
+
+class WebhookDelivery(Table, tablename="webhook_delivery"):
+    """The delivery log: one row per job or batch event, its attempts and why it last failed.
+
+    Rows ``retrying`` are the deliveries waiting for another attempt; their count per user and in
+    total is what the pending caps bound.
+    """
+
+    id = UUID(primary_key=True)
+    user_id = Varchar(length=255, null=False)
+    kind = Varchar(length=8, null=False)
+    object_id = UUID(null=False)
+    status = Varchar(length=16, null=False)
+    attempts = Integer(null=False, default=0)
+    last_status_code = Integer(null=True, default=None)
+    last_error = Varchar(length=500, null=True, default=None)
+    created_at = Timestamptz(null=False, default=TimestamptzNow())
+    updated_at = Timestamptz(null=False, default=TimestamptzNow())
+
+    webhook_delivery_kind_valid = Check(_in("kind", WEBHOOK_KINDS))
+    webhook_delivery_status_valid = Check(_in("status", WEBHOOK_DELIVERY_STATUSES))
+    webhook_delivery_event_unique = Unique(["kind", "object_id"])
+
+
 TABLES: tuple[type[Table], ...] = (
     BackgroundRemovalBatch,
     BackgroundRemovalJob,
@@ -186,6 +229,8 @@ TABLES: tuple[type[Table], ...] = (
     BackgroundRemoverSubscriptionUsage,
     CreditLedgerEntry,
     IdempotencyRecord,
+    WebhookSigningSecret,
+    WebhookDelivery,
 )
 """Every table, parents first (the order migrations and test set-up create them in)."""
 
@@ -212,6 +257,14 @@ COMPOSITE_INDEXES: dict[str, str] = {
     ),
     "credit_ledger_user_created_idx": (
         "CREATE INDEX IF NOT EXISTS credit_ledger_user_created_idx ON credit_ledger (user_id, created_at)"
+    ),
+    "webhook_delivery_user_created_idx": (
+        "CREATE INDEX IF NOT EXISTS webhook_delivery_user_created_idx "
+        "ON webhook_delivery (user_id, created_at DESC, id DESC)"
+    ),
+    "webhook_delivery_retrying_idx": (
+        "CREATE INDEX IF NOT EXISTS webhook_delivery_retrying_idx "
+        "ON webhook_delivery (user_id, updated_at) WHERE status = 'retrying'"
     ),
 }
 """Multi-column indexes Piccolo cannot declare on a column; created by a raw migration and checked by

@@ -21,6 +21,7 @@ from api.controllers.batches import BatchController
 from api.controllers.billing import CreditsController, PricingController, SubscriptionController
 from api.controllers.health import HealthController
 from api.controllers.jobs import JobController
+from api.controllers.webhooks import WebhookController
 from api.limits import RateLimiter
 from api.problems import EXCEPTION_HANDLERS, add_request_id_header
 from api.queue import Enqueuer
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PricingController,
             SubscriptionController,
             CreditsController,
+            WebhookController,
             jobs,
             batches,
         ],

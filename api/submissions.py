@@ -35,7 +35,7 @@ from core.settings import Settings
 from core.storage import LocalStorage, input_key
 from core.tiers import model_installed
 from core.webhooks import check_webhook_target
-from db import batches, billing, idempotency, jobs
+from db import batches, billing, idempotency, jobs, webhook_secrets
 from db.piccolo_conf import DB
 
 
@@ -107,6 +107,7 @@ async def accept_single(
     settings: Settings,
 ) -> Accepted:
     """Charge (subscription quota first, then credits) and record one job."""
+    await webhook_secrets.require_for(user_id, webhook_url)  # 409 webhook_secret_missing, before anything is stored
     fingerprint = _fingerprint(tier, options, webhook_url, [upload])
     job_id = uuid.uuid4()
     key = input_key(job_id, upload.info.format)
@@ -221,6 +222,7 @@ async def accept_batch(
     settings: Settings,
 ) -> Accepted:
     """Charge the discounted batch price and record the batch with one job per image."""
+    await webhook_secrets.require_for(user_id, webhook_url)  # 409 webhook_secret_missing, before anything is stored
     fingerprint = _fingerprint(tier, options, webhook_url, uploads)
     batch_id = uuid.uuid4()
     job_ids = [uuid.uuid4() for _ in uploads]

@@ -27,7 +27,8 @@ The API turns any :class:`BgRemoverError` into an RFC 9457 problem+json response
     │   ├── JobNotCancellable         409 job_not_cancellable
     │   ├── BatchNotFinished          409 batch_not_finished
     │   ├── AlreadySubscribed         409 already_subscribed
-    │   └── IdempotencyInProgress     409 idempotency_in_progress
+    │   ├── IdempotencyInProgress     409 idempotency_in_progress
+    │   └── WebhookSecretMissing      409 webhook_secret_missing
     ├── IdempotencyKeyReused          422 idempotency_key_reused
     ├── ResultNotReady                404 result_not_ready
     ├── ResultExpired                 410 result_expired
@@ -236,6 +237,12 @@ class IdempotencyInProgress(Conflict):
     """A request with the same ``Idempotency-Key`` is still being processed."""
 
     code = "idempotency_in_progress"
+
+
+class WebhookSecretMissing(Conflict):
+    """A ``webhook_url`` was given before the user created a signing secret to verify deliveries with."""
+
+    code = "webhook_secret_missing"
 
 
 class IdempotencyKeyReused(BgRemoverError):

@@ -124,10 +124,9 @@ class Settings:
     worker_tiers: str = field(default_factory=lambda: _env("WORKER_TIERS", ""))
     """Comma-separated tiers this worker loads; empty = every tier whose model is installed."""
 
-    webhook_secret: str = field(
-        default_factory=lambda: _env("WEBHOOK_SECRET", "whsec_ZGV2LW9ubHktd2ViaG9vay1zZWNyZXQtY2hhbmdlLW1l")
-    )
-    """Standard Webhooks signing secret (``whsec_`` + base64)."""
+    webhook_secret: str = field(default_factory=lambda: _env("WEBHOOK_SECRET", ""))
+    """Legacy only: deliveries are signed with each user's own secret. This one signs the deliveries of
+    work accepted before per-user secrets existed, whose user has none yet; empty = those fail."""
 
     webhook_allow_private: bool = field(default_factory=lambda: _env("WEBHOOK_ALLOW_PRIVATE", "0") in _TRUE)
     """Allow webhook targets on private, loopback and link-local addresses (local testing only)."""

@@ -8,9 +8,10 @@ When a job or batch finishes, a worker POSTs :func:`event_payload` to the user's
   anything but a public ``http``/``https`` target, so the service cannot be turned into a proxy
   into its own network (SSRF). ``allow_private`` lifts the address check for local testing.
 * :func:`sign`, :func:`headers_for` and :func:`verify` implement https://www.standardwebhooks.com/
-  (``webhook-id``, ``webhook-timestamp``, ``webhook-signature: v1,<base64 HMAC-SHA256>``).
-* :func:`deliver` makes one attempt and reports a :class:`DeliveryResult`; it never raises for
-  network trouble.
+  (``webhook-id``, ``webhook-timestamp``, ``webhook-signature: v1,<base64 HMAC-SHA256>``). Each user
+  has their own secret (``db.webhook_secrets``); :func:`fingerprint` names one without revealing it.
+* :func:`deliver` makes one attempt, bounded in time as a whole, and reports a :class:`DeliveryResult`;
+  it never raises for network trouble.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import re
 import secrets
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -44,6 +45,7 @@ __all__ = [
     "check_webhook_target",
     "deliver",
     "event_payload",
+    "fingerprint",
     "generate_secret",
     "headers_for",
     "sign",
@@ -55,6 +57,10 @@ MAX_ATTEMPTS = 8
 MAX_URL_LENGTH = 2048
 USER_AGENT = "bgremover-webhooks/1"
 SECRET_PREFIX = "whsec_"
+ROTATION_GRACE_S = 24 * 3600
+"""After a rotation the previous secret keeps signing, beside the new one, for this long."""
+CONNECT_TIMEOUT_S = 3.0
+"""Per address tried; the whole attempt is bounded separately by ``deliver``'s ``timeout_s``."""
 
 _BACKOFF_BASE_S = 5
 _BACKOFF_CAP_S = 3600
@@ -246,12 +252,27 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(mac).decode("ascii")
 
 
-def headers_for(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """Every header a delivery carries, signature included."""
+def fingerprint(secret: str) -> str:
+    """A short name for a secret that reveals nothing of it: the first 16 hex digits of its SHA-256.
+
+    Shown by the API instead of the secret, so a user can tell which secret their receiver holds.
+    """
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
+
+
+def headers_for(
+    secret: str, msg_id: str, timestamp: int, body: bytes, *, also_sign_with: Sequence[str] = ()
+) -> dict[str, str]:
+    """Every header a delivery carries, signature included.
+
+    ``also_sign_with`` adds a signature per extra secret (space-separated, as the standard allows):
+    during a rotation a receiver still holding the previous secret keeps verifying.
+    """
+    signatures = [sign(key, msg_id, timestamp, body) for key in (secret, *also_sign_with)]
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(secret, msg_id, timestamp, body),
+        "webhook-signature": " ".join(signatures),
         "content-type": "application/json",
         "user-agent": USER_AGENT,
     }
@@ -386,14 +407,16 @@ async def deliver(
     secret: str,
     msg_id: str,
     allow_private: bool,
-    timeout_s: float = 10.0,
+    also_sign_with: Sequence[str] = (),
+    timeout_s: float = 5.0,
     client: httpx.AsyncClient | None = None,
 ) -> DeliveryResult:
     """POST ``event``, signed, to ``url`` once; never raises for network errors.
 
     ``msg_id`` should stay the same across retries of one event so receivers can deduplicate. The target
     is checked again here, since DNS may have changed since the URL was accepted, and the connection goes
-    to the checked address. Redirects are not followed. ``timeout_s`` bounds the whole attempt.
+    to the checked address. Redirects are not followed. ``timeout_s`` bounds the whole attempt (DNS,
+    every address tried, sending, the status line): a slow receiver costs at most that much.
     """
     body = json.dumps(event, separators=(",", ":"), sort_keys=True, default=str).encode("utf-8")
     try:
@@ -402,7 +425,9 @@ async def deliver(
         return DeliveryResult(ok=False, status_code=None, error=exc.detail, retryable=False)
 
     own_client = client is None
-    http = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout_s), trust_env=False)
+    http = client or httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout_s, connect=min(CONNECT_TIMEOUT_S, timeout_s)), trust_env=False
+    )
     try:
         async with asyncio.timeout(timeout_s):
             try:
@@ -415,7 +440,7 @@ async def deliver(
                     _refuse_private(addresses)
                 except InvalidWebhookUrl as exc:
                     return DeliveryResult(ok=False, status_code=None, error=exc.detail, retryable=False)
-            headers = headers_for(secret, msg_id, int(time.time()), body)
+            headers = headers_for(secret, msg_id, int(time.time()), body, also_sign_with=also_sign_with)
             status = await _post(http, target, addresses, body, headers)
     except TimeoutError:
         return DeliveryResult(ok=False, status_code=None, error=f"timed out after {timeout_s:g} s", retryable=True)

@@ -1,7 +1,9 @@
 """``deliver_webhook``: a signed POST to the client's ``webhook_url`` when a job or batch finishes.
 
-Retried with exponential backoff (``core.webhooks.backoff_seconds``) up to ``MAX_ATTEMPTS``; the
-job or batch row records ``webhook_status`` (``delivered`` / ``failed``) and the attempts made.
+Signed with the user's own secret (``db.webhook_secrets``), and with the previous one too while a
+rotation's grace period lasts. Retried with exponential backoff (``core.webhooks.backoff_seconds``) up
+to ``MAX_ATTEMPTS``; the job or batch row records ``webhook_status`` (``delivered`` / ``failed``) and the
+attempts made.
 """
 
 from __future__ import annotations
@@ -16,9 +18,19 @@ from arq import Retry
 from core.serialisers import batch_out, job_out
 from core.settings import Settings
 from core.webhooks import MAX_ATTEMPTS, backoff_seconds, deliver, event_payload
-from db import batches, jobs
+from db import batches, jobs, webhook_secrets
+from db.webhook_secrets import SigningKeys
 
 log = logging.getLogger("bgremover.worker")
+
+
+async def signing_keys(settings: Settings, user_id: str) -> SigningKeys | None:
+    keys = await webhook_secrets.signing_keys(user_id)
+    if keys is None and settings.webhook_secret:
+        # Only work accepted before per-user secrets existed gets here: a submission with a
+        # webhook_url is refused until the user has a secret, and secrets are never deleted.
+        return SigningKeys(current=settings.webhook_secret, previous=None)
+    return keys
 
 
 async def deliver_webhook(ctx: dict[str, Any], kind: str, object_id: str) -> dict[str, Any]:
@@ -35,14 +47,20 @@ async def deliver_webhook(ctx: dict[str, Any], kind: str, object_id: str) -> dic
         event_type = "batch.finished"
     if row is None or not row.get("webhook_url") or data is None:
         return {"status": "skipped"}
+    record = jobs.set_webhook_state if kind == "job" else batches.set_webhook_state
+    keys = await signing_keys(settings, row["user_id"])
+    if keys is None:
+        await record(oid, "failed", attempt - 1)
+        log.warning("webhook %s %s not sent: its user has no signing secret", kind, oid)
+        return {"status": "failed", "attempt": attempt - 1, "error": "webhook_secret_missing"}
     result = await deliver(
         row["webhook_url"],
         event_payload(event_type, data),  # type: ignore[arg-type]
-        secret=settings.webhook_secret,
+        secret=keys.current,
+        also_sign_with=(keys.previous,) if keys.previous else (),
         msg_id=f"msg_{kind}_{object_id}",
         allow_private=settings.webhook_allow_private,
     )
-    record = jobs.set_webhook_state if kind == "job" else batches.set_webhook_state
     if result.ok:
         await record(oid, "delivered", attempt)
         return {"status": "delivered", "attempt": attempt}

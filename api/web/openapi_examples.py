@@ -24,6 +24,7 @@ from api.schemas import (
     StatsEnvelope,
     SubscriptionEnvelope,
 )
+from api.webhook_schemas import WebhookSecretCreated, WebhookSecretInfo
 from core.serialisers import API_PREFIX, BatchOut, JobOut
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -107,6 +108,21 @@ def bad_request(method: str, path: str, key: str, message: str, source: str = "q
             errors=[{"message": message, "key": key, "source": source}],
         ),
         description="A malformed parameter or body (problem+json, `errors` lists each one)",
+    )
+
+
+def webhook_secret_missing(path: str) -> ResponseSpec:
+    return problems(
+        problem(
+            409,
+            "webhook_secret_missing",
+            "Conflict",
+            "Create a webhook signing secret first (POST /api/background-remover/webhooks/secret; it is shown "
+            "once): deliveries are signed with it, and your receiver needs it to verify them.",
+            path,
+            createWith="POST /api/background-remover/webhooks/secret",
+        ),
+        description="A `webhook_url` before any signing secret (problem+json); nothing is charged",
     )
 
 
@@ -534,6 +550,7 @@ CREATE_JOB_RESPONSES = {
         ),
         description="Invalid options, tier or image (problem+json)",
     ),
+    409: webhook_secret_missing("/jobs"),
     400: bad_request("POST", "/jobs", "image", "Object missing required field `image`", "body"),
 }
 
@@ -627,6 +644,7 @@ CREATE_BATCH_RESPONSES = {
         ),
         description="Wrong number of images, bad options or a bad image (problem+json)",
     ),
+    409: webhook_secret_missing("/batches"),
     400: bad_request("POST", "/batches", "Idempotency-Key", "Expected `str`", "header"),
 }
 
@@ -676,4 +694,58 @@ DOWNLOAD_BATCH_RESPONSES = {
         description="Nothing succeeded (problem+json)",
     ),
     400: bad_request("GET", f"/batches/{_BATCH_ID}/download", "batch_id", "Expected `str`", "path"),
+}
+
+# ----------------------------------------------------------------------------- webhooks
+
+_WEBHOOK_SECRET_INFO: dict[str, Any] = {
+    "fingerprint": "5f0c1e9a2b7d4c83",
+    "createdAt": "2025-06-01T09:00:00Z",
+    "rotatedAt": "2025-06-03T08:00:00Z",
+    "previousFingerprint": "a93e27c0d41b6f15",
+    "previousExpiresAt": "2025-06-04T08:00:00Z",
+}
+
+CREATE_WEBHOOK_SECRET_RESPONSES = {
+    201: ok(
+        WebhookSecretCreated,
+        Example(
+            id="created",
+            summary="A first secret",
+            value={
+                "fingerprint": "5f0c1e9a2b7d4c83",
+                "createdAt": "2025-06-01T09:00:00Z",
+                "rotatedAt": None,
+                "previousFingerprint": None,
+                "previousExpiresAt": None,
+                "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw5ZoFJ0cxYYo=",
+            },
+        ),
+        Example(
+            id="rotated",
+            summary="Rotated: the previous secret also signs for 24 hours",
+            value={**_WEBHOOK_SECRET_INFO, "secret": "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD0GVPbHfEjNQ="},
+        ),
+        description="The new secret: store it now, it is never shown again (`Cache-Control: no-store`)",
+    ),
+    401: unauthorized("/webhooks/secret"),
+}
+
+GET_WEBHOOK_SECRET_RESPONSES = {
+    200: ok(
+        WebhookSecretInfo,
+        Example(id="rotated", summary="Fingerprints and dates, never the secret", value=_WEBHOOK_SECRET_INFO),
+        description="The secret's fingerprint and dates",
+    ),
+    404: problems(
+        problem(
+            404,
+            "not_found",
+            "Not Found",
+            "No webhook signing secret yet; POST /api/background-remover/webhooks/secret creates one.",
+            "/webhooks/secret",
+            resource="webhook_secret",
+        ),
+        description="No secret created yet (problem+json)",
+    ),
 }

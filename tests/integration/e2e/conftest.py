@@ -117,6 +117,13 @@ async def submit(
     )
 
 
+async def webhook_secret(client: AsyncTestClient, user: User) -> str:  # type: ignore[type-arg]
+    """Create (or rotate) the user's webhook signing secret through the API; the one time it is shown."""
+    r = await client.post(API + "/webhooks/secret", headers=user.headers)
+    assert r.status_code == 201, r.text
+    return str(r.json()["secret"])
+
+
 async def balance(client: AsyncTestClient, user: User) -> int:  # type: ignore[type-arg]
     r = await client.get(API + "/credits/balance", headers=user.headers)
     assert r.status_code == 200

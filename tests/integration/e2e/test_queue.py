@@ -12,8 +12,8 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from core.settings import Settings
-from core.tasks import job_arq_id
-from tests.integration.e2e.conftest import API, balance, submit
+from core.tasks import job_arq_id, result_key, webhook_arq_id
+from tests.integration.e2e.conftest import API, balance, submit, webhook_secret
 from tests.support.images import quokka, variant
 from tests.support.webhook_receiver import receiving
 
@@ -23,10 +23,12 @@ async def test_webhook_is_delivered_signed_when_a_job_finishes(
 ) -> None:
     local = dataclasses.replace(settings, webhook_allow_private=True)
     user = await make_user(20)
-    async with receiving(settings.webhook_secret) as receiver, AsyncTestClient(app=create_app(local)) as client:
-        r = await submit(client, user, quokka(settings), webhook_url=receiver.url())
-        assert r.status_code == 202, r.text
-        await run_worker(local)
+    async with AsyncTestClient(app=create_app(local)) as client:
+        secret = await webhook_secret(client, user)
+        async with receiving(secret) as receiver:
+            r = await submit(client, user, quokka(settings), webhook_url=receiver.url())
+            assert r.status_code == 202, r.text
+            await run_worker(local)
         job = (await client.get(r.headers["location"], headers=user.headers)).json()
     assert job["status"] == "completed"
     assert job["webhookStatus"] == "delivered"
@@ -46,17 +48,19 @@ async def test_webhook_for_a_batch_and_retry_after_a_failing_receiver(
     local = dataclasses.replace(settings, webhook_allow_private=True)
     user = await make_user(20)
     files = [("images[]", (f"{i}.jpg", variant(settings, i, size=(200, 134)), "image/jpeg")) for i in range(2)]
-    async with (
-        receiving(settings.webhook_secret, script=[503]) as receiver,
-        AsyncTestClient(app=create_app(local)) as c,
-    ):
-        r = await c.post(
-            API + "/batches", files=files, data={"tier": "basic", "webhook_url": receiver.url()}, headers=user.headers
-        )
-        assert r.status_code == 202, r.text
-        # The receiver answers 503 first: the delivery is retried after the first backoff (5 s),
-        # which the burst worker waits for.
-        await run_worker(local)
+    async with AsyncTestClient(app=create_app(local)) as c:
+        secret = await webhook_secret(c, user)
+        async with receiving(secret, script=[503]) as receiver:
+            r = await c.post(
+                API + "/batches",
+                files=files,
+                data={"tier": "basic", "webhook_url": receiver.url()},
+                headers=user.headers,
+            )
+            assert r.status_code == 202, r.text
+            # The receiver answers 503 first: the delivery is retried after the first backoff (5 s),
+            # which the burst worker waits for.
+            await run_worker(local)
         batch = (await c.get(r.headers["location"], headers=user.headers)).json()
     assert batch["status"] == "completed"
     assert len(receiver.requests) == 2
@@ -222,22 +226,25 @@ async def test_a_webhook_never_attempted_is_sent_by_the_sweep(
     """The follow-up enqueue after a job's final state can be lost (Redis down at that moment)."""
     local = dataclasses.replace(settings, webhook_allow_private=True)
     user = await make_user(20)
-    async with receiving(settings.webhook_secret) as receiver, AsyncTestClient(app=create_app(local)) as client:
-        r = await submit(client, user, quokka(settings), webhook_url=receiver.url())
-        job_id = r.json()["id"]
-        await run_worker(local)
-        assert len(receiver.requests) == 1
-        conn = await asyncpg.connect(migrated_db)
-        try:  # as if the delivery had never been enqueued
-            await conn.execute(
-                "UPDATE background_removal_job SET webhook_status = NULL, "
-                "finished_at = now() - interval '10 minutes' WHERE id = $1",
-                uuid.UUID(job_id),
-            )
-        finally:
-            await conn.close()
-        await queue.delete(f"arq:result:hook:job:{job_id}")
-        await run_worker(local)
+    async with AsyncTestClient(app=create_app(local)) as client:
+        secret = await webhook_secret(client, user)
+        async with receiving(secret) as receiver:
+            r = await submit(client, user, quokka(settings), webhook_url=receiver.url())
+            job_id = r.json()["id"]
+            await run_worker(local)
+            assert len(receiver.requests) == 1
+            conn = await asyncpg.connect(migrated_db)
+            try:  # as if the delivery had never been enqueued
+                await conn.execute(
+                    "UPDATE background_removal_job SET webhook_status = NULL, "
+                    "finished_at = now() - interval '10 minutes' WHERE id = $1",
+                    uuid.UUID(job_id),
+                )
+                await conn.execute("DELETE FROM webhook_delivery WHERE object_id = $1", uuid.UUID(job_id))
+            finally:
+                await conn.close()
+            await queue.delete(result_key(webhook_arq_id("job", job_id)))
+            await run_worker(local)
         job = (await client.get(r.headers["location"], headers=user.headers)).json()
     assert len(receiver.requests) == 2
     assert receiver.requests[1].signature_valid

@@ -1,0 +1,50 @@
+"""Webhook signing secret: create, rotate, inspect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+
+from api.auth import Principal
+from api.web import openapi_examples as ex
+from api.webhook_schemas import WebhookSecretCreated, WebhookSecretInfo, secret_created_out, secret_info_out
+from core.errors import NotFound
+from db import webhook_secrets
+
+
+class WebhookController(Controller):
+    path = "/webhooks"
+    tags = ["webhooks"]
+
+    @post(
+        "/secret",
+        operation_id="createWebhookSecret",
+        summary="Create or rotate the webhook signing secret (shown once)",
+        status_code=201,
+        responses=ex.CREATE_WEBHOOK_SECRET_RESPONSES,
+    )
+    async def create_secret(self, request: Request[Principal, Any, Any]) -> Response[WebhookSecretCreated]:
+        """Answers the new `secret` (`whsec_…`): store it now, it is never shown again. Deliveries are
+        signed with it from now on; after a rotation the previous secret also signs them for 24 hours
+        (a second signature in `webhook-signature`), so a receiver can switch without losing any."""
+        created = await webhook_secrets.create_or_rotate(request.user.user_id)
+        # A secret must not linger in a cache between here and the client.
+        return Response(content=secret_created_out(created), status_code=201, headers={"Cache-Control": "no-store"})
+
+    @get(
+        "/secret",
+        operation_id="getWebhookSecret",
+        summary="The signing secret's fingerprint and dates (never the secret)",
+        responses=ex.GET_WEBHOOK_SECRET_RESPONSES,
+    )
+    async def get_secret(self, request: Request[Principal, Any, Any]) -> WebhookSecretInfo:
+        """`fingerprint` is the first 16 hex digits of the SHA-256 of the secret: compare it with your
+        receiver's copy. 404 until a secret was created."""
+        info = await webhook_secrets.info(request.user.user_id)
+        if info is None:
+            raise NotFound(
+                f"No webhook signing secret yet; POST {webhook_secrets.SECRET_PATH} creates one.",
+                resource="webhook_secret",
+            )
+        return secret_info_out(info)

@@ -1,0 +1,190 @@
+"""Webhooks as a customer sees them: their own signing secret, shown once and rotatable, and deliveries
+that only their secret verifies."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from arq.connections import ArqRedis
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from api.app import create_app
+from core.settings import Settings
+from core.webhooks import generate_secret, verify
+from tests.integration.e2e.conftest import API, User, balance, submit, webhook_secret
+from tests.support.images import quokka, variant
+from tests.support.webhook_receiver import receiving
+
+Client = AsyncTestClient[Litestar]
+
+
+@pytest.fixture
+def local(settings: Settings) -> Settings:
+    """The run's settings with webhook targets on 127.0.0.1 allowed (the test receiver lives there)."""
+    return dataclasses.replace(settings, webhook_allow_private=True)
+
+
+@pytest.fixture
+async def client(local: Settings, migrated_db: str, queue: ArqRedis) -> AsyncIterator[Client]:
+    async with AsyncTestClient(app=create_app(local), timeout=60) as c:
+        yield c
+
+
+async def job(client: Client, user: User, job_id: str) -> dict[str, Any]:
+    r = await client.get(f"{API}/jobs/{job_id}", headers=user.headers)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+async def submit_ok(client: Client, user: User, settings: Settings, n: int = 0, **fields: Any) -> str:
+    r = await submit(client, user, variant(settings, n, size=(200, 134)), **fields)
+    assert r.status_code == 202, r.text
+    return str(r.json()["id"])
+
+
+# --- the secret --------------------------------------------------------------------------------------
+
+
+async def test_the_secret_is_shown_once_then_only_its_fingerprint(client: Client, make_user) -> None:
+    alice, bob = await make_user(0), await make_user(0)
+    missing = await client.get(API + "/webhooks/secret", headers=alice.headers)
+    assert missing.status_code == 404
+    assert missing.json()["code"] == "not_found"
+
+    created = await client.post(API + "/webhooks/secret", headers=alice.headers)
+    assert created.status_code == 201, created.text
+    assert created.headers["cache-control"] == "no-store"
+    first = created.json()["secret"]
+    assert first.startswith("whsec_")
+    assert created.json()["fingerprint"] == hashlib.sha256(first.encode()).hexdigest()[:16]
+    assert created.json()["rotatedAt"] is None
+
+    shown = await client.get(API + "/webhooks/secret", headers=alice.headers)
+    assert shown.status_code == 200
+    assert shown.json()["fingerprint"] == created.json()["fingerprint"]
+    assert "secret" not in shown.json()
+    assert first not in shown.text and first.removeprefix("whsec_") not in shown.text
+
+    rotated = await client.post(API + "/webhooks/secret", headers=alice.headers)
+    second = rotated.json()["secret"]
+    assert rotated.status_code == 201 and second != first
+    after = (await client.get(API + "/webhooks/secret", headers=alice.headers)).json()
+    assert after["fingerprint"] == hashlib.sha256(second.encode()).hexdigest()[:16]
+    assert after["rotatedAt"] is not None
+    # The old secret still signs for a while, so a receiver can switch without losing deliveries.
+    assert after["previousFingerprint"] == created.json()["fingerprint"]
+    assert first not in str(after) and second not in str(after)
+
+    # Another user sees only that they have none.
+    assert (await client.get(API + "/webhooks/secret", headers=bob.headers)).status_code == 404
+
+
+async def test_a_webhook_url_is_refused_until_the_user_has_a_secret(
+    client: Client, make_user, settings: Settings
+) -> None:
+    user = await make_user(50)
+    url = "http://127.0.0.1:9/hook"
+    r = await submit(client, user, quokka(settings), webhook_url=url)
+    assert r.status_code == 409, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "webhook_secret_missing"
+    assert "/webhooks/secret" in r.json()["detail"]
+    files = [("images[]", (f"{i}.jpg", variant(settings, i, size=(200, 134)), "image/jpeg")) for i in range(2)]
+    r = await client.post(
+        API + "/batches", files=files, data={"tier": "basic", "webhook_url": url}, headers=user.headers
+    )
+    assert r.status_code == 409 and r.json()["code"] == "webhook_secret_missing"
+    # Nothing was recorded or charged.
+    assert await balance(client, user) == 50
+    assert (await client.get(API + "/jobs", headers=user.headers)).json()["jobs"] == []
+    assert (await client.get(API + "/batches", headers=user.headers)).json()["batches"] == []
+
+    await webhook_secret(client, user)
+    assert (await submit(client, user, quokka(settings), webhook_url=url)).status_code == 202
+    # Without a webhook_url nothing changes for anyone.
+    assert (await submit(client, await make_user(50), quokka(settings))).status_code == 202
+
+
+# --- signing -----------------------------------------------------------------------------------------
+
+
+async def test_each_user_s_deliveries_verify_only_with_their_own_secret(
+    client: Client, make_user, run_worker, local: Settings
+) -> None:
+    alice, bob = await make_user(20), await make_user(20)
+    alice_secret, bob_secret = await webhook_secret(client, alice), await webhook_secret(client, bob)
+    async with receiving(alice_secret) as alice_hooks, receiving(bob_secret) as bob_hooks:
+        a = await submit_ok(client, alice, local, 0, webhook_url=alice_hooks.url())
+        b = await submit_ok(client, bob, local, 1, webhook_url=bob_hooks.url())
+        await run_worker(local)
+    assert (await job(client, alice, a))["webhookStatus"] == "delivered"
+    assert (await job(client, bob, b))["webhookStatus"] == "delivered"
+    [to_alice], [to_bob] = alice_hooks.requests, bob_hooks.requests
+    assert to_alice.signature_valid and to_bob.signature_valid
+    assert json.loads(to_alice.body)["data"]["id"] == a
+    # Bob's secret (all Bob has) cannot produce or check a signature Alice's receiver accepts,
+    # and no shared service-wide secret signs either delivery.
+    assert not verify(bob_secret, to_alice.headers, to_alice.body)
+    assert not verify(alice_secret, to_bob.headers, to_bob.body)
+    assert len(to_alice.headers["webhook-signature"].split()) == 1
+    forged = json.dumps({"type": "job.finished", "data": {"id": a, "status": "completed"}}).encode()
+    assert not verify(alice_secret, {**to_bob.headers, "webhook-id": to_alice.headers["webhook-id"]}, forged)
+
+
+async def test_after_a_rotation_both_secrets_sign_until_the_grace_period_ends(
+    client: Client, make_user, run_worker, local: Settings, migrated_db: str
+) -> None:
+    user = await make_user(20)
+    old = await webhook_secret(client, user)
+    new = await webhook_secret(client, user)
+    async with receiving(new) as receiver:
+        first = await submit_ok(client, user, local, 0, webhook_url=receiver.url())
+        await run_worker(local)
+        conn = await asyncpg.connect(migrated_db)
+        try:
+            await conn.execute(
+                "UPDATE webhook_signing_secret SET previous_expires_at = now() - interval '1 second' "
+                "WHERE user_id = $1",
+                user.id,
+            )
+        finally:
+            await conn.close()
+        second = await submit_ok(client, user, local, 1, webhook_url=receiver.url())
+        await run_worker(local)
+    during, after = receiver.requests
+    assert json.loads(during.body)["data"]["id"] == first and json.loads(after.body)["data"]["id"] == second
+    assert verify(new, during.headers, during.body) and verify(old, during.headers, during.body)
+    assert verify(new, after.headers, after.body) and not verify(old, after.headers, after.body)
+    assert (await client.get(API + "/webhooks/secret", headers=user.headers)).json()["previousFingerprint"] is None
+
+
+@pytest.mark.parametrize("legacy_secret", ["set", "empty"])
+async def test_work_accepted_before_per_user_secrets_uses_the_legacy_secret_or_is_not_sent(
+    client: Client, make_user, run_worker, local: Settings, migrated_db: str, legacy_secret: str
+) -> None:
+    """A job with a webhook_url whose user has no secret can only predate this release."""
+    legacy = generate_secret() if legacy_secret == "set" else ""
+    user = await make_user(20)
+    await webhook_secret(client, user)
+    async with receiving(legacy or generate_secret()) as receiver:
+        job_id = await submit_ok(client, user, local, 0, webhook_url=receiver.url())
+        conn = await asyncpg.connect(migrated_db)
+        try:
+            await conn.execute("DELETE FROM webhook_signing_secret WHERE user_id = $1", user.id)
+        finally:
+            await conn.close()
+        await run_worker(dataclasses.replace(local, webhook_secret=legacy))
+    hook = await job(client, user, job_id)
+    if legacy:
+        assert hook["webhookStatus"] == "delivered"
+        assert [r.signature_valid for r in receiver.requests] == [True]
+    else:
+        assert hook["webhookStatus"] == "failed"
+        assert receiver.requests == []

@@ -244,13 +244,16 @@ async def count_unfinished(user_id: str) -> int:
 
 
 async def unsent_webhooks(older_than_s: int, limit: int = 500) -> list[tuple[WebhookKind, uuid.UUID]]:
-    """("job" | "batch", id) of finished work with a webhook that was never attempted."""
+    """("job" | "batch", id) of finished work with a webhook that was never attempted.
+
+    Cancelled work is left out: its webhook is never sent (the client cancelled it themselves).
+    """
     rows = await BackgroundRemovalJob.raw(
         "SELECT 'job' AS kind, id FROM background_removal_job WHERE batch_id IS NULL "
-        "AND status IN ('completed', 'failed', 'cancelled') AND webhook_url IS NOT NULL "
+        "AND status IN ('completed', 'failed') AND webhook_url IS NOT NULL "
         "AND webhook_status IS NULL AND finished_at < now() - make_interval(secs => {}) "
         "UNION ALL SELECT 'batch' AS kind, id FROM background_removal_batch "
-        "WHERE status IN ('completed', 'partial', 'failed', 'cancelled') AND webhook_url IS NOT NULL "
+        "WHERE status IN ('completed', 'partial', 'failed') AND webhook_url IS NOT NULL "
         "AND webhook_status IS NULL AND finished_at < now() - make_interval(secs => {}) LIMIT {}",
         older_than_s,
         older_than_s,

@@ -3,7 +3,7 @@
 Signed with the user's own secret (``db.webhook_secrets``), and with the previous one too while a
 rotation's grace period lasts. Retried with exponential backoff (``core.webhooks.backoff_seconds``) up
 to ``MAX_ATTEMPTS``; the job or batch row records ``webhook_status`` (``delivered`` / ``failed``) and the
-attempts made.
+attempts made. Never sent for a cancelled job: the client cancelled it themselves.
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ async def deliver_webhook(ctx: dict[str, Any], kind: str, object_id: str) -> dic
         event_type = "batch.finished"
     if row is None or not row.get("webhook_url") or data is None:
         return {"status": "skipped"}
+    if row["status"] == "cancelled":  # the client cancelled it and had the answer in that response
+        return {"status": "skipped", "reason": "cancelled"}
     record = jobs.set_webhook_state if kind == "job" else batches.set_webhook_state
     keys = await signing_keys(settings, row["user_id"])
     if keys is None:

@@ -1,11 +1,12 @@
-"""Webhooks as a customer sees them: their own signing secret, shown once and rotatable, and deliveries
-that only their secret verifies."""
+"""Webhooks as a customer sees them: their own signing secret, shown once and rotatable; deliveries that
+only their secret verifies; and none for a cancelled job."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,6 +18,7 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from core.settings import Settings
+from core.tasks import enqueue_webhook
 from core.webhooks import generate_secret, verify
 from tests.integration.e2e.conftest import API, User, balance, submit, webhook_secret
 from tests.support.images import quokka, variant
@@ -107,7 +109,10 @@ async def test_a_webhook_url_is_refused_until_the_user_has_a_secret(
     assert (await client.get(API + "/batches", headers=user.headers)).json()["batches"] == []
 
     await webhook_secret(client, user)
-    assert (await submit(client, user, quokka(settings), webhook_url=url)).status_code == 202
+    accepted = await submit(client, user, quokka(settings), webhook_url=url)
+    assert accepted.status_code == 202, accepted.text
+    # Cancelled, so no later test's worker sends its webhook to a port nobody listens on.
+    assert (await client.delete(accepted.headers["location"], headers=user.headers)).status_code == 200
     # Without a webhook_url nothing changes for anyone.
     assert (await submit(client, await make_user(50), quokka(settings))).status_code == 202
 
@@ -188,3 +193,30 @@ async def test_work_accepted_before_per_user_secrets_uses_the_legacy_secret_or_i
     else:
         assert hook["webhookStatus"] == "failed"
         assert receiver.requests == []
+
+
+# --- cancelled jobs ----------------------------------------------------------------------------------
+
+
+async def test_a_cancelled_job_sends_no_webhook(
+    client: Client, make_user, run_worker, local: Settings, queue: ArqRedis, migrated_db: str
+) -> None:
+    user = await make_user(20)
+    secret = await webhook_secret(client, user)
+    async with receiving(secret) as receiver:
+        job_id = await submit_ok(client, user, local, webhook_url=receiver.url())
+        cancelled = await client.delete(f"{API}/jobs/{job_id}", headers=user.headers)
+        assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+        conn = await asyncpg.connect(migrated_db)
+        try:  # old enough for the sweep, which sends webhooks that were never attempted
+            await conn.execute(
+                "UPDATE background_removal_job SET finished_at = now() - interval '10 minutes' WHERE id = $1",
+                uuid.UUID(job_id),
+            )
+        finally:
+            await conn.close()
+        # Even a delivery queued by hand (an older release, a race) sends nothing.
+        await enqueue_webhook(queue, local.queue_name, "job", job_id)
+        await run_worker(local)  # runs the sweep at start-up, then drains both queues
+    assert receiver.requests == []
+    assert (await job(client, user, job_id))["webhookStatus"] is None

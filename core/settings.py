@@ -128,6 +128,12 @@ class Settings:
     """Legacy only: deliveries are signed with each user's own secret. This one signs the deliveries of
     work accepted before per-user secrets existed, whose user has none yet; empty = those fail."""
 
+    webhook_concurrency: int = field(default_factory=lambda: _env_int("WEBHOOK_CONCURRENCY", 4))
+    """Webhook deliveries in flight per worker process, on their own queue: never an inference slot."""
+
+    webhook_timeout_s: float = field(default_factory=lambda: _env_float("WEBHOOK_TIMEOUT_S", 5.0))
+    """Bound on one delivery attempt as a whole (connecting takes at most 3 s of it)."""
+
     webhook_allow_private: bool = field(default_factory=lambda: _env("WEBHOOK_ALLOW_PRIVATE", "0") in _TRUE)
     """Allow webhook targets on private, loopback and link-local addresses (local testing only)."""
 

@@ -32,8 +32,16 @@ def zip_arq_id(batch_id: uuid.UUID | str) -> str:
     return f"zip:{batch_id}"
 
 
+def webhook_queue(queue_name: str) -> str:
+    """Webhooks have a queue of their own, consumed with its own concurrency, so a slow receiver never
+    holds a slot that inference needs."""
+    return f"{queue_name}:webhooks"
+
+
 def webhook_arq_id(kind: WebhookKind, object_id: uuid.UUID | str) -> str:
-    return f"hook:{kind}:{object_id}"
+    # Not the ``hook:`` ids of the shared queue: a delivery still queued there under that id is forwarded
+    # here, and arq refuses an id it already knows.
+    return f"webhook:{kind}:{object_id}"
 
 
 def in_progress_key(arq_id: str) -> str:
@@ -58,11 +66,12 @@ async def enqueue_batch_zip(redis: ArqRedis, queue_name: str, batch_id: uuid.UUI
 
 
 async def enqueue_webhook(redis: ArqRedis, queue_name: str, kind: WebhookKind, object_id: uuid.UUID | str) -> bool:
+    """``queue_name`` is the main queue (``QUEUE_NAME``); the delivery goes to its webhook queue."""
     job = await redis.enqueue_job(
         Task.DELIVER_WEBHOOK,
         kind,
         str(object_id),
         _job_id=webhook_arq_id(kind, object_id),
-        _queue_name=queue_name,
+        _queue_name=webhook_queue(queue_name),
     )
     return job is not None

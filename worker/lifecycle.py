@@ -1,4 +1,5 @@
-"""What a worker process does when it starts and stops: identity, heartbeat, storage and the engine.
+"""What a worker process does when it starts and stops: identity, heartbeat, storage, the engine and
+the webhook worker beside it (:mod:`worker.webhook_worker`).
 
 The engine (one ONNX session per model) is created here, once per process, never at import;
 inference runs on a thread pool as wide as ``WORKER_CONCURRENCY``.
@@ -20,6 +21,7 @@ from redis.asyncio import Redis
 from core.heartbeats import beat, forget
 from core.settings import Settings, get_settings
 from core.storage import LocalStorage
+from worker.webhook_worker import WebhookWorker
 
 log = logging.getLogger("bgremover.worker")
 
@@ -56,11 +58,19 @@ async def startup(ctx: dict[str, Any]) -> None:
     redis: Redis = ctx["redis"]
     await beat(redis, settings.heartbeat_key, worker_id, settings.heartbeat_ttl_s)
     ctx["heartbeat_task"] = asyncio.create_task(_heartbeat_loop(redis, settings, worker_id))
+    webhooks = WebhookWorker(settings)
+    webhooks.start()
+    ctx["webhooks"] = webhooks
     ctx["started"] = True
     log.info("worker %s started on queue %s with tiers %s", worker_id, settings.queue_name, ", ".join(loaded) or "none")
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    webhooks: WebhookWorker | None = ctx.pop("webhooks", None)
+    if webhooks is not None:
+        # In burst mode every job is done by now, so every delivery is queued: send them all (tests rely
+        # on it); a worker told to stop leaves undelivered ones queued for the next.
+        await webhooks.stop(drain=bool(ctx.get("burst")))
     task: asyncio.Task[None] | None = ctx.pop("heartbeat_task", None)
     if task is not None:
         task.cancel()

@@ -1,5 +1,9 @@
 """``deliver_webhook``: a signed POST to the client's ``webhook_url`` when a job or batch finishes.
 
+It runs on the webhook queue (``core.tasks.webhook_queue``), consumed by its own arq worker
+(:mod:`worker.webhook_worker`), so a slow or dead receiver only ever holds a webhook slot, never one
+that inference needs. One attempt is bounded by ``WEBHOOK_TIMEOUT_S``.
+
 Signed with the user's own secret (``db.webhook_secrets``), and with the previous one too while a
 rotation's grace period lasts. Retried with exponential backoff (``core.webhooks.backoff_seconds``) up
 to ``MAX_ATTEMPTS``; the job or batch row records ``webhook_status`` (``delivered`` / ``failed``) and the
@@ -17,6 +21,7 @@ from arq import Retry
 
 from core.serialisers import batch_out, job_out
 from core.settings import Settings
+from core.tasks import enqueue_webhook
 from core.webhooks import MAX_ATTEMPTS, backoff_seconds, deliver, event_payload
 from db import batches, jobs, webhook_secrets
 from db.webhook_secrets import SigningKeys
@@ -62,6 +67,7 @@ async def deliver_webhook(ctx: dict[str, Any], kind: str, object_id: str) -> dic
         also_sign_with=(keys.previous,) if keys.previous else (),
         msg_id=f"msg_{kind}_{object_id}",
         allow_private=settings.webhook_allow_private,
+        timeout_s=settings.webhook_timeout_s,
     )
     if result.ok:
         await record(oid, "delivered", attempt)
@@ -73,3 +79,11 @@ async def deliver_webhook(ctx: dict[str, Any], kind: str, object_id: str) -> dic
     await record(oid, "failed", attempt)
     log.warning("webhook %s %s gave up after %d attempt(s): %s", kind, oid, attempt, result.error)
     return {"status": "failed", "attempt": attempt, "error": result.error}
+
+
+async def forward_to_webhook_queue(ctx: dict[str, Any], kind: str, object_id: str) -> dict[str, str]:
+    """Registered under ``deliver_webhook`` on the main queue, where releases before the webhook queue
+    put deliveries: they move to the webhook queue instead of running in an inference slot."""
+    settings: Settings = ctx["settings"]
+    await enqueue_webhook(ctx["redis"], settings.queue_name, "job" if kind == "job" else "batch", object_id)
+    return {"status": "forwarded"}

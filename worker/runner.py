@@ -10,11 +10,10 @@ from arq.connections import ArqRedis, RedisSettings
 
 from core.settings import Settings
 from core.tasks import Task
-from core.webhooks import MAX_ATTEMPTS
 from worker.batch_zip import build_batch_zip
 from worker.functions import ping
 from worker.lifecycle import shutdown, startup
-from worker.notifications import deliver_webhook
+from worker.notifications import forward_to_webhook_queue
 from worker.processing import run_process_job
 from worker.sweeps import requeue_lost_jobs, retention_sweep
 
@@ -25,9 +24,8 @@ def functions(settings: Settings) -> list[Any]:
         # No function may have a longer timeout than process_job: arq keeps a crashed job locked for
         # the longest timeout + 10 s (our sweep takes over a dead worker's jobs much sooner).
         func(build_batch_zip, name=Task.BUILD_BATCH_ZIP, max_tries=5, timeout=settings.job_timeout_s),
-        func(
-            deliver_webhook, name=Task.DELIVER_WEBHOOK, max_tries=MAX_ATTEMPTS, timeout=min(60, settings.job_timeout_s)
-        ),
+        # Deliveries run on the webhook queue (worker.webhook_worker); ones an older release queued here move there.
+        func(forward_to_webhook_queue, name=Task.DELIVER_WEBHOOK, max_tries=3, timeout=30),
         func(ping, name=Task.PING),
     ]
 
@@ -56,8 +54,8 @@ def create_worker(
         redis_pool=redis_pool,
         on_startup=startup,
         on_shutdown=shutdown,
-        ctx={"settings": settings, **(ctx or {})},
-        # Inference is serialised on the executor; one extra slot keeps webhooks and sweeps moving.
+        ctx={"settings": settings, "burst": burst, **(ctx or {})},
+        # Inference is serialised on the executor; one extra slot keeps ZIPs and sweeps moving.
         max_jobs=max(1, settings.worker_concurrency) + 1,
         job_timeout=settings.job_timeout_s,
         keep_result=3600,

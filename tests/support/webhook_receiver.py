@@ -28,6 +28,8 @@ class Receiver:
     """Statuses to answer first, in order; then ``status``."""
     extra_headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False
+    delay_s: float = 0.0
+    """Seconds to wait before answering: a slow receiver."""
     requests: list[Received] = field(default_factory=list)
     port: int = 0
 
@@ -47,6 +49,8 @@ class Receiver:
             self.requests.append(Received(headers, body, verify(self.secret, headers, body)))
             if self.hang:
                 await asyncio.sleep(30)
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
             planned = self.script.pop(0) if self.script else self.status
             status = planned if self.requests[-1].signature_valid else 401
             extra = "".join(f"{k}: {v}\r\n" for k, v in self.extra_headers.items())

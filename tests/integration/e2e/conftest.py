@@ -16,7 +16,7 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from core.settings import Settings
-from core.tasks import job_arq_id
+from core.tasks import job_arq_id, webhook_queue
 from db import credits
 from engine.pipeline import Engine
 from tests.support.tokens import auth, token
@@ -33,13 +33,15 @@ class User:
 
 @pytest.fixture
 async def queue(settings: Settings, arq_redis: ArqRedis, migrated_db: str) -> ArqRedis:
-    """This run's queue, empty (no leftovers from earlier tests); other runs sharing Redis are untouched."""
-    queued = await arq_redis.zrange(settings.queue_name, 0, -1)
-    ids = [raw.decode() if isinstance(raw, bytes) else str(raw) for raw in queued]
-    keys = [f"arq:{kind}:{job_id}" for job_id in ids for kind in ("job", "in-progress", "retry", "result")]
-    if keys:
-        await arq_redis.delete(*keys)
-    await arq_redis.delete(settings.queue_name)
+    """This run's queues (jobs and webhooks), empty (no leftovers from earlier tests); other runs sharing
+    Redis are untouched."""
+    for name in (settings.queue_name, webhook_queue(settings.queue_name)):
+        queued = await arq_redis.zrange(name, 0, -1)
+        ids = [raw.decode() if isinstance(raw, bytes) else str(raw) for raw in queued]
+        keys = [f"arq:{kind}:{job_id}" for job_id in ids for kind in ("job", "in-progress", "retry", "result")]
+        if keys:
+            await arq_redis.delete(*keys)
+        await arq_redis.delete(name)
     return arq_redis
 
 

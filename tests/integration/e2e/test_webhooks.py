@@ -1,13 +1,17 @@
 """Webhooks as a customer sees them: their own signing secret, shown once and rotatable; deliveries that
-only their secret verifies; and none for a cancelled job."""
+only their secret verifies; none for a cancelled job; and a slow receiver that cannot hold up anyone's
+images."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import json
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -20,9 +24,12 @@ from api.app import create_app
 from core.settings import Settings
 from core.tasks import enqueue_webhook
 from core.webhooks import generate_secret, verify
+from engine.pipeline import Engine
+from tests.integration.conftest import wait_started
 from tests.integration.e2e.conftest import API, User, balance, submit, webhook_secret
 from tests.support.images import quokka, variant
-from tests.support.webhook_receiver import receiving
+from tests.support.webhook_receiver import Receiver, receiving
+from worker.runner import create_worker
 
 Client = AsyncTestClient[Litestar]
 
@@ -37,6 +44,29 @@ def local(settings: Settings) -> Settings:
 async def client(local: Settings, migrated_db: str, queue: ArqRedis) -> AsyncIterator[Client]:
     async with AsyncTestClient(app=create_app(local), timeout=60) as c:
         yield c
+
+
+@contextlib.asynccontextmanager
+async def worker_running(settings: Settings, engine: Engine) -> AsyncIterator[dict[str, Any]]:
+    """A real worker (and its webhook worker) consuming the run's queues until the block ends."""
+    worker = create_worker(settings, handle_signals=False, ctx={"engine": engine})
+    task = asyncio.create_task(worker.async_run())
+    await wait_started(worker, task)
+    try:
+        yield worker.ctx
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await worker.close()
+
+
+async def wait_for(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        await asyncio.sleep(0.1)
 
 
 async def job(client: Client, user: User, job_id: str) -> dict[str, Any]:
@@ -220,3 +250,48 @@ async def test_a_cancelled_job_sends_no_webhook(
         await run_worker(local)  # runs the sweep at start-up, then drains both queues
     assert receiver.requests == []
     assert (await job(client, user, job_id))["webhookStatus"] is None
+
+
+# --- isolation from inference ------------------------------------------------------------------------
+
+
+async def _finish_jobs(client: Client, user: User, settings: Settings, count: int, first: int) -> float:
+    """Submit ``count`` images and return the seconds until all completed."""
+    started = time.monotonic()
+    ids = [await submit_ok(client, user, settings, first + i) for i in range(count)]
+
+    async def all_done() -> bool:
+        statuses = [(await job(client, user, i))["status"] for i in ids]
+        return all(status == "completed" for status in statuses)
+
+    await wait_for(all_done, 120, f"{count} jobs of {user.id}")
+    return time.monotonic() - started
+
+
+async def test_a_slow_receiver_does_not_hold_up_other_users_images(
+    client: Client, make_user, local: Settings, engine: Engine
+) -> None:
+    """Before the webhook queue, two slow deliveries took both of a worker's job slots for their whole
+    timeout, and every user's images waited behind them."""
+    timeout_s = 30.0
+    settings = dataclasses.replace(local, webhook_concurrency=2, webhook_timeout_s=timeout_s)
+    slow_user, other = await make_user(100), await make_user(100)
+    secret = await webhook_secret(client, slow_user)
+    receiver: Receiver
+    async with receiving(secret, delay_s=timeout_s + 10) as receiver, worker_running(settings, engine):
+        baseline = await _finish_jobs(client, other, settings, 3, 0)
+
+        slow_jobs = [await submit_ok(client, slow_user, settings, 10 + i, webhook_url=receiver.url()) for i in range(2)]
+
+        async def both_slots_held() -> bool:
+            return len(receiver.requests) >= 2
+
+        await wait_for(both_slots_held, 60, "the slow receiver to hold both webhook slots")
+        held_since = time.monotonic()
+        during = await _finish_jobs(client, other, settings, 3, 20)
+        # Still inside the first attempts' timeout: the slow deliveries were open the whole time.
+        assert time.monotonic() - held_since < timeout_s
+        webhook_states = [(await job(client, slow_user, i))["webhookStatus"] for i in slow_jobs]
+        assert webhook_states == [None, None]  # no attempt has finished yet
+    # Generous: the machine is shared; the old design took the whole webhook timeout (30 s) here.
+    assert during < 3 * baseline + 10, f"{during:.1f} s with a slow receiver vs {baseline:.1f} s without"

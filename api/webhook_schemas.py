@@ -1,10 +1,12 @@
-"""Bodies of the ``/webhooks`` routes: the signing secret, shown once."""
+"""Bodies of the ``/webhooks`` routes: the signing secret (shown once) and the delivery log."""
 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from core.serialisers import Camel
+from db.webhook_deliveries import Delivery
 from db.webhook_secrets import NewSecret, SecretInfo
 
 
@@ -22,6 +24,22 @@ class WebhookSecretCreated(WebhookSecretInfo):
     """The answer to creating or rotating: the only time the secret itself is sent."""
 
     secret: str
+
+
+class WebhookDeliveryOut(Camel):
+    kind: str
+    object_id: uuid.UUID
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class WebhookDeliveryList(Camel):
+    deliveries: list[WebhookDeliveryOut]
+    limit: int
 
 
 def secret_info_out(info: SecretInfo) -> WebhookSecretInfo:
@@ -43,4 +61,17 @@ def secret_created_out(new: NewSecret) -> WebhookSecretCreated:
         previous_fingerprint=info.previous_fingerprint,
         previous_expires_at=info.previous_expires_at,
         secret=new.secret,
+    )
+
+
+def delivery_out(delivery: Delivery) -> WebhookDeliveryOut:
+    return WebhookDeliveryOut(
+        kind=delivery.kind,
+        object_id=delivery.object_id,
+        status=delivery.status,
+        attempts=delivery.attempts,
+        last_status_code=delivery.last_status_code,
+        last_error=delivery.last_error,
+        created_at=delivery.created_at,
+        updated_at=delivery.updated_at,
     )

@@ -134,6 +134,12 @@ class Settings:
     webhook_timeout_s: float = field(default_factory=lambda: _env_float("WEBHOOK_TIMEOUT_S", 5.0))
     """Bound on one delivery attempt as a whole (connecting takes at most 3 s of it)."""
 
+    webhook_max_pending_per_user: int = field(default_factory=lambda: _env_int("WEBHOOK_MAX_PENDING_PER_USER", 50))
+    """Deliveries of one user waiting for a retry; past it, new ones fail at once (not sent)."""
+
+    webhook_max_pending: int = field(default_factory=lambda: _env_int("WEBHOOK_MAX_PENDING", 1000))
+    """The same bound over all users."""
+
     webhook_allow_private: bool = field(default_factory=lambda: _env("WEBHOOK_ALLOW_PRIVATE", "0") in _TRUE)
     """Allow webhook targets on private, loopback and link-local addresses (local testing only)."""
 

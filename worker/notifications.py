@@ -2,31 +2,107 @@
 
 It runs on the webhook queue (``core.tasks.webhook_queue``), consumed by its own arq worker
 (:mod:`worker.webhook_worker`), so a slow or dead receiver only ever holds a webhook slot, never one
-that inference needs. One attempt is bounded by ``WEBHOOK_TIMEOUT_S``.
+that inference needs. One attempt is bounded by ``WEBHOOK_TIMEOUT_S``; a retryable failure is tried
+again with exponential backoff (``core.webhooks.backoff_seconds``) up to ``MAX_ATTEMPTS``.
 
-Signed with the user's own secret (``db.webhook_secrets``), and with the previous one too while a
-rotation's grace period lasts. Retried with exponential backoff (``core.webhooks.backoff_seconds``) up
-to ``MAX_ATTEMPTS``; the job or batch row records ``webhook_status`` (``delivered`` / ``failed``) and the
-attempts made. Never sent for a cancelled job: the client cancelled it themselves.
+What is sent, and what is not:
+
+* signed with the user's own secret (``db.webhook_secrets``), and with the previous one too while a
+  rotation's grace period lasts; the global ``WEBHOOK_SECRET`` only for work accepted before per-user
+  secrets existed, whose user still has none;
+* never for a cancelled job: the client cancelled it and had the answer in that response;
+* not at all when the user already has ``WEBHOOK_MAX_PENDING_PER_USER`` deliveries waiting for a retry,
+  or everyone together ``WEBHOOK_MAX_PENDING``: the newest event is the one dropped (``failed``, with the
+  reason in the delivery log), so what is already scheduled keeps its place and no work in flight is
+  touched.
+
+The job or batch row records ``webhook_status`` (``retrying`` / ``delivered`` / ``failed``) and the attempts
+made; ``db.webhook_deliveries`` keeps the last HTTP status and error for the user to read.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import msgspec
 from arq import Retry
 
 from core.serialisers import batch_out, job_out
 from core.settings import Settings
+from core.statuses import WebhookKind
 from core.tasks import enqueue_webhook
 from core.webhooks import MAX_ATTEMPTS, backoff_seconds, deliver, event_payload
-from db import batches, jobs, webhook_secrets
+from db import batches, jobs, webhook_deliveries, webhook_secrets
+from db.webhook_deliveries import DeliveryStatus
 from db.webhook_secrets import SigningKeys
 
 log = logging.getLogger("bgremover.worker")
+
+STALE_AFTER_S = 2 * backoff_seconds(MAX_ATTEMPTS)
+"""A delivery ``retrying`` without an attempt for this long waits for nothing any more (its queue entry
+was lost), so it stops counting against the caps."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A finished job or batch, as its webhook describes it."""
+
+    kind: WebhookKind
+    object_id: uuid.UUID
+    user_id: str
+    url: str
+    type: Literal["job.finished", "batch.finished"]
+    data: dict[str, Any]
+    cancelled: bool
+
+
+async def load_event(kind: WebhookKind, object_id: uuid.UUID) -> Event | None:
+    """The event to send, or None when there is nothing to send (no such row, or no ``webhook_url``)."""
+    if kind == "job":
+        row = await jobs.get_job(object_id)
+        if row is None or not row.get("webhook_url"):
+            return None
+        return Event(
+            kind=kind,
+            object_id=object_id,
+            user_id=row["user_id"],
+            url=row["webhook_url"],
+            type="job.finished",
+            data=msgspec.to_builtins(job_out(row)),
+            cancelled=row["status"] == "cancelled",
+        )
+    row = await batches.get_batch_by_id(object_id)
+    if row is None or not row.get("webhook_url"):
+        return None
+    images = await batches.batch_images(object_id)
+    return Event(
+        kind=kind,
+        object_id=object_id,
+        user_id=row["user_id"],
+        url=row["webhook_url"],
+        type="batch.finished",
+        data=msgspec.to_builtins(batch_out(row, images=images)),
+        cancelled=row["status"] == "cancelled",
+    )
+
+
+async def over_cap(settings: Settings, user_id: str) -> str | None:
+    """Why a new delivery must not be sent, or None. Checked once, before its first attempt."""
+    backlog = await webhook_deliveries.backlog(user_id, active_within_s=STALE_AFTER_S)
+    if backlog.user >= settings.webhook_max_pending_per_user:
+        return (
+            f"not sent: {backlog.user} earlier deliveries to your receiver are still waiting for a retry "
+            f"(at most {settings.webhook_max_pending_per_user}); make it answer 2xx quickly, or poll instead"
+        )
+    if backlog.total >= settings.webhook_max_pending:
+        return (
+            f"not sent: {backlog.total} webhook deliveries are waiting for a retry across the service "
+            f"(at most {settings.webhook_max_pending}); poll for the result"
+        )
+    return None
 
 
 async def signing_keys(settings: Settings, user_id: str) -> SigningKeys | None:
@@ -38,31 +114,60 @@ async def signing_keys(settings: Settings, user_id: str) -> SigningKeys | None:
     return keys
 
 
+async def _record(
+    event: Event,
+    status: DeliveryStatus,
+    attempts: int,
+    *,
+    status_code: int | None = None,
+    error: str | None = None,
+) -> None:
+    await webhook_deliveries.record(
+        event.user_id,
+        event.kind,
+        event.object_id,
+        status,
+        attempts=attempts,
+        status_code=status_code,
+        error=error,
+    )
+    mirror = jobs.set_webhook_state if event.kind == "job" else batches.set_webhook_state
+    await mirror(event.object_id, status, attempts)
+
+
+def _kind(raw: str) -> WebhookKind:
+    if raw == "job":
+        return "job"
+    if raw == "batch":
+        return "batch"
+    raise ValueError(f"unknown webhook kind {raw!r}")
+
+
 async def deliver_webhook(ctx: dict[str, Any], kind: str, object_id: str) -> dict[str, Any]:
     settings: Settings = ctx["settings"]
     attempt = int(ctx.get("job_try", 1))
-    oid = uuid.UUID(object_id)
-    if kind == "job":
-        row = await jobs.get_job(oid)
-        data = msgspec.to_builtins(job_out(row)) if row else None
-        event_type = "job.finished"
-    else:
-        row = await batches.get_batch_by_id(oid)
-        data = msgspec.to_builtins(batch_out(row, images=await batches.batch_images(oid))) if row else None
-        event_type = "batch.finished"
-    if row is None or not row.get("webhook_url") or data is None:
+    event = await load_event(_kind(kind), uuid.UUID(object_id))
+    if event is None:
         return {"status": "skipped"}
-    if row["status"] == "cancelled":  # the client cancelled it and had the answer in that response
+    if event.cancelled:
         return {"status": "skipped", "reason": "cancelled"}
-    record = jobs.set_webhook_state if kind == "job" else batches.set_webhook_state
-    keys = await signing_keys(settings, row["user_id"])
+    logged = await webhook_deliveries.status_of(event.kind, event.object_id)
+    if logged in ("delivered", "failed"):  # a duplicate run of the task sends nothing
+        return {"status": "skipped", "reason": f"already {logged}"}
+    if logged is None:  # a new delivery: admitted only if the backlog leaves room
+        refusal = await over_cap(settings, event.user_id)
+        if refusal is not None:
+            await _record(event, "failed", 0, error=refusal)
+            log.warning("webhook %s %s dropped: %s", kind, object_id, refusal)
+            return {"status": "failed", "attempt": 0, "error": refusal}
+    keys = await signing_keys(settings, event.user_id)
     if keys is None:
-        await record(oid, "failed", attempt - 1)
-        log.warning("webhook %s %s not sent: its user has no signing secret", kind, oid)
-        return {"status": "failed", "attempt": attempt - 1, "error": "webhook_secret_missing"}
+        reason = "webhook_secret_missing: the user has no signing secret (POST /webhooks/secret creates one)"
+        await _record(event, "failed", attempt - 1, error=reason)
+        return {"status": "failed", "attempt": attempt - 1, "error": reason}
     result = await deliver(
-        row["webhook_url"],
-        event_payload(event_type, data),  # type: ignore[arg-type]
+        event.url,
+        event_payload(event.type, event.data),
         secret=keys.current,
         also_sign_with=(keys.previous,) if keys.previous else (),
         msg_id=f"msg_{kind}_{object_id}",
@@ -70,14 +175,14 @@ async def deliver_webhook(ctx: dict[str, Any], kind: str, object_id: str) -> dic
         timeout_s=settings.webhook_timeout_s,
     )
     if result.ok:
-        await record(oid, "delivered", attempt)
+        await _record(event, "delivered", attempt, status_code=result.status_code)
         return {"status": "delivered", "attempt": attempt}
     if result.retryable and attempt < MAX_ATTEMPTS:
-        await record(oid, "retrying", attempt)
-        log.info("webhook %s %s attempt %d failed (%s); retrying", kind, oid, attempt, result.error)
+        await _record(event, "retrying", attempt, status_code=result.status_code, error=result.error)
+        log.info("webhook %s %s attempt %d failed (%s); retrying", kind, object_id, attempt, result.error)
         raise Retry(defer=backoff_seconds(attempt))
-    await record(oid, "failed", attempt)
-    log.warning("webhook %s %s gave up after %d attempt(s): %s", kind, oid, attempt, result.error)
+    await _record(event, "failed", attempt, status_code=result.status_code, error=result.error)
+    log.warning("webhook %s %s gave up after %d attempt(s): %s", kind, object_id, attempt, result.error)
     return {"status": "failed", "attempt": attempt, "error": result.error}
 
 
@@ -85,5 +190,10 @@ async def forward_to_webhook_queue(ctx: dict[str, Any], kind: str, object_id: st
     """Registered under ``deliver_webhook`` on the main queue, where releases before the webhook queue
     put deliveries: they move to the webhook queue instead of running in an inference slot."""
     settings: Settings = ctx["settings"]
-    await enqueue_webhook(ctx["redis"], settings.queue_name, "job" if kind == "job" else "batch", object_id)
+    await enqueue_webhook(ctx["redis"], settings.queue_name, _kind(kind), object_id)
     return {"status": "forwarded"}
+
+
+async def purge_delivery_log(ctx: dict[str, Any]) -> dict[str, int]:
+    settings: Settings = ctx["settings"]
+    return {"purged": await webhook_deliveries.purge_older_than(settings.result_retention_days)}

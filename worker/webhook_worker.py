@@ -3,8 +3,8 @@ queue, with its own concurrency (``WEBHOOK_CONCURRENCY``).
 
 Deliveries used to run in the inference worker's slots (two per process): a receiver that answered
 slowly held a slot for up to 10 s an attempt, for up to 8 attempts, so everyone's images waited and the
-queue deepened until ``queue_full``. Here deliveries only ever wait for each other, and each attempt is
-bounded by ``WEBHOOK_TIMEOUT_S``.
+queue deepened until ``queue_full``. Here deliveries only ever wait for each other, each attempt is
+bounded by ``WEBHOOK_TIMEOUT_S``, and the backlog of retries is capped (:mod:`worker.notifications`).
 
 Started and stopped by the main worker's start-up and shut-down hooks (:mod:`worker.lifecycle`), so
 every way of running a worker (``python -m worker``, tests, burst mode) runs one.
@@ -16,13 +16,13 @@ import asyncio
 import contextlib
 import logging
 
-from arq import Worker, func
+from arq import Worker, cron, func
 from arq.connections import RedisSettings
 
 from core.settings import Settings
 from core.tasks import Task, webhook_queue
 from core.webhooks import MAX_ATTEMPTS
-from worker.notifications import deliver_webhook
+from worker.notifications import deliver_webhook, purge_delivery_log
 
 log = logging.getLogger("bgremover.worker")
 
@@ -40,6 +40,7 @@ def create_webhook_worker(settings: Settings, *, burst: bool = False) -> Worker:
                 timeout=settings.webhook_timeout_s + 10,
             ),
         ],
+        cron_jobs=[cron(purge_delivery_log, minute=37, second=0, unique=True, timeout=300)],
         queue_name=webhook_queue(settings.queue_name),
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
         ctx={"settings": settings},

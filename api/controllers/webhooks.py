@@ -1,16 +1,25 @@
-"""Webhook signing secret: create, rotate, inspect."""
+"""Webhook signing secret (create, rotate, inspect) and the delivery log."""
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import QueryParameter
 
 from api.auth import Principal
 from api.web import openapi_examples as ex
-from api.webhook_schemas import WebhookSecretCreated, WebhookSecretInfo, secret_created_out, secret_info_out
+from api.webhook_schemas import (
+    WebhookDeliveryList,
+    WebhookSecretCreated,
+    WebhookSecretInfo,
+    delivery_out,
+    secret_created_out,
+    secret_info_out,
+)
 from core.errors import NotFound
-from db import webhook_secrets
+from db import webhook_deliveries, webhook_secrets
 
 
 class WebhookController(Controller):
@@ -48,3 +57,22 @@ class WebhookController(Controller):
                 resource="webhook_secret",
             )
         return secret_info_out(info)
+
+    @get(
+        "/deliveries",
+        operation_id="listWebhookDeliveries",
+        summary="Recent webhook deliveries, their attempts and last error",
+        responses=ex.LIST_WEBHOOK_DELIVERIES_RESPONSES,
+    )
+    async def list_deliveries(
+        self,
+        request: Request[Principal, Any, Any],
+        limit: Annotated[int, QueryParameter(ge=1, le=100, description="how many (1–100)")] = 20,
+        object_id: Annotated[
+            uuid.UUID | None, QueryParameter(name="objectId", description="only the delivery of this job or batch")
+        ] = None,
+    ) -> WebhookDeliveryList:
+        """Newest first. `status` is `retrying`, `delivered` or `failed`; `lastError` says why the last
+        attempt failed, or why a delivery was not sent at all (too many earlier deliveries waiting)."""
+        rows = await webhook_deliveries.recent(request.user.user_id, limit=limit, object_id=object_id)
+        return WebhookDeliveryList(deliveries=[delivery_out(r) for r in rows], limit=limit)

@@ -24,7 +24,7 @@ from api.schemas import (
     StatsEnvelope,
     SubscriptionEnvelope,
 )
-from api.webhook_schemas import WebhookSecretCreated, WebhookSecretInfo
+from api.webhook_schemas import WebhookDeliveryList, WebhookSecretCreated, WebhookSecretInfo
 from core.serialisers import API_PREFIX, BatchOut, JobOut
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -748,4 +748,52 @@ GET_WEBHOOK_SECRET_RESPONSES = {
         ),
         description="No secret created yet (problem+json)",
     ),
+}
+
+LIST_WEBHOOK_DELIVERIES_RESPONSES = {
+    200: ok(
+        WebhookDeliveryList,
+        Example(
+            id="deliveries",
+            summary="One delivered, one waiting for a retry, one not sent",
+            value={
+                "deliveries": [
+                    {
+                        "kind": "job",
+                        "objectId": _JOB_ID,
+                        "status": "failed",
+                        "attempts": 0,
+                        "lastStatusCode": None,
+                        "lastError": "not sent: 50 earlier deliveries to your receiver are still waiting for a "
+                        "retry (at most 50); make it answer 2xx quickly, or poll instead",
+                        "createdAt": "2025-06-02T10:00:09Z",
+                        "updatedAt": "2025-06-02T10:00:09Z",
+                    },
+                    {
+                        "kind": "batch",
+                        "objectId": _BATCH_ID,
+                        "status": "retrying",
+                        "attempts": 2,
+                        "lastStatusCode": 503,
+                        "lastError": "HTTP 503",
+                        "createdAt": "2025-06-02T10:00:04Z",
+                        "updatedAt": "2025-06-02T10:00:15Z",
+                    },
+                    {
+                        "kind": "job",
+                        "objectId": "0d3b8f7e-2c41-4a9e-8b6d-5f1e7c9a3b20",
+                        "status": "delivered",
+                        "attempts": 1,
+                        "lastStatusCode": 200,
+                        "lastError": None,
+                        "createdAt": "2025-06-02T10:00:01Z",
+                        "updatedAt": "2025-06-02T10:00:01Z",
+                    },
+                ],
+                "limit": 20,
+            },
+        ),
+        description="Newest first",
+    ),
+    400: bad_request("GET", "/webhooks/deliveries", "limit", "Expected `int` <= 100"),
 }

@@ -1,6 +1,6 @@
 """Webhooks as a customer sees them: their own signing secret, shown once and rotatable; deliveries that
-only their secret verifies; none for a cancelled job; and a slow receiver that cannot hold up anyone's
-images."""
+only their secret verifies; none for a cancelled job; a slow receiver that cannot hold up anyone's
+images; and a bounded backlog of retries, with the reason recorded for what is not sent."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from core.settings import Settings
-from core.tasks import enqueue_webhook
+from core.tasks import Task, enqueue_webhook, result_key, webhook_arq_id
 from core.webhooks import generate_secret, verify
 from engine.pipeline import Engine
 from tests.integration.conftest import wait_started
@@ -73,6 +73,12 @@ async def job(client: Client, user: User, job_id: str) -> dict[str, Any]:
     r = await client.get(f"{API}/jobs/{job_id}", headers=user.headers)
     assert r.status_code == 200, r.text
     return dict(r.json())
+
+
+async def deliveries(client: Client, user: User) -> list[dict[str, Any]]:
+    r = await client.get(API + "/webhooks/deliveries?limit=100", headers=user.headers)
+    assert r.status_code == 200, r.text
+    return list(r.json()["deliveries"])
 
 
 async def submit_ok(client: Client, user: User, settings: Settings, n: int = 0, **fields: Any) -> str:
@@ -217,12 +223,48 @@ async def test_work_accepted_before_per_user_secrets_uses_the_legacy_secret_or_i
             await conn.close()
         await run_worker(dataclasses.replace(local, webhook_secret=legacy))
     hook = await job(client, user, job_id)
+    [delivery] = await deliveries(client, user)
     if legacy:
         assert hook["webhookStatus"] == "delivered"
         assert [r.signature_valid for r in receiver.requests] == [True]
     else:
         assert hook["webhookStatus"] == "failed"
         assert receiver.requests == []
+        assert delivery["lastError"].startswith("webhook_secret_missing")
+
+
+# --- at most once per event, wherever it was queued ---------------------------------------------------
+
+
+async def test_a_delivered_event_is_not_sent_again_and_old_queue_entries_are_forwarded(
+    client: Client, make_user, run_worker, local: Settings, queue: ArqRedis
+) -> None:
+    user = await make_user(20)
+    secret = await webhook_secret(client, user)
+    async with receiving(secret) as receiver:
+        delivered = await submit_ok(client, user, local, 0, webhook_url=receiver.url())
+        await run_worker(local)
+        # A duplicate of the task (arq delivers at least once) finds the event delivered.
+        await queue.delete(result_key(webhook_arq_id("job", delivered)))
+        await enqueue_webhook(queue, local.queue_name, "job", delivered)
+        # What a release before the webhook queue left on the main queue, under its old id.
+        legacy = await submit_ok(client, user, local, 1)
+        await run_worker(local)
+        conn = await asyncpg.connect(local.database_url)
+        try:
+            await conn.execute(
+                "UPDATE background_removal_job SET webhook_url = $2 WHERE id = $1", uuid.UUID(legacy), receiver.url()
+            )
+        finally:
+            await conn.close()
+        await queue.enqueue_job(
+            Task.DELIVER_WEBHOOK, "job", legacy, _job_id=f"hook:job:{legacy}", _queue_name=local.queue_name
+        )
+        await run_worker(local)
+    ids = [json.loads(r.body)["data"]["id"] for r in receiver.requests]
+    assert ids == [delivered, legacy]
+    assert all(r.signature_valid for r in receiver.requests)
+    assert (await job(client, user, legacy))["webhookStatus"] == "delivered"
 
 
 # --- cancelled jobs ----------------------------------------------------------------------------------
@@ -250,6 +292,7 @@ async def test_a_cancelled_job_sends_no_webhook(
         await run_worker(local)  # runs the sweep at start-up, then drains both queues
     assert receiver.requests == []
     assert (await job(client, user, job_id))["webhookStatus"] is None
+    assert await deliveries(client, user) == []
 
 
 # --- isolation from inference ------------------------------------------------------------------------
@@ -295,3 +338,66 @@ async def test_a_slow_receiver_does_not_hold_up_other_users_images(
         assert webhook_states == [None, None]  # no attempt has finished yet
     # Generous: the machine is shared; the old design took the whole webhook timeout (30 s) here.
     assert during < 3 * baseline + 10, f"{during:.1f} s with a slow receiver vs {baseline:.1f} s without"
+
+
+# --- a bounded backlog -------------------------------------------------------------------------------
+
+
+async def _retrying_now(dsn: str) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM webhook_delivery WHERE status = 'retrying'"))
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize("cap", ["per_user", "total"])
+async def test_past_the_backlog_cap_new_deliveries_fail_at_once_with_a_reason(
+    client: Client, make_user, local: Settings, engine: Engine, migrated_db: str, cap: str
+) -> None:
+    # One delivery at a time, so the first has failed (and waits for its retry) before the next starts;
+    # and no sweep sending earlier tests' never-attempted webhooks into the backlog meanwhile.
+    settings = dataclasses.replace(local, webhook_concurrency=1, requeue_after_s=3600)
+    if cap == "per_user":
+        settings = dataclasses.replace(settings, webhook_max_pending_per_user=1)
+    else:  # the total counts every user of this run's database: leave room for exactly one more
+        settings = dataclasses.replace(settings, webhook_max_pending=await _retrying_now(migrated_db) + 1)
+    failing, bystander = await make_user(100), await make_user(100)
+    failing_secret, bystander_secret = await webhook_secret(client, failing), await webhook_secret(client, bystander)
+    async with (
+        receiving(failing_secret, status=503) as broken,
+        receiving(bystander_secret) as healthy,
+        worker_running(settings, engine),
+    ):
+        ids = [await submit_ok(client, failing, settings, i, webhook_url=broken.url()) for i in range(3)]
+
+        async def all_recorded() -> bool:
+            return len(await deliveries(client, failing)) == 3
+
+        await wait_for(all_recorded, 120, "three deliveries recorded")
+        other = await submit_ok(client, bystander, settings, 9, webhook_url=healthy.url())
+
+        async def bystander_recorded() -> bool:
+            return bool(await deliveries(client, bystander))
+
+        await wait_for(bystander_recorded, 60, "the other user's delivery")
+        statuses = {i: (await job(client, failing, i))["webhookStatus"] for i in ids}
+        log = {d["objectId"]: d for d in await deliveries(client, failing)}
+        [other_delivery] = await deliveries(client, bystander)
+
+    # The first to finish is retrying (503); the later ones were dropped without a request.
+    [kept] = [i for i in ids if statuses[i] == "retrying"]
+    assert sorted(statuses.values()) == ["failed", "failed", "retrying"]
+    assert {r.headers["webhook-id"] for r in broken.requests} == {f"msg_job_{kept}"}
+    assert (log[kept]["status"], log[kept]["lastStatusCode"]) == ("retrying", 503)
+    for dropped in set(ids) - {kept}:
+        assert (log[dropped]["status"], log[dropped]["attempts"]) == ("failed", 0)
+        assert log[dropped]["lastError"].startswith("not sent:")
+        assert "waiting for a retry" in log[dropped]["lastError"]
+    if cap == "per_user":
+        # Another user's receiver is not affected by this user's backlog.
+        assert other_delivery["status"] == "delivered" and len(healthy.requests) == 1
+        assert (await job(client, bystander, other))["webhookStatus"] == "delivered"
+    else:
+        assert other_delivery["status"] == "failed" and healthy.requests == []
+        assert "across the service" in other_delivery["lastError"]

@@ -10,6 +10,7 @@ from typing import Any
 
 from litestar import Litestar, Request, Router
 from litestar.config.response_cache import ResponseCacheConfig
+from litestar.di import Provide
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -25,6 +26,7 @@ from api.limits import RateLimiter
 from api.problems import EXCEPTION_HANDLERS, add_request_id_header
 from api.queue import Enqueuer
 from api.schema_gate import SchemaGate
+from api.submissions import provide_submissions
 from api.web.docs import render_plugins
 from api.web.routes import web_route_handlers
 from core.errors import DatabaseUnavailable
@@ -104,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             batches,
         ],
         before_request=before_api_request,
+        dependencies={"submissions": Provide(provide_submissions, sync_to_thread=False)},
         security=[{"BearerToken": []}],
         request_max_body_size=64 * 1024,
     )

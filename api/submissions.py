@@ -10,13 +10,17 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from litestar import Response
 from litestar.background_tasks import BackgroundTask
-from litestar.datastructures import UploadFile
+from litestar.datastructures import State, UploadFile
+from redis.asyncio import Redis
 
+from api.limits import ensure_queue_has_room
 from api.queue import Enqueuer
 from core.errors import (
     BatchSizeError,
@@ -31,6 +35,7 @@ from core.filenames import client_filename
 from core.image_probe import ImageInfo, probe
 from core.options import OPTION_KEYS, OutputOptions
 from core.pricing import batch_price, tier_credits
+from core.serialisers import API_PREFIX, batch_out, job_out
 from core.settings import Settings
 from core.storage import LocalStorage, input_key
 from core.tiers import model_installed
@@ -46,15 +51,6 @@ class Upload:
     info: ImageInfo
 
 
-@dataclass(frozen=True)
-class Accepted:
-    status_code: int
-    body: Any
-    headers: dict[str, str]
-    job_ids: list[uuid.UUID]
-    replayed: bool = False
-
-
 async def read_upload(upload: UploadFile, settings: Settings) -> Upload:
     data = await upload.read(settings.max_image_bytes + 1)
     name = client_filename(upload.filename)
@@ -66,92 +62,6 @@ async def read_upload(upload: UploadFile, settings: Settings) -> Upload:
         )
     info = probe(data, settings)
     return Upload(filename=name, data=data, info=info)
-
-
-def check_tier(tier: str, settings: Settings) -> int:
-    credits = tier_credits(tier)
-    if not model_installed(tier, settings.model_dir):
-        raise TierUnavailable(f"Tier {tier!r} is not available on this deployment right now.", tier=tier)
-    return credits
-
-
-def parse_options(fields: dict[str, str]) -> OutputOptions:
-    return OutputOptions.from_params({k: v for k, v in fields.items() if k in OPTION_KEYS})
-
-
-async def check_webhook(url: str | None, settings: Settings) -> str | None:
-    if not url:
-        return None
-    await check_webhook_target(url, allow_private=settings.webhook_allow_private)
-    return url
-
-
-def _fingerprint(tier: str, options: OutputOptions, webhook_url: str | None, uploads: list[Upload]) -> str:
-    """What makes two submissions the same request, for ``Idempotency-Key``."""
-    return idempotency.request_fingerprint(
-        [tier, repr(sorted(options.as_params().items())), webhook_url or "", *[u.data for u in uploads]]
-    )
-
-
-async def accept_single(
-    *,
-    user_id: str,
-    tier: str,
-    upload: Upload,
-    options: OutputOptions,
-    webhook_url: str | None,
-    idempotency_key: str | None,
-    storage: LocalStorage,
-    location_prefix: str,
-    render: Any,
-    settings: Settings,
-) -> Accepted:
-    """Charge (subscription quota first, then credits) and record one job."""
-    fingerprint = _fingerprint(tier, options, webhook_url, [upload])
-    job_id = uuid.uuid4()
-    key = input_key(job_id, upload.info.format)
-    await asyncio.to_thread(storage.put, key, upload.data)
-    try:
-        async with DB.transaction():
-            record_id = None
-            if idempotency_key:
-                claimed = await idempotency.claim(user_id, "POST /jobs", idempotency_key, fingerprint)
-                if isinstance(claimed, idempotency.Replay):
-                    await asyncio.to_thread(storage.delete, key)
-                    return Accepted(claimed.status_code, claimed.body, claimed.headers, [], replayed=True)
-                record_id = claimed
-            await billing.lock_user(user_id)
-            await ensure_user_queue_room(user_id, 1, settings)
-            coverage = await billing.cover_with_subscription(user_id, tier)
-            price = 0 if coverage else tier_credits(tier)
-            row = await jobs.insert_job(
-                job_id=job_id,
-                user_id=user_id,
-                tier=tier,
-                original_filename=upload.filename,
-                input_key=key,
-                input_width=upload.info.width,
-                input_height=upload.info.height,
-                input_bytes=upload.info.bytes,
-                input_format=upload.info.format,
-                output_options=options.as_params(),
-                pricing_type="subscription" if coverage else "credit",
-                credits_charged=price,
-                usage_date=coverage.usage_date if coverage else None,
-                webhook_url=webhook_url,
-            )
-            if coverage is None:
-                await billing.charge(
-                    user_id, price, entry_key=f"charge:job:{job_id}", reason=f"{tier} image", job_id=job_id
-                )
-            body = render(row)
-            headers = {"Location": f"{location_prefix}/jobs/{job_id}"}
-            if record_id is not None:
-                await idempotency.complete(record_id, 202, body, headers)
-    except BaseException:
-        await asyncio.to_thread(storage.delete, key)
-        raise
-    return Accepted(202, body, headers, [job_id])
 
 
 async def ensure_user_queue_room(user_id: str, images: int, settings: Settings) -> None:
@@ -207,112 +117,6 @@ async def read_batch_uploads(files: list[UploadFile], settings: Settings) -> lis
     return uploads
 
 
-async def accept_batch(
-    *,
-    user_id: str,
-    tier: str,
-    uploads: list[Upload],
-    options: OutputOptions,
-    webhook_url: str | None,
-    idempotency_key: str | None,
-    storage: LocalStorage,
-    location_prefix: str,
-    render: Any,
-    settings: Settings,
-) -> Accepted:
-    """Charge the discounted batch price and record the batch with one job per image."""
-    fingerprint = _fingerprint(tier, options, webhook_url, uploads)
-    batch_id = uuid.uuid4()
-    job_ids = [uuid.uuid4() for _ in uploads]
-    keys = [input_key(j, u.info.format) for j, u in zip(job_ids, uploads, strict=True)]
-
-    def store_all() -> None:
-        for key, upload in zip(keys, uploads, strict=True):
-            storage.put(key, upload.data)
-
-    def delete_all() -> None:
-        for key in keys:
-            storage.delete(key)
-
-    await asyncio.to_thread(store_all)
-    price = batch_price(tier, len(uploads))
-    public_id = "b_" + secrets.token_urlsafe(12)
-    try:
-        async with DB.transaction():
-            record_id = None
-            if idempotency_key:
-                claimed = await idempotency.claim(user_id, "POST /batches", idempotency_key, fingerprint)
-                if isinstance(claimed, idempotency.Replay):
-                    await asyncio.to_thread(delete_all)
-                    return Accepted(claimed.status_code, claimed.body, claimed.headers, [], replayed=True)
-                record_id = claimed
-            await billing.lock_user(user_id)
-            await ensure_user_queue_room(user_id, len(uploads), settings)
-            batch = await batches.insert_batch(
-                batch_id=batch_id,
-                public_id=public_id,
-                user_id=user_id,
-                tier=tier,
-                total_images=len(uploads),
-                credits_before_discount=price.before_discount,
-                credits_charged=price.total,
-                discount_percent=price.discount_percent,
-                output_options=options.as_params(),
-                webhook_url=webhook_url,
-            )
-            await billing.charge(
-                user_id,
-                price.total,
-                entry_key=f"charge:batch:{batch_id}",
-                reason=f"batch of {len(uploads)} {tier} images ({price.discount_percent}% off)",
-                batch_id=batch_id,
-            )
-            for position, (job_id, key, upload) in enumerate(zip(job_ids, keys, uploads, strict=True)):
-                await jobs.insert_job(
-                    job_id=job_id,
-                    user_id=user_id,
-                    tier=tier,
-                    original_filename=upload.filename,
-                    input_key=key,
-                    input_width=upload.info.width,
-                    input_height=upload.info.height,
-                    input_bytes=upload.info.bytes,
-                    input_format=upload.info.format,
-                    output_options=options.as_params(),
-                    pricing_type="credit",
-                    credits_charged=price.per_image[position],
-                    usage_date=None,
-                    webhook_url=None,
-                    batch_id=batch_id,
-                    position=position,
-                )
-            body = render(batch)
-            headers = {"Location": f"{location_prefix}/batches/{batch_id}"}
-            if record_id is not None:
-                await idempotency.complete(record_id, 202, body, headers)
-    except BaseException:
-        await asyncio.to_thread(delete_all)
-        raise
-    return Accepted(202, body, headers, job_ids)
-
-
-def accepted_response(accepted: Accepted, enqueuer: Enqueuer) -> Response[Any]:
-    """The 202 (or the replayed first answer), with the enqueue scheduled after it is sent.
-
-    The work is committed in PostgreSQL already; enqueueing after the response keeps Redis off the
-    request's latency, and a lost enqueue is repaired by the worker sweep.
-    """
-    headers = dict(accepted.headers)
-    if accepted.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return Response(
-        content=accepted.body,
-        status_code=accepted.status_code,
-        headers=headers,
-        background=BackgroundTask(enqueuer.enqueue_jobs, accepted.job_ids) if accepted.job_ids else None,
-    )
-
-
 def form_fields(form: dict[str, Any]) -> dict[str, str]:
     """The text fields of a multipart form; repeated text fields are an error."""
     out: dict[str, str] = {}
@@ -322,3 +126,206 @@ def form_fields(form: dict[str, Any]) -> dict[str, str]:
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
             raise InvalidOptions(f"field {name!r} was sent {len(value)} times; send it once", parameter=name)
     return out
+
+
+@dataclass(frozen=True)
+class Order:
+    """What a submission asks for, validated: the tier (priced once, here), options and webhook."""
+
+    tier: str
+    unit_credits: int
+    options: OutputOptions
+    webhook_url: str | None
+
+    def fingerprint(self, uploads: Sequence[Upload]) -> str:
+        """What makes two submissions the same request, for ``Idempotency-Key``."""
+        return idempotency.request_fingerprint(
+            [
+                self.tier,
+                repr(sorted(self.options.as_params().items())),
+                self.webhook_url or "",
+                *[u.data for u in uploads],
+            ]
+        )
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """Uploads written to storage before the transaction; deleted again unless the job rows commit."""
+
+    keys: list[str]
+    job_ids: list[uuid.UUID]
+
+
+Record = Callable[[], Awaitable[tuple[Any, str]]]
+"""Inside the transaction: charge, insert the rows; returns the 202 body and the ``Location``."""
+
+
+class Submissions:
+    """Accepting jobs and batches, injected into the controllers by Litestar (``submissions``).
+
+    Both paths share one skeleton (:meth:`_accept`): store the uploads, then in one transaction claim
+    the ``Idempotency-Key``, lock the user, check their queue room, charge and record; enqueue after
+    the response.
+    """
+
+    def __init__(self, settings: Settings, storage: LocalStorage, enqueuer: Enqueuer, redis: Redis) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.enqueuer = enqueuer
+        self.redis = redis
+
+    async def order(self, tier: str, fields: Mapping[str, str | None], webhook_url: str | None, images: int) -> Order:
+        """Validate everything but the images, cheapest first; raises before anything is read or stored."""
+        credits = tier_credits(tier)
+        if not model_installed(tier, self.settings.model_dir):
+            raise TierUnavailable(f"Tier {tier!r} is not available on this deployment right now.", tier=tier)
+        options = OutputOptions.from_params({k: v for k, v in fields.items() if k in OPTION_KEYS and v is not None})
+        if webhook_url:
+            await check_webhook_target(webhook_url, allow_private=self.settings.webhook_allow_private)
+        await ensure_queue_has_room(self.redis, self.settings, images)
+        return Order(tier=tier, unit_credits=credits, options=options, webhook_url=webhook_url or None)
+
+    async def accept_job(
+        self, user_id: str, order: Order, upload: Upload, idempotency_key: str | None
+    ) -> Response[Any]:
+        """Charge (subscription quota first, then credits) and record one job."""
+        job_id = uuid.uuid4()
+
+        async def record() -> tuple[Any, str]:
+            coverage = await billing.cover_with_subscription(user_id, order.tier)
+            price = 0 if coverage else order.unit_credits
+            row = await jobs.insert_job(
+                job_id=job_id,
+                user_id=user_id,
+                tier=order.tier,
+                original_filename=upload.filename,
+                input_key=stored.keys[0],
+                input_width=upload.info.width,
+                input_height=upload.info.height,
+                input_bytes=upload.info.bytes,
+                input_format=upload.info.format,
+                output_options=order.options.as_params(),
+                pricing_type="subscription" if coverage else "credit",
+                credits_charged=price,
+                usage_date=coverage.usage_date if coverage else None,
+                webhook_url=order.webhook_url,
+            )
+            if coverage is None:
+                await billing.charge(
+                    user_id, price, entry_key=f"charge:job:{job_id}", reason=f"{order.tier} image", job_id=job_id
+                )
+            return msgspec.to_builtins(job_out(row)), f"{API_PREFIX}/jobs/{job_id}"
+
+        stored = await self._store([job_id], [upload])
+        return await self._accept(user_id, "POST /jobs", idempotency_key, order.fingerprint([upload]), stored, record)
+
+    async def accept_batch(
+        self, user_id: str, order: Order, uploads: list[Upload], idempotency_key: str | None
+    ) -> Response[Any]:
+        """Charge the discounted batch price and record the batch with one job per image."""
+        batch_id = uuid.uuid4()
+        price = batch_price(order.unit_credits, len(uploads))
+
+        async def record() -> tuple[Any, str]:
+            batch = await batches.insert_batch(
+                batch_id=batch_id,
+                public_id="b_" + secrets.token_urlsafe(12),
+                user_id=user_id,
+                tier=order.tier,
+                total_images=len(uploads),
+                credits_before_discount=price.before_discount,
+                credits_charged=price.total,
+                discount_percent=price.discount_percent,
+                output_options=order.options.as_params(),
+                webhook_url=order.webhook_url,
+            )
+            await billing.charge(
+                user_id,
+                price.total,
+                entry_key=f"charge:batch:{batch_id}",
+                reason=f"batch of {len(uploads)} {order.tier} images ({price.discount_percent}% off)",
+                batch_id=batch_id,
+            )
+            for position, (job_id, key, upload) in enumerate(zip(stored.job_ids, stored.keys, uploads, strict=True)):
+                await jobs.insert_job(
+                    job_id=job_id,
+                    user_id=user_id,
+                    tier=order.tier,
+                    original_filename=upload.filename,
+                    input_key=key,
+                    input_width=upload.info.width,
+                    input_height=upload.info.height,
+                    input_bytes=upload.info.bytes,
+                    input_format=upload.info.format,
+                    output_options=order.options.as_params(),
+                    pricing_type="credit",
+                    credits_charged=price.per_image[position],
+                    usage_date=None,
+                    webhook_url=None,
+                    batch_id=batch_id,
+                    position=position,
+                )
+            return msgspec.to_builtins(batch_out(batch)), f"{API_PREFIX}/batches/{batch_id}"
+
+        stored = await self._store([uuid.uuid4() for _ in uploads], uploads)
+        fingerprint = order.fingerprint(uploads)
+        return await self._accept(user_id, "POST /batches", idempotency_key, fingerprint, stored, record)
+
+    async def _store(self, job_ids: list[uuid.UUID], uploads: Sequence[Upload]) -> _Stored:
+        keys = [input_key(j, u.info.format) for j, u in zip(job_ids, uploads, strict=True)]
+
+        def put_all() -> None:
+            for key, upload in zip(keys, uploads, strict=True):
+                self.storage.put(key, upload.data)
+
+        await asyncio.to_thread(put_all)
+        return _Stored(keys=keys, job_ids=job_ids)
+
+    async def _discard(self, stored: _Stored) -> None:
+        def delete_all() -> None:
+            for key in stored.keys:
+                self.storage.delete(key)
+
+        await asyncio.to_thread(delete_all)
+
+    async def _accept(
+        self,
+        user_id: str,
+        endpoint: str,
+        idempotency_key: str | None,
+        fingerprint: str,
+        stored: _Stored,
+        record: Record,
+    ) -> Response[Any]:
+        try:
+            async with DB.transaction():
+                record_id = None
+                if idempotency_key:
+                    claimed = await idempotency.claim(user_id, endpoint, idempotency_key, fingerprint)
+                    if isinstance(claimed, idempotency.Replay):
+                        await self._discard(stored)
+                        headers = {**claimed.headers, "Idempotent-Replayed": "true"}
+                        return Response(content=claimed.body, status_code=claimed.status_code, headers=headers)
+                    record_id = claimed
+                await billing.lock_user(user_id)
+                await ensure_user_queue_room(user_id, len(stored.job_ids), self.settings)
+                body, location = await record()
+                headers = {"Location": location}
+                if record_id is not None:
+                    await idempotency.complete(record_id, 202, body, headers)
+        except BaseException:
+            await self._discard(stored)
+            raise
+        # Committed in PostgreSQL already: enqueueing after the response keeps Redis off the request's
+        # latency, and a lost enqueue is repaired by the worker sweep.
+        return Response(
+            content=body,
+            status_code=202,
+            headers=headers,
+            background=BackgroundTask(self.enqueuer.enqueue_jobs, stored.job_ids),
+        )
+
+
+def provide_submissions(state: State) -> Submissions:
+    return Submissions(state.settings, state.storage, state.enqueuer, state.redis)

@@ -74,9 +74,9 @@ class BatchPrice:
     """What each image costs, summing to ``total``; refunded image by image when one fails."""
 
 
-def batch_price(tier: str, images: int) -> BatchPrice:
-    unit = tier_credits(tier)
-    before = unit * images
+def batch_price(unit_credits: int, images: int) -> BatchPrice:
+    """``images`` at ``unit_credits`` each (the tier's price, see :func:`tier_credits`), discounted."""
+    before = unit_credits * images
     percent = discount_percent(images)
     # Rounded down: a discount never costs the customer a fraction of a credit.
     total = before * (100 - percent) // 100

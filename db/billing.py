@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import InsufficientCredits
+from core.rows import JobRow
 from db import credits
 from db.subscriptions import today
 from db.tables import CreditLedgerEntry
@@ -138,20 +139,20 @@ async def _insert(
     return bool(rows)
 
 
-async def release_job(job: dict[str, Any], reason: str) -> None:
+async def release_job(job: JobRow, reason: str) -> None:
     """Undo what accepting ``job`` took: its credits, or its subscription quota.
 
     Call it only with the row returned by the job's one transition to a final state: the refund is
     keyed (a second call adds nothing) but giving quota back is a plain decrement.
     """
-    if job["covered_by_subscription"] and job["usage_date"] is not None:
-        await give_back_quota(job["user_id"], job["tier"], job["usage_date"])
-    elif job["credits_charged"] > 0:
+    if job.covered_by_subscription and job.usage_date is not None:
+        await give_back_quota(job.user_id, job.tier, job.usage_date)
+    elif job.credits_charged > 0:
         await refund(
-            job["user_id"],
-            job["credits_charged"],
-            entry_key=f"refund:job:{job['id']}",
+            job.user_id,
+            job.credits_charged,
+            entry_key=f"refund:job:{job.id}",
             reason=reason,
-            job_id=job["id"],
-            batch_id=job["batch_id"],
+            job_id=job.id,
+            batch_id=job.batch_id,
         )

@@ -24,8 +24,10 @@ from piccolo.columns.indexes import IndexMethod
 from piccolo.constraints import Check, Unique
 from piccolo.table import Table
 
-JOB_STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
-BATCH_STATUSES = ("pending", "processing", "completed", "partial", "failed", "cancelled")
+from core.statuses import BatchStatus, JobStatus
+
+JOB_STATUSES = tuple(JobStatus)
+BATCH_STATUSES = tuple(BatchStatus)
 SUBSCRIPTION_STATUSES = ("active", "cancelled", "expired", "suspended")
 PRICING_TYPES = ("credit", "subscription")
 LEDGER_KINDS = ("grant", "charge", "refund", "adjustment")

@@ -13,18 +13,20 @@ from typing import Any
 import msgspec
 from arq import Retry
 
+from core.rows import BatchRow, JobRow
 from core.serialisers import batch_out, job_out
-from core.settings import Settings
 from core.webhooks import MAX_ATTEMPTS, backoff_seconds, deliver, event_payload
 from db import batches, jobs
+from worker.context import context, job_try
 
 log = logging.getLogger("bgremover.worker")
 
 
 async def deliver_webhook(ctx: dict[str, Any], kind: str, object_id: str) -> dict[str, Any]:
-    settings: Settings = ctx["settings"]
-    attempt = int(ctx.get("job_try", 1))
+    settings = context(ctx).settings
+    attempt = job_try(ctx)
     oid = uuid.UUID(object_id)
+    row: JobRow | BatchRow | None
     if kind == "job":
         row = await jobs.get_job(oid)
         data = msgspec.to_builtins(job_out(row)) if row else None
@@ -33,10 +35,10 @@ async def deliver_webhook(ctx: dict[str, Any], kind: str, object_id: str) -> dic
         row = await batches.get_batch_by_id(oid)
         data = msgspec.to_builtins(batch_out(row, images=await batches.batch_images(oid))) if row else None
         event_type = "batch.finished"
-    if row is None or not row.get("webhook_url") or data is None:
+    if row is None or not row.webhook_url or data is None:
         return {"status": "skipped"}
     result = await deliver(
-        row["webhook_url"],
+        row.webhook_url,
         event_payload(event_type, data),  # type: ignore[arg-type]
         secret=settings.webhook_secret,
         msg_id=f"msg_{kind}_{object_id}",

@@ -25,6 +25,7 @@ from api.schemas import (
     SubscriptionEnvelope,
 )
 from core.serialisers import API_PREFIX, BatchOut, JobOut
+from core.statuses import UNFINISHED
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -178,7 +179,7 @@ def _batch_image(position: int, status: str, *, failed: bool = False) -> dict[st
         "errorCode": "corrupt_image" if failed else None,
         "errorMessage": "the JPEG pixel data cannot be decoded" if failed else None,
         "creditsCharged": 0 if failed else 3,
-        "processingMs": None if status in ("pending", "processing") else 388,
+        "processingMs": None if status in UNFINISHED else 388,
     }
 
 

@@ -29,10 +29,8 @@ from client import (
 )
 from client.cli import EXIT_AUTH, EXIT_CREDITS, EXIT_FAILED_IMAGES, EXIT_INVALID, EXIT_OK, main
 from core.settings import Settings
-from tests.integration.e2e.conftest import User
+from tests.support.api_client import User
 from tests.support.images import quokka_path, truncated_jpeg, variant
-
-pytestmark = pytest.mark.integration
 
 
 def _load_demo() -> Any:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from core.settings import Settings
-from tests.integration.e2e.conftest import API
 from tests.integration.hostile.helpers import Client, MakeUser, assert_problem, assert_still_serving
+from tests.support.api_client import API
 from tests.support.tokens import claims, token
 
 URL = API + "/jobs"

@@ -25,8 +25,6 @@ from client import (
 )
 from client._errors import error_from_response
 
-pytestmark = pytest.mark.unit
-
 
 def problem(status: int, code: str, **extra: object) -> dict[str, object]:
     return {

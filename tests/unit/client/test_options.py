@@ -7,8 +7,6 @@ import pytest
 from client import Batch, Job, OutputOptions, Pricing
 from client._options import encode_options, merge_options
 
-pytestmark = pytest.mark.unit
-
 
 def test_encoding() -> None:
     assert encode_options() == {}

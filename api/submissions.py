@@ -1,13 +1,16 @@
-"""Accepting work: validate every upload, store it, charge, record and enqueue, in that order.
+"""Accepting work: validate, check the money, store each upload, then charge, record and enqueue.
 
-Nothing is stored or charged for a request that fails validation; the charge, the job rows and the
-idempotency record commit together or not at all; enqueueing comes after the commit (a lost
-enqueue is repaired by the worker sweep, a lost commit never leaves a queued ghost).
+Nothing is stored for a request that fails validation or that the user could not pay for; uploads
+are validated and written one at a time, so a request holds at most one image in memory; the charge,
+the job rows and the idempotency record commit together or not at all, and the stored uploads are
+deleted again when they do not; enqueueing comes after the commit (a lost enqueue is repaired by the
+worker sweep, a lost commit never leaves a queued ghost).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -28,6 +31,7 @@ from core.errors import (
     BgRemoverError,
     FileTooLarge,
     InvalidOptions,
+    StorageQuotaExceeded,
     TierUnavailable,
     TooManyQueued,
 )
@@ -45,38 +49,15 @@ from db.piccolo_conf import DB
 
 
 @dataclass(frozen=True)
-class Upload:
+class StoredUpload:
+    """One validated image, already in storage under its job's input key."""
+
+    job_id: uuid.UUID
+    key: str
     filename: str
-    data: bytes
     info: ImageInfo
-
-
-async def read_upload(upload: UploadFile, settings: Settings) -> Upload:
-    data = await upload.read(settings.max_image_bytes + 1)
-    name = client_filename(upload.filename)
-    if len(data) > settings.max_image_bytes:
-        raise FileTooLarge(
-            f"{name or 'The image'} is larger than {settings.max_image_bytes} bytes",
-            filename=name,
-            maxBytes=settings.max_image_bytes,
-        )
-    info = probe(data, settings)
-    return Upload(filename=name, data=data, info=info)
-
-
-async def ensure_user_queue_room(user_id: str, images: int, settings: Settings) -> None:
-    """One client cannot fill the queue: cap the images a user has pending or processing."""
-    cap = settings.max_queued_images_per_user
-    if cap <= 0:
-        return
-    unfinished = await jobs.count_unfinished(user_id)
-    if unfinished + images > cap:
-        raise TooManyQueued(
-            f"You have {unfinished} images waiting or in progress; at most {cap} are allowed. Wait for some to finish.",
-            retry_after=10,
-            queued=unfinished,
-            limit=cap,
-        )
+    digest: bytes
+    """sha256 of the bytes, for the ``Idempotency-Key`` fingerprint."""
 
 
 def check_batch_size(count: int, settings: Settings) -> None:
@@ -94,27 +75,19 @@ def check_batch_size(count: int, settings: Settings) -> None:
         )
 
 
-async def read_batch_uploads(files: list[UploadFile], settings: Settings) -> list[Upload]:
-    """Validate every image; one bad image rejects the batch, with every problem listed."""
-    uploads: list[Upload] = []
-    problems: list[dict[str, Any]] = []
-    first: BgRemoverError | None = None
-    for index, upload in enumerate(files):
-        try:
-            uploads.append(await read_upload(upload, settings))
-        except BgRemoverError as exc:
-            first = first or exc
-            problems.append(
-                {"index": index, "filename": client_filename(upload.filename), "code": exc.code, "detail": exc.detail}
-            )
-    if first is not None:
-        err = type(first)(
-            f"{len(problems)} of {len(files)} images cannot be processed; nothing was charged. "
-            f"First: {problems[0]['filename'] or '#' + str(problems[0]['index'])}: {problems[0]['detail']}",
-            errors=problems,
+async def ensure_user_queue_room(user_id: str, images: int, settings: Settings) -> None:
+    """One client cannot fill the queue: cap the images a user has pending or processing."""
+    cap = settings.max_queued_images_per_user
+    if cap <= 0:
+        return
+    unfinished = await jobs.count_unfinished(user_id)
+    if unfinished + images > cap:
+        raise TooManyQueued(
+            f"You have {unfinished} images waiting or in progress; at most {cap} are allowed. Wait for some to finish.",
+            retry_after=10,
+            queued=unfinished,
+            limit=cap,
         )
-        raise err
-    return uploads
 
 
 def form_fields(form: dict[str, Any]) -> dict[str, str]:
@@ -137,24 +110,16 @@ class Order:
     options: OutputOptions
     webhook_url: str | None
 
-    def fingerprint(self, uploads: Sequence[Upload]) -> str:
+    def fingerprint(self, uploads: Sequence[StoredUpload]) -> str:
         """What makes two submissions the same request, for ``Idempotency-Key``."""
         return idempotency.request_fingerprint(
             [
                 self.tier,
                 repr(sorted(self.options.as_params().items())),
                 self.webhook_url or "",
-                *[u.data for u in uploads],
+                *[u.digest for u in uploads],
             ]
         )
-
-
-@dataclass(frozen=True)
-class _Stored:
-    """Uploads written to storage before the transaction; deleted again unless the job rows commit."""
-
-    keys: list[str]
-    job_ids: list[uuid.UUID]
 
 
 Record = Callable[[], Awaitable[tuple[Any, str]]]
@@ -164,9 +129,10 @@ Record = Callable[[], Awaitable[tuple[Any, str]]]
 class Submissions:
     """Accepting jobs and batches, injected into the controllers by Litestar (``submissions``).
 
-    Both paths share one skeleton (:meth:`_accept`): store the uploads, then in one transaction claim
-    the ``Idempotency-Key``, lock the user, check their queue room, charge and record; enqueue after
-    the response.
+    Both paths share one skeleton: :meth:`order` checks what was asked and whether the user can pay,
+    :meth:`store` validates and stores the images one by one, :meth:`_accept` claims the
+    ``Idempotency-Key``, locks the user, checks their queue and storage room, charges and records in
+    one transaction, and enqueues after the response.
     """
 
     def __init__(self, settings: Settings, storage: LocalStorage, enqueuer: Enqueuer, redis: Redis) -> None:
@@ -175,32 +141,86 @@ class Submissions:
         self.enqueuer = enqueuer
         self.redis = redis
 
-    async def order(self, tier: str, fields: Mapping[str, str | None], webhook_url: str | None, images: int) -> Order:
-        """Validate everything but the images, cheapest first; raises before anything is read or stored."""
+    async def order(
+        self, user_id: str, tier: str, fields: Mapping[str, str | None], webhook_url: str | None, images: int
+    ) -> Order:
+        """Validate everything but the images, cheapest first; raises before anything is stored.
+
+        The money check comes before the webhook host's DNS lookup and before any upload is stored:
+        a user who cannot pay never makes the service wait on a name server or write a file.
+        """
         credits = tier_credits(tier)
         if not model_installed(tier, self.settings.model_dir):
             raise TierUnavailable(f"Tier {tier!r} is not available on this deployment right now.", tier=tier)
         options = OutputOptions.from_params({k: v for k, v in fields.items() if k in OPTION_KEYS and v is not None})
+        await ensure_queue_has_room(self.redis, self.settings, images)
+        if images == 1:
+            await billing.ensure_can_pay(user_id, credits, tier=tier)
+        else:
+            await billing.ensure_can_pay(user_id, batch_price(credits, images).total)
         if webhook_url:
             await check_webhook_target(webhook_url, allow_private=self.settings.webhook_allow_private)
-        await ensure_queue_has_room(self.redis, self.settings, images)
         return Order(tier=tier, unit_credits=credits, options=options, webhook_url=webhook_url or None)
 
+    async def store(self, user_id: str, order: Order, files: Sequence[UploadFile]) -> list[StoredUpload]:
+        """Validate and store each image in turn; one bad image rejects them all, every problem listed.
+
+        A single job's problem is raised as it is; a batch's are gathered into one error of the first
+        one's type. Whatever was stored is deleted again before raising.
+        """
+        stored: list[StoredUpload] = []
+        problems: list[tuple[int, str, BgRemoverError]] = []
+        pending = await self._pending_bytes(user_id)
+        try:
+            for index, upload in enumerate(files):
+                name = client_filename(upload.filename)
+                try:
+                    item = await self._store_one(upload, name, order)
+                except BgRemoverError as exc:
+                    problems.append((index, name, exc))
+                    continue
+                stored.append(item)
+                pending += item.info.bytes
+                self._check_storage_room(pending, self.settings.max_pending_bytes_per_user)
+        except BaseException:
+            await self.discard(stored)
+            raise
+        if problems:
+            await self.discard(stored)
+            if len(files) == 1:
+                raise problems[0][2]
+            raise _gathered(problems, len(files))
+        return stored
+
+    async def _store_one(self, upload: UploadFile, name: str, order: Order) -> StoredUpload:
+        limit = self.settings.max_image_bytes
+        data = await upload.read(limit + 1)
+        if len(data) > limit:
+            raise FileTooLarge(f"{name or 'The image'} is larger than {limit} bytes", filename=name, maxBytes=limit)
+        info = probe(data, self.settings)
+        try:
+            order.options.check_output_fits(info.width, info.height)
+        except BgRemoverError as exc:
+            raise type(exc)(f"{name or 'the image'}: {exc.detail}", **exc.extra) from None
+        job_id = uuid.uuid4()
+        key = input_key(job_id, info.format)
+        await asyncio.to_thread(self.storage.put, key, data)
+        return StoredUpload(job_id, key, name, info, hashlib.sha256(data).digest())
+
     async def accept_job(
-        self, user_id: str, order: Order, upload: Upload, idempotency_key: str | None
+        self, user_id: str, order: Order, upload: StoredUpload, idempotency_key: str | None
     ) -> Response[Any]:
         """Charge (subscription quota first, then credits) and record one job."""
-        job_id = uuid.uuid4()
 
         async def record() -> tuple[Any, str]:
             coverage = await billing.cover_with_subscription(user_id, order.tier)
             price = 0 if coverage else order.unit_credits
             row = await jobs.insert_job(
-                job_id=job_id,
+                job_id=upload.job_id,
                 user_id=user_id,
                 tier=order.tier,
                 original_filename=upload.filename,
-                input_key=stored.keys[0],
+                input_key=upload.key,
                 input_width=upload.info.width,
                 input_height=upload.info.height,
                 input_bytes=upload.info.bytes,
@@ -213,15 +233,18 @@ class Submissions:
             )
             if coverage is None:
                 await billing.charge(
-                    user_id, price, entry_key=f"charge:job:{job_id}", reason=f"{order.tier} image", job_id=job_id
+                    user_id,
+                    price,
+                    entry_key=f"charge:job:{upload.job_id}",
+                    reason=f"{order.tier} image",
+                    job_id=upload.job_id,
                 )
-            return msgspec.to_builtins(job_out(row)), f"{API_PREFIX}/jobs/{job_id}"
+            return msgspec.to_builtins(job_out(row)), f"{API_PREFIX}/jobs/{upload.job_id}"
 
-        stored = await self._store([job_id], [upload])
-        return await self._accept(user_id, "POST /jobs", idempotency_key, order.fingerprint([upload]), stored, record)
+        return await self._accept(user_id, "POST /jobs", idempotency_key, order, [upload], record)
 
     async def accept_batch(
-        self, user_id: str, order: Order, uploads: list[Upload], idempotency_key: str | None
+        self, user_id: str, order: Order, uploads: list[StoredUpload], idempotency_key: str | None
     ) -> Response[Any]:
         """Charge the discounted batch price and record the batch with one job per image."""
         batch_id = uuid.uuid4()
@@ -247,13 +270,13 @@ class Submissions:
                 reason=f"batch of {len(uploads)} {order.tier} images ({price.discount_percent}% off)",
                 batch_id=batch_id,
             )
-            for position, (job_id, key, upload) in enumerate(zip(stored.job_ids, stored.keys, uploads, strict=True)):
+            for position, upload in enumerate(uploads):
                 await jobs.insert_job(
-                    job_id=job_id,
+                    job_id=upload.job_id,
                     user_id=user_id,
                     tier=order.tier,
                     original_filename=upload.filename,
-                    input_key=key,
+                    input_key=upload.key,
                     input_width=upload.info.width,
                     input_height=upload.info.height,
                     input_bytes=upload.info.bytes,
@@ -268,54 +291,65 @@ class Submissions:
                 )
             return msgspec.to_builtins(batch_out(batch)), f"{API_PREFIX}/batches/{batch_id}"
 
-        stored = await self._store([uuid.uuid4() for _ in uploads], uploads)
-        fingerprint = order.fingerprint(uploads)
-        return await self._accept(user_id, "POST /batches", idempotency_key, fingerprint, stored, record)
+        return await self._accept(user_id, "POST /batches", idempotency_key, order, uploads, record)
 
-    async def _store(self, job_ids: list[uuid.UUID], uploads: Sequence[Upload]) -> _Stored:
-        keys = [input_key(j, u.info.format) for j, u in zip(job_ids, uploads, strict=True)]
-
-        def put_all() -> None:
-            for key, upload in zip(keys, uploads, strict=True):
-                self.storage.put(key, upload.data)
-
-        await asyncio.to_thread(put_all)
-        return _Stored(keys=keys, job_ids=job_ids)
-
-    async def _discard(self, stored: _Stored) -> None:
+    async def discard(self, uploads: Sequence[StoredUpload]) -> None:
         def delete_all() -> None:
-            for key in stored.keys:
-                self.storage.delete(key)
+            for upload in uploads:
+                self.storage.delete(upload.key)
 
         await asyncio.to_thread(delete_all)
+
+    async def _pending_bytes(self, user_id: str) -> int:
+        pending = await jobs.pending_input_bytes(user_id)
+        self._check_storage_room(pending, self.settings.max_pending_bytes_per_user)
+        return pending
+
+    @staticmethod
+    def _check_storage_room(pending: int, cap: int) -> None:
+        """Bound the bytes one user keeps stored and unprocessed (a cancel and the worker free them)."""
+        if 0 < cap < pending:
+            raise StorageQuotaExceeded(
+                f"Your uploads waiting to be processed would take {pending} bytes; at most {cap} bytes are "
+                "allowed. Wait for some to finish, or cancel some.",
+                retry_after=30,
+                pendingBytes=pending,
+                limit=cap,
+            )
 
     async def _accept(
         self,
         user_id: str,
         endpoint: str,
         idempotency_key: str | None,
-        fingerprint: str,
-        stored: _Stored,
+        order: Order,
+        uploads: Sequence[StoredUpload],
         record: Record,
     ) -> Response[Any]:
+        job_ids = [u.job_id for u in uploads]
         try:
             async with DB.transaction():
                 record_id = None
                 if idempotency_key:
-                    claimed = await idempotency.claim(user_id, endpoint, idempotency_key, fingerprint)
+                    claimed = await idempotency.claim(user_id, endpoint, idempotency_key, order.fingerprint(uploads))
                     if isinstance(claimed, idempotency.Replay):
-                        await self._discard(stored)
+                        await self.discard(uploads)
                         headers = {**claimed.headers, "Idempotent-Replayed": "true"}
                         return Response(content=claimed.body, status_code=claimed.status_code, headers=headers)
                     record_id = claimed
                 await billing.lock_user(user_id)
-                await ensure_user_queue_room(user_id, len(stored.job_ids), self.settings)
+                await ensure_user_queue_room(user_id, len(job_ids), self.settings)
+                # under the lock, what this user's other requests stored meanwhile counts too
+                stored_now = sum(u.info.bytes for u in uploads)
+                self._check_storage_room(
+                    await jobs.pending_input_bytes(user_id) + stored_now, self.settings.max_pending_bytes_per_user
+                )
                 body, location = await record()
                 headers = {"Location": location}
                 if record_id is not None:
                     await idempotency.complete(record_id, 202, body, headers)
         except BaseException:
-            await self._discard(stored)
+            await self.discard(uploads)
             raise
         # Committed in PostgreSQL already: enqueueing after the response keeps Redis off the request's
         # latency, and a lost enqueue is repaired by the worker sweep.
@@ -323,8 +357,18 @@ class Submissions:
             content=body,
             status_code=202,
             headers=headers,
-            background=BackgroundTask(self.enqueuer.enqueue_jobs, stored.job_ids),
+            background=BackgroundTask(self.enqueuer.enqueue_jobs, job_ids),
         )
+
+
+def _gathered(problems: list[tuple[int, str, BgRemoverError]], total: int) -> BgRemoverError:
+    index, name, first = problems[0]
+    listed = [{"index": i, "filename": n, "code": e.code, "detail": e.detail} for i, n, e in problems]
+    return type(first)(
+        f"{len(problems)} of {total} images cannot be processed; nothing was charged. "
+        f"First: {name or '#' + str(index)}: {first.detail}",
+        errors=listed,
+    )
 
 
 def provide_submissions(state: State) -> Submissions:

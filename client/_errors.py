@@ -20,9 +20,11 @@ One root, so ``except BgRemoverClientError`` catches everything the client raise
         │   ├── InvalidImage             an upload is unusable: unsupported_media_type (415), file_too_large
         │   │                            (413), resolution_too_high, resolution_too_low, corrupt_image,
         │   │                            no_subject_detected, invalid_image, payload_too_large
-        │   └── InvalidOptions           invalid_options, unknown_tier, invalid_webhook_url, batch_too_small,
-        │                                batch_too_large, idempotency_key_reused, validation_error, bad_request
-        ├── RateLimited                  429 rate_limited (.retry_after)
+        │   └── InvalidOptions           invalid_options, output_too_large, unknown_tier, invalid_webhook_url,
+        │                                batch_too_small, batch_too_large, idempotency_key_reused,
+        │                                validation_error, bad_request
+        ├── RateLimited                  429 rate_limited, too_many_queued_images, storage_quota_exceeded
+        │                                (.retry_after)
         │   └── QuotaExceeded            429 quota_exceeded: the subscription's daily quota is used up
         ├── ServiceUnavailable           503 (.retry_after, .pending_migrations): database_unavailable,
         │                                schema_not_ready, tier_unavailable, model_missing, no_worker, ...
@@ -252,6 +254,7 @@ _BY_CODE: dict[str, type[APIError]] = {
     "corrupt_image": InvalidImage,
     "no_subject_detected": InvalidImage,
     "invalid_options": InvalidOptions,
+    "output_too_large": InvalidOptions,
     "invalid_webhook_url": InvalidOptions,
     "unknown_tier": InvalidOptions,
     "batch_too_large": InvalidOptions,
@@ -261,6 +264,7 @@ _BY_CODE: dict[str, type[APIError]] = {
     "bad_request": InvalidOptions,
     "rate_limited": RateLimited,
     "too_many_queued_images": RateLimited,
+    "storage_quota_exceeded": RateLimited,
     "queue_full": ServiceUnavailable,
     "no_model_installed": ServiceUnavailable,
     "quota_exceeded": QuotaExceeded,

@@ -146,6 +146,9 @@ class Settings:
     max_queued_images_per_user: int = field(default_factory=lambda: _env_int("MAX_QUEUED_IMAGES_PER_USER", 1000))
     """Images one user may have pending or processing; more is refused with 429 until some finish."""
 
+    max_pending_bytes_per_user: int = field(default_factory=lambda: _env_int("MAX_PENDING_BYTES_PER_USER", 2 * 1024**3))
+    """Bytes of uploads one user may have stored and not yet processed; more is refused with 429."""
+
     max_queue_depth: int = field(default_factory=lambda: _env_int("MAX_QUEUE_DEPTH", 5000))
     """When the queue is deeper than this, submissions get 503 with Retry-After instead of waiting forever."""
 

@@ -77,6 +77,27 @@ async def give_back_quota(user_id: str, tier: str, usage_date: dt.date) -> None:
     )
 
 
+async def ensure_can_pay(user_id: str, credits_needed: int, *, tier: str | None = None) -> None:
+    """A cheap look before any slow or costly work (DNS, storing uploads): raises
+    :class:`InsufficientCredits` when neither the balance nor (with ``tier``) an active subscription
+    covering that tier could pay. The charge inside the transaction still decides."""
+    rows = await CreditLedgerEntry.raw(
+        "SELECT (SELECT COALESCE(SUM(amount), 0)::bigint FROM credit_ledger WHERE user_id = {}) AS balance, "
+        "EXISTS (SELECT 1 FROM background_remover_subscription WHERE user_id = {} AND status = 'active' "
+        "AND expires_at > now() AND COALESCE((daily_quotas ->> {})::int, 0) > 0) AS covered",
+        user_id,
+        user_id,
+        tier or "",
+    )
+    available, covered = int(rows[0]["balance"]), bool(rows[0]["covered"]) and tier is not None
+    if available < credits_needed and not covered:
+        raise InsufficientCredits(
+            f"This costs {credits_needed} credits but the balance is {available}.",
+            required=credits_needed,
+            balance=available,
+        )
+
+
 async def charge(
     user_id: str,
     amount: int,

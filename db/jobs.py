@@ -241,6 +241,16 @@ async def count_unfinished(user_id: str) -> int:
     return int(rows[0]["n"])
 
 
+async def pending_input_bytes(user_id: str) -> int:
+    """Bytes of the user's stored uploads that are not processed yet (what a cancel or the worker frees)."""
+    rows = await BackgroundRemovalJob.raw(
+        "SELECT COALESCE(SUM(input_bytes), 0)::bigint AS n FROM background_removal_job "
+        f"WHERE user_id = {{}} AND status IN ({sql_list(UNFINISHED)}) AND input_key IS NOT NULL",
+        user_id,
+    )
+    return int(rows[0]["n"])
+
+
 async def unsent_webhooks(older_than_s: int, limit: int = 500) -> list[tuple[WebhookKind, uuid.UUID]]:
     """("job" | "batch", id) of finished work with a webhook that was never attempted."""
     rows = await BackgroundRemovalJob.raw(

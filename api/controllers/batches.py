@@ -13,7 +13,7 @@ from litestar.response import File
 
 from api.auth import Principal
 from api.schemas import BatchList
-from api.submissions import Submissions, check_batch_size, form_fields, read_batch_uploads
+from api.submissions import Submissions, check_batch_size, form_fields
 from api.web import openapi_examples as ex
 from core.errors import BatchNotFinished, InvalidOptions, NotFound, ResultExpired, ResultNotReady
 from core.rows import BatchRow
@@ -82,8 +82,9 @@ class BatchController(Controller):
         files = _files(data)
         check_batch_size(len(files), settings)
         key = check_key(idempotency_key) if idempotency_key is not None else None
-        order = await submissions.order(fields.get("tier", "basic"), fields, fields.get("webhook_url"), len(files))
-        uploads = await read_batch_uploads(files, settings)
+        tier = fields.get("tier", "basic")
+        order = await submissions.order(request.user.user_id, tier, fields, fields.get("webhook_url"), len(files))
+        uploads = await submissions.store(request.user.user_id, order, files)
         return await submissions.accept_batch(request.user.user_id, order, uploads, key)
 
     @get(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from litestar.response import File
 
 from api.auth import Principal
 from api.schemas import JobList
-from api.submissions import Submissions, read_upload
+from api.submissions import Submissions
 from api.web import openapi_examples as ex
 from core.errors import JobNotCancellable, NotFound, ResultExpired, ResultNotReady
 from core.filenames import safe_stem
@@ -94,8 +95,8 @@ class JobController(Controller):
             "crop_margin": data.crop_margin,
             "size": data.size,
         }
-        order = await submissions.order(data.tier, fields, data.webhook_url, images=1)
-        upload = await read_upload(data.image, submissions.settings)
+        order = await submissions.order(request.user.user_id, data.tier, fields, data.webhook_url, images=1)
+        [upload] = await submissions.store(request.user.user_id, order, [data.image])
         return await submissions.accept_job(request.user.user_id, order, upload, key)
 
     @get(
@@ -184,6 +185,11 @@ class JobController(Controller):
             )
             if row is not None:
                 await billing.release_job(row, reason="job cancelled")
+        if row is not None and row.input_key:
+            # Refunded in full, so the upload must not stay: else cancel-and-resubmit stores for free.
+            storage: LocalStorage = request.app.state.storage
+            await asyncio.to_thread(storage.delete, row.input_key)
+            await jobs.forget_input(row.id)
         if row is None:
             current = await _own_job(job_id, user_id)
             raise JobNotCancellable(

@@ -13,6 +13,10 @@ STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 .PHONY: help install services models eval-assets migrate migration check-migrations status run api worker test \
         test-unit check format token grant demo eval bench clean browser chaos load
 
+# What runs from this Makefile is a developer's machine: public development secrets are allowed
+# (with a warning). Anything else defaults to production and refuses them (docs/security.md).
+run api worker test test-unit chaos: export BGREMOVER_ENV ?= development
+
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 

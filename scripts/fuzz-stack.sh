@@ -9,6 +9,7 @@ export DATABASE_URL="postgresql://postgres@127.0.0.1:5432/$DB"
 export QUEUE_NAME="bgremover:fuzz:$$"
 export STORAGE_DIR="${TMPDIR:-/tmp}/bgremover-fuzz-$$"
 export RATE_LIMIT_PER_S=0
+export BGREMOVER_ENV=development
 
 cleanup() {
   [ -n "${API_PID:-}" ] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null || true

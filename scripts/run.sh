@@ -5,6 +5,8 @@ PY=${PY:-.venv/bin/python}
 HOST=${API_HOST:-127.0.0.1}
 PORT=${API_PORT:-8000}
 LOG_DIR=${LOG_DIR:-var/log}
+# A developer's machine: the public development secrets are allowed here, with a warning.
+export BGREMOVER_ENV=${BGREMOVER_ENV:-development}
 mkdir -p "$LOG_DIR"
 
 trap 'echo; echo "stopping API and worker"; kill 0' INT TERM EXIT

@@ -25,6 +25,7 @@ from api.schemas import (
 )
 from api.web import openapi_examples as ex
 from core.errors import AlreadySubscribed, Conflict, InvalidOptions
+from core.identity import is_canonical_user_id
 from core.pricing import VOLUME_DISCOUNTS, plan, plans
 from core.settings import Settings
 from core.tiers import TIERS, model_installed
@@ -159,8 +160,12 @@ class CreditsController(Controller):
             raise PermissionDeniedException("Granting credits needs an admin token.")
         if not 0 < data.credits <= 10_000_000:
             raise InvalidOptions("credits must be between 1 and 10,000,000", parameter="credits")
-        if not data.user_id.strip() or len(data.user_id) > 255:
-            raise InvalidOptions("userId must be 1-255 characters", parameter="userId")
+        if not is_canonical_user_id(data.user_id):
+            # a token for " alice" is refused, so credits granted to it could never be spent
+            raise InvalidOptions(
+                "userId must be 1-255 printable characters in Unicode NFC, without surrounding spaces",
+                parameter="userId",
+            )
         key = f"grant:{data.grant_id or uuid.uuid4()}"
         granted = await credits.grant(data.user_id, data.credits, reason=data.reason[:255], entry_key=key)
         return GrantOut(

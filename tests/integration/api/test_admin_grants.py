@@ -63,3 +63,24 @@ async def test_a_configured_admin_grants_without_any_scope(
     assert r.status_code == 201, r.text
     assert r.json()["balance"] == 50
     assert await _balance(ops_client, settings, user) == 50
+
+
+async def test_an_admin_id_in_another_spelling_is_not_an_admin(
+    ops_client: AsyncTestClient[Litestar], settings: Settings
+) -> None:
+    """``OPS`` is another user (403); ``ops `` and ``ops\\u3000`` are not user ids at all (401), where they
+    used to be stripped into ``ops``."""
+    user = _user()
+    for spelling, status in (("OPS", 403), ("ops ", 401), (" ops", 401), ("ops\u3000", 401), ("ops\u200b", 401)):
+        r = await ops_client.post(GRANTS, json={"userId": user, "credits": 5}, headers=auth(token(settings, spelling)))
+        assert r.status_code == status, (spelling, r.text)
+    assert await _balance(ops_client, settings, user) == 0
+
+
+@pytest.mark.parametrize("target", [" alice", "alice\u3000", "", "a" * 256])
+async def test_credits_cannot_be_granted_to_a_user_id_no_token_can_name(
+    ops_client: AsyncTestClient[Litestar], settings: Settings, target: str
+) -> None:
+    r = await ops_client.post(GRANTS, json={"userId": target, "credits": 5}, headers=auth(token(settings, "ops")))
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "invalid_options"

@@ -33,6 +33,7 @@ The API turns any :class:`BgRemoverError` into an RFC 9457 problem+json response
     ├── ResultExpired                 410 result_expired
     ├── DatabaseUnavailable           503 database_unavailable
     ├── SchemaNotReady                503 schema_not_ready
+    ├── InsufficientStorage           507 insufficient_storage
     └── ModelError                    the model cache is incomplete or corrupt
         ├── ModelMissing              503 model_missing
         └── ModelChecksumMismatch     503 model_checksum_mismatch
@@ -276,6 +277,15 @@ class SchemaNotReady(BgRemoverError):
     code = "schema_not_ready"
     status = 503
     title = "Service Unavailable"
+
+
+class InsufficientStorage(BgRemoverError):
+    """The storage volume is full (ENOSPC, EDQUOT): nothing was accepted or charged; an operator must
+    free space."""
+
+    code = "insufficient_storage"
+    status = 507
+    title = "Insufficient Storage"
 
 
 class ModelError(BgRemoverError):

@@ -53,8 +53,8 @@ status: install  ## pending migrations, missing tables and indexes of the config
 run: install models migrate  ## install, fetch models, migrate, then start API + worker
 	@scripts/run.sh
 
-api: install  ## start only the API (foreground)
-	$(PY) -m uvicorn --factory api.app:create_app --host $${API_HOST:-127.0.0.1} --port $${API_PORT:-8000}
+api: install  ## start only the API (foreground; python -m api.server: uvicorn with connection limits)
+	$(PY) -m api.server
 
 worker: install  ## start only a worker (foreground)
 	$(PY) -m worker

@@ -34,6 +34,7 @@ The API turns any :class:`BgRemoverError` into an RFC 9457 problem+json response
     ├── DatabaseUnavailable           503 database_unavailable
     ├── SchemaNotReady                503 schema_not_ready
     ├── InsufficientStorage           507 insufficient_storage
+    ├── TooManyConnections            503 too_many_connections
     └── ModelError                    the model cache is incomplete or corrupt
         ├── ModelMissing              503 model_missing
         └── ModelChecksumMismatch     503 model_checksum_mismatch
@@ -286,6 +287,14 @@ class InsufficientStorage(BgRemoverError):
     code = "insufficient_storage"
     status = 507
     title = "Insufficient Storage"
+
+
+class TooManyConnections(BgRemoverError):
+    """The API process already holds ``MAX_CONNECTIONS`` connections: answered at once, then closed."""
+
+    code = "too_many_connections"
+    status = 503
+    title = "Service Unavailable"
 
 
 class ModelError(BgRemoverError):

@@ -196,6 +196,19 @@ class Settings:
     api_host: str = field(default_factory=lambda: _env("API_HOST", "127.0.0.1"))
     api_port: int = field(default_factory=lambda: _env_int("API_PORT", 8000))
 
+    header_timeout_s: float = field(default_factory=lambda: _env_float("HEADER_TIMEOUT_S", 10.0))
+    """``python -m api.server`` closes a connection whose request head is not complete this long after
+    it began: a client trickling header bytes (slowloris) cannot hold a connection."""
+
+    keep_alive_timeout_s: int = field(default_factory=lambda: _env_int("KEEP_ALIVE_TIMEOUT_S", 5))
+    """An idle keep-alive connection is closed after this long."""
+
+    max_connections: int = field(default_factory=lambda: _env_int("MAX_CONNECTIONS", 500))
+    """Open connections one API process serves; beyond it a request gets ``503 too_many_connections``."""
+
+    max_header_bytes: int = field(default_factory=lambda: _env_int("MAX_HEADER_BYTES", 16 * 1024))
+    """An incomplete request head (request line and headers) larger than this is refused with 400."""
+
     @property
     def heartbeat_key(self) -> str:
         return f"{self.queue_name}:workers"

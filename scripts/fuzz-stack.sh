@@ -19,7 +19,7 @@ cleanup() {
 trap cleanup EXIT
 
 "$PY" -m db.cli migrate >/dev/null
-"$PY" -m uvicorn --factory api.app:create_app --host 127.0.0.1 --port "$PORT" --log-level warning &
+"$PY" -m api.server --host 127.0.0.1 --port "$PORT" --log-level warning &
 API_PID=$!
 for _ in $(seq 1 60); do
   curl -fsS "http://127.0.0.1:$PORT/api/background-remover/health/live" >/dev/null 2>&1 && break

@@ -11,7 +11,7 @@ mkdir -p "$LOG_DIR"
 
 trap 'echo; echo "stopping API and worker"; kill 0' INT TERM EXIT
 
-"$PY" -m uvicorn --factory api.app:create_app --host "$HOST" --port "$PORT" >"$LOG_DIR/api.log" 2>&1 &
+"$PY" -m api.server --host "$HOST" --port "$PORT" >"$LOG_DIR/api.log" 2>&1 &
 "$PY" -m worker >"$LOG_DIR/worker.log" 2>&1 &
 
 for _ in $(seq 1 60); do

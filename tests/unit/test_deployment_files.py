@@ -33,3 +33,17 @@ def test_compose_publishes_the_api_on_loopback_only_by_default() -> None:
         for port in service.get("ports", []):
             default = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(port))
             assert default.startswith("127.0.0.1:"), (name, port)
+
+
+def test_the_image_and_compose_serve_through_the_guarded_server() -> None:
+    """``python -m api.server`` adds the request-head timeout and connection cap bare uvicorn lacks."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    cmd = [line for line in dockerfile.splitlines() if line.startswith("CMD ")]
+    assert cmd and '"api.server"' in cmd[-1], cmd
+    assert "api.server" in _compose()["services"]["api"]["command"]
+    assert "uvicorn" not in " ".join(_compose()["services"]["api"]["command"])
+
+
+def test_the_image_holds_every_package_the_services_import() -> None:
+    copied = set(re.findall(r"^COPY (\w+) \./\1$", (ROOT / "Dockerfile").read_text(), flags=re.MULTILINE))
+    assert {"api", "core", "db", "engine", "worker", "migrations"} <= copied, copied

@@ -18,6 +18,7 @@ from core.webhooks import generate_secret
 from tests.support.processes import ROOT, env_with
 
 API_FACTORY = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--port", "0"]
+API_SERVER = [sys.executable, "-m", "api.server", "--port", "0"]
 WORKER = [sys.executable, "-m", "worker"]
 STRONG = {"JWT_SECRET": secrets.token_urlsafe(48), "WEBHOOK_SECRET": generate_secret()}
 
@@ -41,7 +42,9 @@ def _start(command: list[str], env: dict[str, str]) -> subprocess.CompletedProce
         raise AssertionError(f"{' '.join(command[1:])} started serving instead of refusing") from exc
 
 
-@pytest.mark.parametrize("command", [API_FACTORY, WORKER], ids=["api factory", "worker"])
+@pytest.mark.parametrize(
+    "command", [API_SERVER, API_FACTORY, WORKER], ids=["python -m api.server", "api factory under uvicorn", "worker"]
+)
 @pytest.mark.parametrize("env_value", ["production", None], ids=["BGREMOVER_ENV=production", "BGREMOVER_ENV unset"])
 def test_the_public_default_secrets_stop_every_serving_process(command: list[str], env_value: str | None) -> None:
     result = _start(command, _env(BGREMOVER_ENV=env_value, JWT_SECRET=None, WEBHOOK_SECRET=None))

@@ -144,7 +144,7 @@ class AuthenticationError(APIError):
 
 
 class PermissionDenied(APIError):
-    """403: the token is valid but may not do this (e.g. granting credits without an admin scope)."""
+    """403: the token is valid but may not do this (e.g. granting credits without being in ADMIN_USERS)."""
 
 
 class InsufficientCredits(APIError):

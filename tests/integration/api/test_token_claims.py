@@ -87,6 +87,7 @@ async def test_a_token_living_longer_than_the_maximum_is_refused(
         "one minute too long": token(settings, iat=now, exp=now + limit + 60),
         "issued long ago, valid for an hour more": token(settings, iat=now - limit, exp=now + 3600),
         "no iat": token(settings, iat=None, exp=now + 600),
+        "issued in the future": token(settings, iat=now + 3600, exp=now + 7200),
     }
     for case, tok in cases.items():
         r = await client.get(BALANCE, headers=auth(tok))

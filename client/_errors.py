@@ -26,7 +26,7 @@ One root, so ``except BgRemoverClientError`` catches everything the client raise
         │   └── QuotaExceeded            429 quota_exceeded: the subscription's daily quota is used up
         ├── ServiceUnavailable           503 (.retry_after, .pending_migrations): database_unavailable,
         │                                schema_not_ready, tier_unavailable, model_missing, no_worker, ...;
-        │                                507 insufficient_storage
+        │                                too_many_connections; 507 insufficient_storage
         └── ServerError                  any other 5xx (internal_error)
 
 :func:`error_from_response` picks the most specific class for a status and ``code``; an unknown
@@ -274,6 +274,7 @@ _BY_CODE: dict[str, type[APIError]] = {
     "redis_unavailable": ServiceUnavailable,
     "no_worker": ServiceUnavailable,
     "service_unavailable": ServiceUnavailable,
+    "too_many_connections": ServiceUnavailable,
     # a full disk is an outage to wait out, not a bug to report
     "insufficient_storage": ServiceUnavailable,
     "internal_error": ServerError,

@@ -89,6 +89,7 @@ def _lifespan(settings: Settings) -> Any:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    settings.check_production(log)
     jwt_auth = build_jwt_auth(settings)
     # Upload limits per route: a single image, or a whole batch; both a little above the per-image
     # limit so that an oversized image is reported as `file_too_large`, not as a cut-off body.

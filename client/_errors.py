@@ -27,7 +27,8 @@ One root, so ``except BgRemoverClientError`` catches everything the client raise
         │                                (.retry_after)
         │   └── QuotaExceeded            429 quota_exceeded: the subscription's daily quota is used up
         ├── ServiceUnavailable           503 (.retry_after, .pending_migrations): database_unavailable,
-        │                                schema_not_ready, tier_unavailable, model_missing, no_worker, ...
+        │                                schema_not_ready, tier_unavailable, model_missing, no_worker, ...;
+        │                                too_many_connections; 507 insufficient_storage
         └── ServerError                  any other 5xx (internal_error)
 
 :func:`error_from_response` picks the most specific class for a status and ``code``; an unknown
@@ -145,7 +146,7 @@ class AuthenticationError(APIError):
 
 
 class PermissionDenied(APIError):
-    """403: the token is valid but may not do this (e.g. granting credits without an admin scope)."""
+    """403: the token is valid but may not do this (e.g. granting credits without being in ADMIN_USERS)."""
 
 
 class InsufficientCredits(APIError):
@@ -277,6 +278,9 @@ _BY_CODE: dict[str, type[APIError]] = {
     "redis_unavailable": ServiceUnavailable,
     "no_worker": ServiceUnavailable,
     "service_unavailable": ServiceUnavailable,
+    "too_many_connections": ServiceUnavailable,
+    # a full disk is an outage to wait out, not a bug to report
+    "insufficient_storage": ServiceUnavailable,
     "internal_error": ServerError,
 }
 

@@ -35,6 +35,8 @@ The API turns any :class:`BgRemoverError` into an RFC 9457 problem+json response
     ├── ResultExpired                 410 result_expired
     ├── DatabaseUnavailable           503 database_unavailable
     ├── SchemaNotReady                503 schema_not_ready
+    ├── InsufficientStorage           507 insufficient_storage
+    ├── TooManyConnections            503 too_many_connections
     └── ModelError                    the model cache is incomplete or corrupt
         ├── ModelMissing              503 model_missing
         └── ModelChecksumMismatch     503 model_checksum_mismatch
@@ -291,6 +293,23 @@ class SchemaNotReady(BgRemoverError):
     """Migrations are pending or a table is missing: the service refuses to serve."""
 
     code = "schema_not_ready"
+    status = 503
+    title = "Service Unavailable"
+
+
+class InsufficientStorage(BgRemoverError):
+    """The storage volume is full (ENOSPC, EDQUOT): nothing was accepted or charged; an operator must
+    free space."""
+
+    code = "insufficient_storage"
+    status = 507
+    title = "Insufficient Storage"
+
+
+class TooManyConnections(BgRemoverError):
+    """The API process already holds ``MAX_CONNECTIONS`` connections: answered at once, then closed."""
+
+    code = "too_many_connections"
     status = 503
     title = "Service Unavailable"
 

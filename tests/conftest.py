@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 RUN_ID = uuid.uuid4().hex[:10]
+# Tests use the public development webhook secret and private webhook targets; production would refuse both.
+os.environ["BGREMOVER_ENV"] = "development"
 _SERVER_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432")
 TEST_DB_NAME = f"bgremover_test_{RUN_ID}"
 os.environ["DATABASE_URL"] = f"{_SERVER_DSN}/{TEST_DB_NAME}"

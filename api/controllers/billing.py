@@ -25,6 +25,7 @@ from api.schemas import (
 )
 from api.web import openapi_examples as ex
 from core.errors import AlreadySubscribed, Conflict, InvalidOptions
+from core.identity import is_canonical_user_id
 from core.pricing import VOLUME_DISCOUNTS, plan, plans
 from core.settings import Settings
 from core.tiers import TIERS, model_installed
@@ -150,17 +151,21 @@ class CreditsController(Controller):
         request: Request[Principal, Any, Any],
         data: Annotated[GrantIn, Body(media_type=RequestEncodingType.JSON, examples=ex.GRANT_EXAMPLES)],
     ) -> GrantOut:
-        """Needs a token whose `sub` is in `ADMIN_USERS` or whose `scope` contains `admin`. `grantId`
-        makes the grant idempotent."""
+        """Needs a token whose `sub` is one of the operator's `ADMIN_USERS`; a `scope` claim is not
+        enough. `grantId` makes the grant idempotent."""
         settings: Settings = request.app.state.settings
-        principal = request.user
-        admins = {u.strip() for u in settings.admin_users.split(",") if u.strip()}
-        if principal.user_id not in admins and "admin" not in principal.scopes:
+        # Only the operator's own list decides: a claim is whatever the token's signer wrote, and
+        # granting credits is printing money.
+        if request.user.user_id not in settings.admin_user_ids:
             raise PermissionDeniedException("Granting credits needs an admin token.")
         if not 0 < data.credits <= 10_000_000:
             raise InvalidOptions("credits must be between 1 and 10,000,000", parameter="credits")
-        if not data.user_id.strip() or len(data.user_id) > 255:
-            raise InvalidOptions("userId must be 1-255 characters", parameter="userId")
+        if not is_canonical_user_id(data.user_id):
+            # a token for " alice" is refused, so credits granted to it could never be spent
+            raise InvalidOptions(
+                "userId must be 1-255 printable characters in Unicode NFC, without surrounding spaces",
+                parameter="userId",
+            )
         key = f"grant:{data.grant_id or uuid.uuid4()}"
         granted = await credits.grant(data.user_id, data.credits, reason=data.reason[:255], entry_key=key)
         return GrantOut(

@@ -133,7 +133,8 @@ async def test_admin_grant_endpoint(settings: Settings, api, make_user) -> None:
     forbidden = await api.post(API + "/credits/grants", json={"userId": user.id, "credits": 5}, headers=user.headers)
     assert forbidden.status_code == 403
     assert forbidden.headers["content-type"].startswith("application/problem+json")
-    admin = auth(token(settings, "ops", scope="admin"))
+    api.app.state.settings = dataclasses.replace(settings, admin_users="ops")
+    admin = auth(token(settings, "ops"))
     body = {"userId": user.id, "credits": 50, "grantId": f"welcome-{user.id}"}
     first = await api.post(API + "/credits/grants", json=body, headers=admin)
     second = await api.post(API + "/credits/grants", json=body, headers=admin)

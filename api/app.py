@@ -30,6 +30,7 @@ from api.submissions import provide_submissions
 from api.web.docs import render_plugins
 from api.web.routes import web_route_handlers
 from core.errors import DatabaseUnavailable
+from core.pricing import plans
 from core.serialisers import API_PREFIX
 from core.settings import Settings, get_settings
 from core.storage import LocalStorage
@@ -89,6 +90,7 @@ def _lifespan(settings: Settings) -> Any:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    plans(settings)  # a misconfigured SUBSCRIPTION_PLANS stops start-up, not the first /pricing
     jwt_auth = build_jwt_auth(settings)
     # Upload limits per route: a single image, or a whole batch; both a little above the per-image
     # limit so that an oversized image is reported as `file_too_large`, not as a cut-off body.

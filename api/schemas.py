@@ -107,7 +107,10 @@ class VolumeDiscount(Camel):
 class PlanOut(Camel):
     plan: str
     price: int
+    """Per period, in ``currency`` (rupiah)."""
     currency: str
+    credits: int
+    """What a period costs from the credits balance (Rp 100 = 1 credit)."""
     period_days: int
     daily_quotas: dict[str, int]
 

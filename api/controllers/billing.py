@@ -62,6 +62,7 @@ class PricingController(Controller):
                     plan=p.name,
                     price=p.price,
                     currency=p.currency,
+                    credits=p.credits,
                     period_days=p.period_days,
                     daily_quotas=p.daily_quotas,
                 )

@@ -267,9 +267,18 @@ PRICING: dict[str, Any] = {
             "plan": "starter",
             "price": 99000,
             "currency": "IDR",
+            "credits": 990,
             "periodDays": 30,
             "dailyQuotas": {"basic": 50, "standard": 20},
-        }
+        },
+        {
+            "plan": "pro",
+            "price": 299000,
+            "currency": "IDR",
+            "credits": 2990,
+            "periodDays": 30,
+            "dailyQuotas": {"basic": 200, "standard": 100, "professional": 50, "industry": 20},
+        },
     ],
     "limits": {
         "maxImageBytes": 20971520,

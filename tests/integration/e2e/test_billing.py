@@ -32,7 +32,8 @@ async def test_pricing_lists_tiers_discounts_plans_and_limits(api, make_user) ->
     assert tiers["industry"]["modelLicence"] == "AGPL-3.0"
     assert body["volumeDiscounts"][0] == {"minImages": 20, "maxImages": 49, "percent": 5}
     plans = {p["plan"]: p for p in body["plans"]}
-    assert plans["starter"]["price"] == 99000
+    assert (plans["starter"]["price"], plans["starter"]["currency"], plans["starter"]["credits"]) == (99000, "IDR", 990)
+    assert (plans["pro"]["price"], plans["pro"]["credits"]) == (299000, 2990)
     assert plans["pro"]["dailyQuotas"]["industry"] == 20
     assert body["limits"]["batchMaxImages"] == 500
 

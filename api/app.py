@@ -19,7 +19,12 @@ from redis.asyncio import Redis
 from api.auth import build_jwt_auth
 from api.controllers.account import AccountController
 from api.controllers.batches import BatchController
-from api.controllers.billing import CreditsController, PricingController, SubscriptionController
+from api.controllers.billing import (
+    CreditsController,
+    PricingController,
+    SubscriptionController,
+    SubscriptionGrantController,
+)
 from api.controllers.health import HealthController
 from api.controllers.jobs import JobController
 from api.limits import RateLimiter
@@ -103,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AccountController,
             PricingController,
             SubscriptionController,
+            SubscriptionGrantController,
             CreditsController,
             jobs,
             batches,

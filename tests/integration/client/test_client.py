@@ -29,6 +29,7 @@ from client import (
 )
 from client.cli import EXIT_AUTH, EXIT_CREDITS, EXIT_FAILED_IMAGES, EXIT_INVALID, EXIT_OK, main
 from core.settings import Settings
+from db import credits
 from tests.integration.e2e.conftest import User
 from tests.support.images import quokka_path, truncated_jpeg, variant
 
@@ -275,8 +276,15 @@ async def test_cli_errors_and_account_commands(base_url, make_user, settings, tm
     assert "No jobs yet." in capsys.readouterr().out
     assert main([*common, "subscription"]) == EXIT_OK
     assert "No subscription" in capsys.readouterr().out
+    assert main([*common, "subscription", "--subscribe", "starter"]) == EXIT_CREDITS
+    assert "needs 990 credits but the balance is 2" in capsys.readouterr().err
+    assert main([*common, "subscription"]) == EXIT_OK
+    assert "No subscription" in capsys.readouterr().out
+    await credits.grant(poor.id, 990, reason="test", entry_key=f"test-top-up:{poor.id}")
     assert main([*common, "subscription", "--subscribe", "starter"]) == EXIT_OK
     assert "starter (active" in capsys.readouterr().out
+    assert main([*common, "balance"]) == EXIT_OK
+    assert capsys.readouterr().out.strip() == "2 credits"
     assert main([*common, "subscription", "--subscribe", "pro"]) == EXIT_INVALID
     assert "Already subscribed" in capsys.readouterr().err
     assert main([*common, "subscription", "--cancel"]) == EXIT_OK

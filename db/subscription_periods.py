@@ -85,12 +85,16 @@ async def _pay_and_store(
     user_id: str, plan: Plan, current: SubscriptionRow | None, period: Period, *, payment_id: str | None = None
 ) -> SubscriptionRow:
     subscription_id = current["id"] if current is not None else uuid.uuid4()
-    await billing.charge(
+    charged = await billing.charge(
         user_id,
         plan.credits,
         entry_key=f"charge:subscription:{subscription_id}:{period.starts_at.isoformat()}",
         reason=f"{plan.name} subscription {period.starts_at:%Y-%m-%d} to {period.expires_at:%Y-%m-%d}",
     )
+    if not charged:
+        # A period is identified by its start; one that was already charged must never be handed
+        # out again for nothing.
+        raise Conflict("This subscription period was already paid; reload the subscription and try again.")
     return await subscriptions.store_period(
         subscription_id=subscription_id,
         user_id=user_id,

@@ -320,3 +320,29 @@ async def test_a_subscription_and_a_job_never_spend_the_same_credits(
         assert sub.status_code == 402, sub.text
         assert job.json()["creditsCharged"] == 3
         assert await balance(api, user) == STARTER - 3
+
+
+async def test_a_period_already_charged_is_never_handed_out_for_nothing(
+    api: Client, make_user: Any, migrated_db: str
+) -> None:
+    """Defence in depth: if the next period's keyed charge exists already, the renewal is refused."""
+    user = await make_user(3 * STARTER)
+    await _subscribe(api, user, "starter")
+    conn = await asyncpg.connect(migrated_db)
+    try:
+        row = await conn.fetchrow(
+            "SELECT id, expires_at FROM background_remover_subscription WHERE user_id = $1", user.id
+        )
+        await conn.execute(
+            "INSERT INTO credit_ledger (id, user_id, amount, kind, entry_key, reason, created_at) "
+            "VALUES (gen_random_uuid(), $1, -1, 'charge', $2, 'planted', now())",
+            user.id,
+            f"charge:subscription:{row['id']}:{row['expires_at'].isoformat()}",
+        )
+    finally:
+        await conn.close()
+    r = await _renew(api, user)
+    assert r.status_code == 409, r.text
+    now = (await api.get(API + "/subscription", headers=user.headers)).json()
+    assert _expiry(now) == row["expires_at"]
+    assert await balance(api, user) == 2 * STARTER - 1

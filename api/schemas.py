@@ -73,16 +73,16 @@ class Readiness(Camel):
 
 def subscription_out(row: SubscriptionRow, *, active: bool) -> SubscriptionOut:
     return SubscriptionOut(
-        id=row["id"],
-        plan=row["plan"],
-        status=row["status"],
-        started_at=row["started_at"],
-        expires_at=row["expires_at"],
-        cancelled_at=row["cancelled_at"],
-        daily_quotas=row["daily_quotas"],
-        usage_today=row["usage_today"],
+        id=row.id,
+        plan=row.plan,
+        status=row.status,
+        started_at=row.started_at,
+        expires_at=row.expires_at,
+        cancelled_at=row.cancelled_at,
+        daily_quotas=row.daily_quotas,
+        usage_today=row.usage_today,
         active=active,
-        payment_id=row["payment_id"],
+        payment_id=row.payment_id,
     )
 
 

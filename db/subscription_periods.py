@@ -43,11 +43,11 @@ async def renew(user_id: str, plans: Mapping[str, Plan]) -> SubscriptionRow:
     current = await subscriptions.lock_subscription(user_id)
     if current is None:
         raise Conflict("There is no subscription to renew; subscribe to a plan first.")
-    if current["status"] == "suspended":
+    if current.status == "suspended":
         raise Conflict("This subscription is suspended and cannot be renewed.")
-    plan = plans.get(current["plan"])
+    plan = plans.get(current.plan)
     if plan is None:
-        raise Conflict(f"The {current['plan']!r} plan is no longer offered; subscribe to another plan.")
+        raise Conflict(f"The {current.plan!r} plan is no longer offered; subscribe to another plan.")
     return await _pay_and_store(user_id, plan, current, subscriptions.next_period(current, plan.period_days, now))
 
 
@@ -73,9 +73,9 @@ async def grant_paid(user_id: str, plan: Plan, payment_id: str) -> tuple[Subscri
         return row, False
     now = await subscriptions.database_now()
     current = await subscriptions.lock_subscription(user_id)
-    if current is not None and subscriptions.is_active(current, now) and current["plan"] != plan.name:
+    if current is not None and subscriptions.is_active(current, now) and current.plan != plan.name:
         raise AlreadySubscribed(
-            f"This user has an active {current['plan']} subscription; cancel it before granting {plan.name}."
+            f"This user has an active {current.plan} subscription; cancel it before granting {plan.name}."
         )
     period = subscriptions.next_period(current, plan.period_days, now)
     return await _pay_and_store(user_id, plan, current, period, payment_id=payment_id), True
@@ -84,7 +84,7 @@ async def grant_paid(user_id: str, plan: Plan, payment_id: str) -> tuple[Subscri
 async def _pay_and_store(
     user_id: str, plan: Plan, current: SubscriptionRow | None, period: Period, *, payment_id: str | None = None
 ) -> SubscriptionRow:
-    subscription_id = current["id"] if current is not None else uuid.uuid4()
+    subscription_id = current.id if current is not None else uuid.uuid4()
     charged = await billing.charge(
         user_id,
         plan.credits,

@@ -10,14 +10,17 @@ import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any
 
 from db.tables import BackgroundRemoverSubscription, BackgroundRemoverSubscriptionUsage
 
 _COLUMNS = "id, user_id, plan, status, started_at, expires_at, cancelled_at, daily_quotas, payment_id"
 
 
-class SubscriptionRow(TypedDict):
+@dataclass(frozen=True, slots=True)
+class SubscriptionRow:
+    """A user's subscription as read (attributes, like ``core.rows.JobRow``)."""
+
     id: uuid.UUID
     user_id: str
     plan: str
@@ -105,14 +108,14 @@ def is_active(row: SubscriptionRow | None, now: dt.datetime | None = None) -> bo
     if row is None:
         return False
     now = now or dt.datetime.now(dt.UTC)
-    return row["status"] == "active" and row["expires_at"] > now
+    return row.status == "active" and row.expires_at > now
 
 
 def next_period(current: SubscriptionRow | None, period_days: int, now: dt.datetime) -> Period:
     """One more period: from the current expiry while active (nothing paid is lost), else from now."""
     length = dt.timedelta(days=period_days)
     if current is not None and is_active(current, now):
-        return Period(current["started_at"], current["expires_at"], current["expires_at"] + length)
+        return Period(current.started_at, current.expires_at, current.expires_at + length)
     return Period(now, now, now + length)
 
 

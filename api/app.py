@@ -19,7 +19,12 @@ from redis.asyncio import Redis
 from api.auth import build_jwt_auth
 from api.controllers.account import AccountController
 from api.controllers.batches import BatchController
-from api.controllers.billing import CreditsController, PricingController, SubscriptionController
+from api.controllers.billing import (
+    CreditsController,
+    PricingController,
+    SubscriptionController,
+    SubscriptionGrantController,
+)
 from api.controllers.health import HealthController
 from api.controllers.jobs import JobController
 from api.limits import RateLimiter
@@ -30,6 +35,7 @@ from api.submissions import provide_submissions
 from api.web.docs import render_plugins
 from api.web.routes import web_route_handlers
 from core.errors import DatabaseUnavailable
+from core.pricing import plans
 from core.serialisers import API_PREFIX
 from core.settings import Settings, get_settings
 from core.storage import LocalStorage
@@ -90,6 +96,7 @@ def _lifespan(settings: Settings) -> Any:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     settings.check_production(log)
+    plans(settings)  # a misconfigured SUBSCRIPTION_PLANS stops start-up, not the first /pricing
     jwt_auth = build_jwt_auth(settings)
     # Upload limits per route: a single image, or a whole batch; both a little above the per-image
     # limit so that an oversized image is reported as `file_too_large`, not as a cut-off body.
@@ -102,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AccountController,
             PricingController,
             SubscriptionController,
+            SubscriptionGrantController,
             CreditsController,
             jobs,
             batches,

@@ -106,19 +106,20 @@ async def charge(
     reason: str,
     job_id: uuid.UUID | None = None,
     batch_id: uuid.UUID | None = None,
-) -> None:
-    """Debit ``amount`` credits; raises :class:`InsufficientCredits` when the balance is short.
+) -> bool:
+    """Debit ``amount`` credits; False when ``entry_key`` was already charged (nothing is debited again).
 
-    Call :func:`lock_user` first in the same transaction.
+    Raises :class:`InsufficientCredits` when the balance is short. Call :func:`lock_user` first in the
+    same transaction.
     """
     if amount <= 0:
-        return
+        return False
     available = await credits.balance(user_id)
     if available < amount:
         raise InsufficientCredits(
             f"This costs {amount} credits but the balance is {available}.", required=amount, balance=available
         )
-    await _insert(user_id, -amount, "charge", entry_key, reason, job_id, batch_id)
+    return await _insert(user_id, -amount, "charge", entry_key, reason, job_id, batch_id)
 
 
 async def refund(

@@ -178,8 +178,9 @@ async def test_retention_sweep_deletes_old_results_and_expires_subscriptions(
     from core.storage import LocalStorage
     from worker.sweeps import run_retention
 
-    user = await make_user(20)
-    await api.post(API + "/subscription", json={"plan": "starter"}, headers=user.headers)
+    user = await make_user(990 + 20)
+    subscribed = await api.post(API + "/subscription", json={"plan": "starter"}, headers=user.headers)
+    assert subscribed.status_code == 201, subscribed.text
     r = await submit(api, user, quokka(settings), tier="professional")
     await run_worker()
     job = (await api.get(r.headers["location"], headers=user.headers)).json()

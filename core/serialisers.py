@@ -167,11 +167,3 @@ def batch_out(row: BatchRow, images: list[BatchImageRow] | None = None) -> Batch
             for i in images
         ],
     )
-
-
-def json_object(value: Any) -> dict[str, Any]:
-    """Piccolo returns JSONB as text unless asked otherwise."""
-    if isinstance(value, str):
-        decoded = msgspec.json.decode(value or "{}")
-        return decoded if isinstance(decoded, dict) else {}
-    return dict(value or {})

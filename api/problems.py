@@ -172,6 +172,9 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
         return handle_domain_error(request, err)
     if isinstance(exc, _DB_UNAVAILABLE):
         log.error("request %s: database unavailable: %r", rid, exc)
+        gate = getattr(request.app.state, "schema_gate", None)
+        if gate is not None:
+            gate.expire()
         err = DatabaseUnavailable("The database is temporarily unavailable. Retry in a few seconds.", retry_after=5)
         return handle_domain_error(request, err)
     log.exception("request %s failed", rid, exc_info=exc)

@@ -70,6 +70,10 @@ class SchemaGate:
             finally:
                 self._looked_at = time.monotonic()
 
+    def expire(self) -> None:
+        """A request just found the database unreachable: the next probe must look, not trust the cache."""
+        self._checked_at = 0.0
+
     def invalidate(self) -> None:
         self._checked_at = 0.0
         self.status = None

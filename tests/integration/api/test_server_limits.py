@@ -7,18 +7,16 @@ nothing. Here the server runs with HEADER_TIMEOUT_S=1, MAX_CONNECTIONS=3 and MAX
 
 from __future__ import annotations
 
-import contextlib
 import select
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from tests.support.processes import ROOT, env_with, free_port
+from tests.support.processes import api_server, env_with
 
 HEADER_TIMEOUT_S = 1.0
 MAX_CONNECTIONS = 3
@@ -28,38 +26,15 @@ HEAD = f"GET {LIVE} HTTP/1.1\r\nHost: bgremover.test\r\n".encode()
 
 @pytest.fixture(scope="module")
 def server(migrated_db: str) -> Iterator[tuple[str, int]]:
-    port = free_port()
     env = env_with(
-        API_PORT=str(port),
         HEADER_TIMEOUT_S=str(HEADER_TIMEOUT_S),
         KEEP_ALIVE_TIMEOUT_S="30",
         MAX_CONNECTIONS=str(MAX_CONNECTIONS),
         MAX_HEADER_BYTES="4096",
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "api.server", "--log-level", "warning"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, f"python -m api.server exited with {proc.returncode}"
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}{LIVE}", timeout=1).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, "python -m api.server did not start"
-            time.sleep(0.2)
-        yield ("127.0.0.1", port)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with api_server(env) as base:
+        url = urlsplit(base)
+        yield (url.hostname or "127.0.0.1", url.port or 80)
 
 
 def _closed_by_server(sock: socket.socket, within_s: float, trickle: bool = False) -> tuple[bool, bytes]:

@@ -165,8 +165,9 @@ class Submissions:
     async def store(self, user_id: str, order: Order, files: Sequence[UploadFile]) -> list[StoredUpload]:
         """Validate and store each image in turn; one bad image rejects them all, every problem listed.
 
-        A single job's problem is raised as it is; a batch's are gathered into one error of the first
-        one's type. Whatever was stored is deleted again before raising.
+        After the first problem nothing more is stored (what was is deleted at once), but every image
+        is still checked so the answer lists them all. A single job's problem is raised as it is; a
+        batch's are gathered into one error of the first one's type.
         """
         stored: list[StoredUpload] = []
         problems: list[tuple[int, str, BgRemoverError]] = []
@@ -175,24 +176,28 @@ class Submissions:
             for index, upload in enumerate(files):
                 name = client_filename(upload.filename)
                 try:
-                    item = await self._store_one(upload, name, order)
+                    data, info = await self._check_one(upload, name, order)
                 except BgRemoverError as exc:
+                    if not problems:
+                        await self.discard(stored)
+                        stored.clear()
                     problems.append((index, name, exc))
                     continue
-                stored.append(item)
-                pending += item.info.bytes
+                if problems:
+                    continue
+                pending += info.bytes
                 self._check_storage_room(pending, self.settings.max_pending_bytes_per_user)
+                stored.append(await self._put(name, data, info))
         except BaseException:
             await self.discard(stored)
             raise
         if problems:
-            await self.discard(stored)
             if len(files) == 1:
                 raise problems[0][2]
             raise _gathered(problems, len(files))
         return stored
 
-    async def _store_one(self, upload: UploadFile, name: str, order: Order) -> StoredUpload:
+    async def _check_one(self, upload: UploadFile, name: str, order: Order) -> tuple[bytes, ImageInfo]:
         limit = self.settings.max_image_bytes
         data = await upload.read(limit + 1)
         if len(data) > limit:
@@ -202,6 +207,9 @@ class Submissions:
             order.options.check_output_fits(info.width, info.height)
         except BgRemoverError as exc:
             raise type(exc)(f"{name or 'the image'}: {exc.detail}", **exc.extra) from None
+        return data, info
+
+    async def _put(self, name: str, data: bytes, info: ImageInfo) -> StoredUpload:
         job_id = uuid.uuid4()
         key = input_key(job_id, info.format)
         await asyncio.to_thread(self.storage.put, key, data)

@@ -11,11 +11,13 @@ COPY pyproject.toml README.md ./
 COPY api ./api
 COPY core ./core
 COPY db ./db
+COPY engine ./engine
 COPY worker ./worker
 COPY migrations ./migrations
 RUN pip install --no-cache-dir -e .
 
 ENV PYTHONUNBUFFERED=1 \
+    BGREMOVER_ENV=production \
     PICCOLO_CONF=db.piccolo_conf \
     MODEL_DIR=/models \
     STORAGE_DIR=/data/storage
@@ -23,4 +25,5 @@ ENV PYTHONUNBUFFERED=1 \
 RUN useradd --create-home --uid 10001 app && mkdir -p /models /data/storage && chown -R app /models /data
 USER app
 EXPOSE 8000
-CMD ["python", "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "0.0.0.0", "--port", "8000"]
+# api.server: uvicorn plus a request-head timeout and a connection cap (docs/security.md)
+CMD ["python", "-m", "api.server", "--host", "0.0.0.0", "--port", "8000"]

@@ -13,6 +13,10 @@ STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 .PHONY: help install services models eval-assets migrate migration check-migrations status run api worker test \
         test-unit check format token grant demo eval bench clean browser chaos load
 
+# What runs from this Makefile is a developer's machine: public development secrets are allowed
+# (with a warning). Anything else defaults to production and refuses them (docs/security.md).
+run api worker test test-unit chaos: export BGREMOVER_ENV ?= development
+
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
@@ -49,8 +53,8 @@ status: install  ## pending migrations, missing tables and indexes of the config
 run: install models migrate  ## install, fetch models, migrate, then start API + worker
 	@scripts/run.sh
 
-api: install  ## start only the API (foreground)
-	$(PY) -m uvicorn --factory api.app:create_app --host $${API_HOST:-127.0.0.1} --port $${API_PORT:-8000}
+api: install  ## start only the API (foreground; python -m api.server: uvicorn with connection limits)
+	$(PY) -m api.server
 
 worker: install  ## start only a worker (foreground)
 	$(PY) -m worker

@@ -10,6 +10,7 @@ from typing import Any
 
 from litestar import Litestar, Request, Router
 from litestar.config.response_cache import ResponseCacheConfig
+from litestar.di import Provide
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -18,7 +19,12 @@ from redis.asyncio import Redis
 from api.auth import build_jwt_auth
 from api.controllers.account import AccountController
 from api.controllers.batches import BatchController
-from api.controllers.billing import CreditsController, PricingController, SubscriptionController
+from api.controllers.billing import (
+    CreditsController,
+    PricingController,
+    SubscriptionController,
+    SubscriptionGrantController,
+)
 from api.controllers.health import HealthController
 from api.controllers.jobs import JobController
 from api.controllers.webhooks import WebhookController
@@ -26,9 +32,11 @@ from api.limits import RateLimiter
 from api.problems import EXCEPTION_HANDLERS, add_request_id_header
 from api.queue import Enqueuer
 from api.schema_gate import SchemaGate
+from api.submissions import provide_submissions
 from api.web.docs import render_plugins
 from api.web.routes import web_route_handlers
 from core.errors import DatabaseUnavailable
+from core.pricing import plans
 from core.serialisers import API_PREFIX
 from core.settings import Settings, get_settings
 from core.storage import LocalStorage
@@ -88,6 +96,8 @@ def _lifespan(settings: Settings) -> Any:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    settings.check_production(log)
+    plans(settings)  # a misconfigured SUBSCRIPTION_PLANS stops start-up, not the first /pricing
     jwt_auth = build_jwt_auth(settings)
     # Upload limits per route: a single image, or a whole batch; both a little above the per-image
     # limit so that an oversized image is reported as `file_too_large`, not as a cut-off body.
@@ -100,12 +110,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AccountController,
             PricingController,
             SubscriptionController,
+            SubscriptionGrantController,
             CreditsController,
             WebhookController,
             jobs,
             batches,
         ],
         before_request=before_api_request,
+        dependencies={"submissions": Provide(provide_submissions, sync_to_thread=False)},
         security=[{"BearerToken": []}],
         request_max_body_size=64 * 1024,
     )

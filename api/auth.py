@@ -1,7 +1,9 @@
-"""Bearer-token authentication: JWT (HS256 by default), ``exp``, ``sub``, issuer and audience required.
+"""Bearer-token authentication: JWT (HS256 by default), ``exp``, ``iat``, ``sub``, issuer and audience required.
 
 Tokens are verified with pyjwt through Litestar's ``JWTAuth``; the algorithm list is pinned to the
-configured one, so ``alg: none`` and algorithm-confusion tokens are refused with 401.
+configured one, so ``alg: none`` and algorithm-confusion tokens are refused with 401. A token must
+also be short-lived (``exp - iat`` at most ``JWT_MAX_LIFETIME_S``) and name its user in canonical
+form (:func:`core.identity.is_canonical_user_id`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AuthenticationResult
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
+from core.identity import is_canonical_user_id
 from core.settings import Settings
 
 PUBLIC_PATHS = [
@@ -34,9 +37,17 @@ class Principal:
 
 
 async def principal_from_token(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
-    subject = (token.sub or "").strip()
-    if not subject or len(subject) > 255 or not subject.isprintable():
-        return None
+    subject = token.sub
+    if not is_canonical_user_id(subject):
+        # never strip or normalise: " alice" must not become a second key to alice's account
+        raise NotAuthorizedException("sub is not a user id in canonical form")
+    settings: Settings = connection.app.state.settings
+    lifetime_s = (token.exp - token.iat).total_seconds()
+    if lifetime_s > settings.jwt_max_lifetime_s:
+        # a leaked long-lived token would be a key for life; the issuer must mint short ones
+        raise NotAuthorizedException(
+            f"token lifetime (exp - iat) exceeds the maximum of {settings.jwt_max_lifetime_s} seconds"
+        )
     raw_scopes = token.extras.get("scope", "")
     scopes = frozenset(raw_scopes.split()) if isinstance(raw_scopes, str) else frozenset()
     return Principal(user_id=subject, scopes=scopes)
@@ -61,15 +72,25 @@ def build_jwt_auth(settings: Settings) -> JWTAuth[Principal, Token]:
         algorithm=settings.jwt_algorithm,
         accepted_issuers=[settings.jwt_issuer],
         accepted_audiences=[settings.jwt_audience],
-        require_claims=["exp", "sub", "iss", "aud"],
+        require_claims=["exp", "iat", "sub", "iss", "aud"],
         exclude=PUBLIC_PATHS,
         authentication_middleware_class=BearerAuthenticationMiddleware,
-        description="A JWT signed with the service's key: `sub` is the user id; `exp`, `iss` and `aud` are required.",
+        description=(
+            "A JWT signed with the service's key: `sub` is the user id; `exp`, `iat`, `iss` and `aud` are "
+            "required, and `exp - iat` may not exceed the service's maximum token lifetime."
+        ),
     )
 
 
 def make_token(settings: Settings, user_id: str, *, ttl: timedelta = timedelta(hours=12), scope: str = "") -> str:
-    """A signed token for ``user_id`` (development and tests; production tokens come from your IdP)."""
+    """A signed token for ``user_id`` (development and tests; production tokens come from your IdP).
+
+    Raises ``ValueError`` for a token the API would refuse: a user id not in canonical form, or a
+    lifetime over ``JWT_MAX_LIFETIME_S``."""
+    if not is_canonical_user_id(user_id):
+        raise ValueError(f"user id {user_id!r} is not canonical (no surrounding spaces, printable, NFC, 1-255 chars)")
+    if ttl.total_seconds() > settings.jwt_max_lifetime_s:
+        raise ValueError(f"a token may live at most JWT_MAX_LIFETIME_S = {settings.jwt_max_lifetime_s} seconds")
     now = datetime.now(UTC)
     claims: dict[str, Any] = {
         "sub": user_id,

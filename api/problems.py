@@ -1,13 +1,15 @@
 """RFC 9457 problem+json for every error, with a stable ``code`` and the request id.
 
 Nothing from a driver or a traceback reaches the client: database failures become
-``503 database_unavailable`` or ``503 schema_not_ready``, anything unexpected ``500 internal_error``,
-and the full exception goes to the log under the same request id.
+``503 database_unavailable`` or ``503 schema_not_ready``, a full storage disk ``507
+insufficient_storage``, anything unexpected ``500 internal_error``, and the full exception goes to
+the log under the same request id.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import re
 import uuid
@@ -19,7 +21,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import Message, Scope
 
-from core.errors import BgRemoverError, DatabaseUnavailable, SchemaNotReady
+from core.errors import BgRemoverError, DatabaseUnavailable, InsufficientStorage, SchemaNotReady
 
 log = logging.getLogger("bgremover.api")
 
@@ -56,6 +58,8 @@ _DB_UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.ConnectionFailureError,
     asyncpg.exceptions.QueryCanceledError,
 )
+# Out of space or quota: checked before the database bucket, which would swallow these OSErrors too.
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 # The schema is behind the code: a table or column this code needs is not there.
 _SCHEMA_BEHIND: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.UndefinedTableError,
@@ -160,8 +164,17 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
             "The database schema is behind this version of the service; an operator must run the migrations."
         )
         return handle_domain_error(request, err)
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+        log.error("request %s: storage is full: %r", rid, exc)
+        err = InsufficientStorage(
+            "The service has run out of storage space; nothing was charged. Retry later.", retry_after=60
+        )
+        return handle_domain_error(request, err)
     if isinstance(exc, _DB_UNAVAILABLE):
         log.error("request %s: database unavailable: %r", rid, exc)
+        gate = getattr(request.app.state, "schema_gate", None)
+        if gate is not None:
+            gate.expire()
         err = DatabaseUnavailable("The database is temporarily unavailable. Retry in a few seconds.", retry_after=5)
         return handle_domain_error(request, err)
     log.exception("request %s failed", rid, exc_info=exc)

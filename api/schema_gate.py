@@ -45,6 +45,34 @@ class SchemaGate:
         self._checked_at = 0.0
         self._lock = asyncio.Lock()
         self._background: asyncio.Task[None] | None = None
+        self._failure: DatabaseUnavailable | None = None
+        self._looked_at = 0.0
+
+    async def recent(self, max_age_s: float = 1.0) -> SchemaStatus:
+        """For readiness probes, which anyone may send: a current schema is re-read at most once per
+        ``max_age_s``; while it is behind or unreachable each probe looks again (an operator waits for
+        that answer), but probes arriving together share one look."""
+        arrived = time.monotonic()
+        async with self._lock:
+            if self._looked_at >= arrived:  # another probe looked while this one waited
+                if self._failure is not None:
+                    raise self._failure
+                if self.status is not None:
+                    return self.status
+            if self.status is not None and self.status.ready and arrived - self._checked_at <= max_age_s:
+                return self.status
+            try:
+                self._failure = None
+                return await self._refresh_locked()
+            except DatabaseUnavailable as exc:
+                self._failure = exc
+                raise
+            finally:
+                self._looked_at = time.monotonic()
+
+    def expire(self) -> None:
+        """A request just found the database unreachable: the next probe must look, not trust the cache."""
+        self._checked_at = 0.0
 
     def invalidate(self) -> None:
         self._checked_at = 0.0

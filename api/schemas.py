@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
 
 import msgspec
 
-from core.serialisers import BatchOut, Camel, JobOut, json_object
+from core.serialisers import BatchOut, Camel, JobOut
+from db.subscriptions import SubscriptionRow
 
 
 class SubscriptionOut(Camel):
@@ -21,6 +21,8 @@ class SubscriptionOut(Camel):
     daily_quotas: dict[str, int]
     usage_today: dict[str, int]
     active: bool
+    payment_id: str | None
+    """The external payment an admin recorded for the current period; null when paid in credits."""
 
 
 class SubscriptionEnvelope(Camel):
@@ -69,17 +71,18 @@ class Readiness(Camel):
     tiers: dict[str, bool]
 
 
-def subscription_out(row: dict[str, Any], *, active: bool) -> SubscriptionOut:
+def subscription_out(row: SubscriptionRow, *, active: bool) -> SubscriptionOut:
     return SubscriptionOut(
-        id=row["id"],
-        plan=row["plan"],
-        status=row["status"],
-        started_at=row["started_at"],
-        expires_at=row["expires_at"],
-        cancelled_at=row["cancelled_at"],
-        daily_quotas={k: int(v) for k, v in json_object(row["daily_quotas"]).items()},
-        usage_today=row.get("usage_today", {}),
+        id=row.id,
+        plan=row.plan,
+        status=row.status,
+        started_at=row.started_at,
+        expires_at=row.expires_at,
+        cancelled_at=row.cancelled_at,
+        daily_quotas=row.daily_quotas,
+        usage_today=row.usage_today,
         active=active,
+        payment_id=row.payment_id,
     )
 
 
@@ -107,7 +110,10 @@ class VolumeDiscount(Camel):
 class PlanOut(Camel):
     plan: str
     price: int
+    """Per period, in ``currency`` (rupiah)."""
     currency: str
+    credits: int
+    """What a period costs from the credits balance (Rp 100 = 1 credit)."""
     period_days: int
     daily_quotas: dict[str, int]
 
@@ -131,6 +137,22 @@ class Pricing(Camel):
 
 class SubscribeIn(msgspec.Struct):
     plan: str
+
+
+class SubscriptionGrantIn(Camel):
+    user_id: str
+    plan: str
+    payment_id: str
+    """The payment provider's id of the payment; a second grant with it changes nothing."""
+
+
+class SubscriptionGrantOut(Camel):
+    user_id: str
+    plan: str
+    payment_id: str
+    granted: bool
+    """False when this payment was already applied (the subscription is shown as it is now)."""
+    subscription: SubscriptionOut
 
 
 class GrantIn(Camel):

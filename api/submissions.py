@@ -1,22 +1,29 @@
-"""Accepting work: validate every upload, store it, charge, record and enqueue, in that order.
+"""Accepting work: validate, check the money, store each upload, then charge, record and enqueue.
 
-Nothing is stored or charged for a request that fails validation; the charge, the job rows and the
-idempotency record commit together or not at all; enqueueing comes after the commit (a lost
-enqueue is repaired by the worker sweep, a lost commit never leaves a queued ghost).
+Nothing is stored for a request that fails validation or that the user could not pay for; uploads
+are validated and written one at a time, so a request holds at most one image in memory; the charge,
+the job rows and the idempotency record commit together or not at all, and the stored uploads are
+deleted again when they do not; enqueueing comes after the commit (a lost enqueue is repaired by the
+worker sweep, a lost commit never leaves a queued ghost).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
 import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from litestar import Response
 from litestar.background_tasks import BackgroundTask
-from litestar.datastructures import UploadFile
+from litestar.datastructures import State, UploadFile
+from redis.asyncio import Redis
 
+from api.limits import ensure_queue_has_room
 from api.queue import Enqueuer
 from core.errors import (
     BatchSizeError,
@@ -24,6 +31,7 @@ from core.errors import (
     BgRemoverError,
     FileTooLarge,
     InvalidOptions,
+    StorageQuotaExceeded,
     TierUnavailable,
     TooManyQueued,
 )
@@ -31,6 +39,7 @@ from core.filenames import client_filename
 from core.image_probe import ImageInfo, probe
 from core.options import OPTION_KEYS, OutputOptions
 from core.pricing import batch_price, tier_credits
+from core.serialisers import API_PREFIX, batch_out, job_out
 from core.settings import Settings
 from core.storage import LocalStorage, input_key
 from core.tiers import model_installed
@@ -40,134 +49,15 @@ from db.piccolo_conf import DB
 
 
 @dataclass(frozen=True)
-class Upload:
+class StoredUpload:
+    """One validated image, already in storage under its job's input key."""
+
+    job_id: uuid.UUID
+    key: str
     filename: str
-    data: bytes
     info: ImageInfo
-
-
-@dataclass(frozen=True)
-class Accepted:
-    status_code: int
-    body: Any
-    headers: dict[str, str]
-    job_ids: list[uuid.UUID]
-    replayed: bool = False
-
-
-async def read_upload(upload: UploadFile, settings: Settings) -> Upload:
-    data = await upload.read(settings.max_image_bytes + 1)
-    name = client_filename(upload.filename)
-    if len(data) > settings.max_image_bytes:
-        raise FileTooLarge(
-            f"{name or 'The image'} is larger than {settings.max_image_bytes} bytes",
-            filename=name,
-            maxBytes=settings.max_image_bytes,
-        )
-    info = probe(data, settings)
-    return Upload(filename=name, data=data, info=info)
-
-
-def check_tier(tier: str, settings: Settings) -> int:
-    credits = tier_credits(tier)
-    if not model_installed(tier, settings.model_dir):
-        raise TierUnavailable(f"Tier {tier!r} is not available on this deployment right now.", tier=tier)
-    return credits
-
-
-def parse_options(fields: dict[str, str]) -> OutputOptions:
-    return OutputOptions.from_params({k: v for k, v in fields.items() if k in OPTION_KEYS})
-
-
-async def check_webhook(url: str | None, settings: Settings) -> str | None:
-    if not url:
-        return None
-    await check_webhook_target(url, allow_private=settings.webhook_allow_private)
-    return url
-
-
-def _fingerprint(tier: str, options: OutputOptions, webhook_url: str | None, uploads: list[Upload]) -> str:
-    """What makes two submissions the same request, for ``Idempotency-Key``."""
-    return idempotency.request_fingerprint(
-        [tier, repr(sorted(options.as_params().items())), webhook_url or "", *[u.data for u in uploads]]
-    )
-
-
-async def accept_single(
-    *,
-    user_id: str,
-    tier: str,
-    upload: Upload,
-    options: OutputOptions,
-    webhook_url: str | None,
-    idempotency_key: str | None,
-    storage: LocalStorage,
-    location_prefix: str,
-    render: Any,
-    settings: Settings,
-) -> Accepted:
-    """Charge (subscription quota first, then credits) and record one job."""
-    await webhook_secrets.require_for(user_id, webhook_url)  # 409 webhook_secret_missing, before anything is stored
-    fingerprint = _fingerprint(tier, options, webhook_url, [upload])
-    job_id = uuid.uuid4()
-    key = input_key(job_id, upload.info.format)
-    await asyncio.to_thread(storage.put, key, upload.data)
-    try:
-        async with DB.transaction():
-            record_id = None
-            if idempotency_key:
-                claimed = await idempotency.claim(user_id, "POST /jobs", idempotency_key, fingerprint)
-                if isinstance(claimed, idempotency.Replay):
-                    await asyncio.to_thread(storage.delete, key)
-                    return Accepted(claimed.status_code, claimed.body, claimed.headers, [], replayed=True)
-                record_id = claimed
-            await billing.lock_user(user_id)
-            await ensure_user_queue_room(user_id, 1, settings)
-            coverage = await billing.cover_with_subscription(user_id, tier)
-            price = 0 if coverage else tier_credits(tier)
-            row = await jobs.insert_job(
-                job_id=job_id,
-                user_id=user_id,
-                tier=tier,
-                original_filename=upload.filename,
-                input_key=key,
-                input_width=upload.info.width,
-                input_height=upload.info.height,
-                input_bytes=upload.info.bytes,
-                input_format=upload.info.format,
-                output_options=options.as_params(),
-                pricing_type="subscription" if coverage else "credit",
-                credits_charged=price,
-                usage_date=coverage.usage_date if coverage else None,
-                webhook_url=webhook_url,
-            )
-            if coverage is None:
-                await billing.charge(
-                    user_id, price, entry_key=f"charge:job:{job_id}", reason=f"{tier} image", job_id=job_id
-                )
-            body = render(row)
-            headers = {"Location": f"{location_prefix}/jobs/{job_id}"}
-            if record_id is not None:
-                await idempotency.complete(record_id, 202, body, headers)
-    except BaseException:
-        await asyncio.to_thread(storage.delete, key)
-        raise
-    return Accepted(202, body, headers, [job_id])
-
-
-async def ensure_user_queue_room(user_id: str, images: int, settings: Settings) -> None:
-    """One client cannot fill the queue: cap the images a user has pending or processing."""
-    cap = settings.max_queued_images_per_user
-    if cap <= 0:
-        return
-    unfinished = await jobs.count_unfinished(user_id)
-    if unfinished + images > cap:
-        raise TooManyQueued(
-            f"You have {unfinished} images waiting or in progress; at most {cap} are allowed. Wait for some to finish.",
-            retry_after=10,
-            queued=unfinished,
-            limit=cap,
-        )
+    digest: bytes
+    """sha256 of the bytes, for the ``Idempotency-Key`` fingerprint."""
 
 
 def check_batch_size(count: int, settings: Settings) -> None:
@@ -185,134 +75,19 @@ def check_batch_size(count: int, settings: Settings) -> None:
         )
 
 
-async def read_batch_uploads(files: list[UploadFile], settings: Settings) -> list[Upload]:
-    """Validate every image; one bad image rejects the batch, with every problem listed."""
-    uploads: list[Upload] = []
-    problems: list[dict[str, Any]] = []
-    first: BgRemoverError | None = None
-    for index, upload in enumerate(files):
-        try:
-            uploads.append(await read_upload(upload, settings))
-        except BgRemoverError as exc:
-            first = first or exc
-            problems.append(
-                {"index": index, "filename": client_filename(upload.filename), "code": exc.code, "detail": exc.detail}
-            )
-    if first is not None:
-        err = type(first)(
-            f"{len(problems)} of {len(files)} images cannot be processed; nothing was charged. "
-            f"First: {problems[0]['filename'] or '#' + str(problems[0]['index'])}: {problems[0]['detail']}",
-            errors=problems,
+async def ensure_user_queue_room(user_id: str, images: int, settings: Settings) -> None:
+    """One client cannot fill the queue: cap the images a user has pending or processing."""
+    cap = settings.max_queued_images_per_user
+    if cap <= 0:
+        return
+    unfinished = await jobs.count_unfinished(user_id)
+    if unfinished + images > cap:
+        raise TooManyQueued(
+            f"You have {unfinished} images waiting or in progress; at most {cap} are allowed. Wait for some to finish.",
+            retry_after=10,
+            queued=unfinished,
+            limit=cap,
         )
-        raise err
-    return uploads
-
-
-async def accept_batch(
-    *,
-    user_id: str,
-    tier: str,
-    uploads: list[Upload],
-    options: OutputOptions,
-    webhook_url: str | None,
-    idempotency_key: str | None,
-    storage: LocalStorage,
-    location_prefix: str,
-    render: Any,
-    settings: Settings,
-) -> Accepted:
-    """Charge the discounted batch price and record the batch with one job per image."""
-    await webhook_secrets.require_for(user_id, webhook_url)  # 409 webhook_secret_missing, before anything is stored
-    fingerprint = _fingerprint(tier, options, webhook_url, uploads)
-    batch_id = uuid.uuid4()
-    job_ids = [uuid.uuid4() for _ in uploads]
-    keys = [input_key(j, u.info.format) for j, u in zip(job_ids, uploads, strict=True)]
-
-    def store_all() -> None:
-        for key, upload in zip(keys, uploads, strict=True):
-            storage.put(key, upload.data)
-
-    def delete_all() -> None:
-        for key in keys:
-            storage.delete(key)
-
-    await asyncio.to_thread(store_all)
-    price = batch_price(tier, len(uploads))
-    public_id = "b_" + secrets.token_urlsafe(12)
-    try:
-        async with DB.transaction():
-            record_id = None
-            if idempotency_key:
-                claimed = await idempotency.claim(user_id, "POST /batches", idempotency_key, fingerprint)
-                if isinstance(claimed, idempotency.Replay):
-                    await asyncio.to_thread(delete_all)
-                    return Accepted(claimed.status_code, claimed.body, claimed.headers, [], replayed=True)
-                record_id = claimed
-            await billing.lock_user(user_id)
-            await ensure_user_queue_room(user_id, len(uploads), settings)
-            batch = await batches.insert_batch(
-                batch_id=batch_id,
-                public_id=public_id,
-                user_id=user_id,
-                tier=tier,
-                total_images=len(uploads),
-                credits_before_discount=price.before_discount,
-                credits_charged=price.total,
-                discount_percent=price.discount_percent,
-                output_options=options.as_params(),
-                webhook_url=webhook_url,
-            )
-            await billing.charge(
-                user_id,
-                price.total,
-                entry_key=f"charge:batch:{batch_id}",
-                reason=f"batch of {len(uploads)} {tier} images ({price.discount_percent}% off)",
-                batch_id=batch_id,
-            )
-            for position, (job_id, key, upload) in enumerate(zip(job_ids, keys, uploads, strict=True)):
-                await jobs.insert_job(
-                    job_id=job_id,
-                    user_id=user_id,
-                    tier=tier,
-                    original_filename=upload.filename,
-                    input_key=key,
-                    input_width=upload.info.width,
-                    input_height=upload.info.height,
-                    input_bytes=upload.info.bytes,
-                    input_format=upload.info.format,
-                    output_options=options.as_params(),
-                    pricing_type="credit",
-                    credits_charged=price.per_image[position],
-                    usage_date=None,
-                    webhook_url=None,
-                    batch_id=batch_id,
-                    position=position,
-                )
-            body = render(batch)
-            headers = {"Location": f"{location_prefix}/batches/{batch_id}"}
-            if record_id is not None:
-                await idempotency.complete(record_id, 202, body, headers)
-    except BaseException:
-        await asyncio.to_thread(delete_all)
-        raise
-    return Accepted(202, body, headers, job_ids)
-
-
-def accepted_response(accepted: Accepted, enqueuer: Enqueuer) -> Response[Any]:
-    """The 202 (or the replayed first answer), with the enqueue scheduled after it is sent.
-
-    The work is committed in PostgreSQL already; enqueueing after the response keeps Redis off the
-    request's latency, and a lost enqueue is repaired by the worker sweep.
-    """
-    headers = dict(accepted.headers)
-    if accepted.replayed:
-        headers["Idempotent-Replayed"] = "true"
-    return Response(
-        content=accepted.body,
-        status_code=accepted.status_code,
-        headers=headers,
-        background=BackgroundTask(enqueuer.enqueue_jobs, accepted.job_ids) if accepted.job_ids else None,
-    )
 
 
 def form_fields(form: dict[str, Any]) -> dict[str, str]:
@@ -324,3 +99,286 @@ def form_fields(form: dict[str, Any]) -> dict[str, str]:
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
             raise InvalidOptions(f"field {name!r} was sent {len(value)} times; send it once", parameter=name)
     return out
+
+
+@dataclass(frozen=True)
+class Order:
+    """What a submission asks for, validated: the tier (priced once, here), options and webhook."""
+
+    tier: str
+    unit_credits: int
+    options: OutputOptions
+    webhook_url: str | None
+
+    def fingerprint(self, uploads: Sequence[StoredUpload]) -> str:
+        """What makes two submissions the same request, for ``Idempotency-Key``."""
+        return idempotency.request_fingerprint(
+            [
+                self.tier,
+                repr(sorted(self.options.as_params().items())),
+                self.webhook_url or "",
+                *[u.digest for u in uploads],
+            ]
+        )
+
+
+Record = Callable[[], Awaitable[tuple[Any, str]]]
+"""Inside the transaction: charge, insert the rows; returns the 202 body and the ``Location``."""
+
+
+class Submissions:
+    """Accepting jobs and batches, injected into the controllers by Litestar (``submissions``).
+
+    Both paths share one skeleton: :meth:`order` checks what was asked and whether the user can pay,
+    :meth:`store` validates and stores the images one by one, :meth:`_accept` claims the
+    ``Idempotency-Key``, locks the user, checks their queue and storage room, charges and records in
+    one transaction, and enqueues after the response.
+    """
+
+    def __init__(self, settings: Settings, storage: LocalStorage, enqueuer: Enqueuer, redis: Redis) -> None:
+        self.settings = settings
+        self.storage = storage
+        self.enqueuer = enqueuer
+        self.redis = redis
+
+    async def order(
+        self, user_id: str, tier: str, fields: Mapping[str, str | None], webhook_url: str | None, images: int
+    ) -> Order:
+        """Validate everything but the images, cheapest first; raises before anything is stored.
+
+        The money check comes before the webhook host's DNS lookup and before any upload is stored:
+        a user who cannot pay never makes the service wait on a name server or write a file.
+        """
+        credits = tier_credits(tier)
+        if not model_installed(tier, self.settings.model_dir):
+            raise TierUnavailable(f"Tier {tier!r} is not available on this deployment right now.", tier=tier)
+        options = OutputOptions.from_params({k: v for k, v in fields.items() if k in OPTION_KEYS and v is not None})
+        await ensure_queue_has_room(self.redis, self.settings, images)
+        if images == 1:
+            await billing.ensure_can_pay(user_id, credits, tier=tier)
+        else:
+            await billing.ensure_can_pay(user_id, batch_price(credits, images).total)
+        if webhook_url:
+            await check_webhook_target(webhook_url, allow_private=self.settings.webhook_allow_private)
+        await webhook_secrets.require_for(user_id, webhook_url)  # 409 webhook_secret_missing
+        return Order(tier=tier, unit_credits=credits, options=options, webhook_url=webhook_url or None)
+
+    async def store(self, user_id: str, order: Order, files: Sequence[UploadFile]) -> list[StoredUpload]:
+        """Validate and store each image in turn; one bad image rejects them all, every problem listed.
+
+        After the first problem nothing more is stored (what was is deleted at once), but every image
+        is still checked so the answer lists them all. A single job's problem is raised as it is; a
+        batch's are gathered into one error of the first one's type.
+        """
+        stored: list[StoredUpload] = []
+        problems: list[tuple[int, str, BgRemoverError]] = []
+        pending = await self._pending_bytes(user_id)
+        try:
+            for index, upload in enumerate(files):
+                name = client_filename(upload.filename)
+                try:
+                    data, info = await self._check_one(upload, name, order)
+                except BgRemoverError as exc:
+                    if not problems:
+                        await self.discard(stored)
+                        stored.clear()
+                    problems.append((index, name, exc))
+                    continue
+                if problems:
+                    continue
+                pending += info.bytes
+                self._check_storage_room(pending, self.settings.max_pending_bytes_per_user)
+                stored.append(await self._put(name, data, info))
+        except BaseException:
+            await self.discard(stored)
+            raise
+        if problems:
+            if len(files) == 1:
+                raise problems[0][2]
+            raise _gathered(problems, len(files))
+        return stored
+
+    async def _check_one(self, upload: UploadFile, name: str, order: Order) -> tuple[bytes, ImageInfo]:
+        limit = self.settings.max_image_bytes
+        data = await upload.read(limit + 1)
+        if len(data) > limit:
+            raise FileTooLarge(f"{name or 'The image'} is larger than {limit} bytes", filename=name, maxBytes=limit)
+        info = probe(data, self.settings)
+        try:
+            order.options.check_output_fits(info.width, info.height)
+        except BgRemoverError as exc:
+            raise type(exc)(f"{name or 'the image'}: {exc.detail}", **exc.extra) from None
+        return data, info
+
+    async def _put(self, name: str, data: bytes, info: ImageInfo) -> StoredUpload:
+        job_id = uuid.uuid4()
+        key = input_key(job_id, info.format)
+        await asyncio.to_thread(self.storage.put, key, data)
+        return StoredUpload(job_id, key, name, info, hashlib.sha256(data).digest())
+
+    async def accept_job(
+        self, user_id: str, order: Order, upload: StoredUpload, idempotency_key: str | None
+    ) -> Response[Any]:
+        """Charge (subscription quota first, then credits) and record one job."""
+
+        async def record() -> tuple[Any, str]:
+            coverage = await billing.cover_with_subscription(user_id, order.tier)
+            price = 0 if coverage else order.unit_credits
+            row = await jobs.insert_job(
+                job_id=upload.job_id,
+                user_id=user_id,
+                tier=order.tier,
+                original_filename=upload.filename,
+                input_key=upload.key,
+                input_width=upload.info.width,
+                input_height=upload.info.height,
+                input_bytes=upload.info.bytes,
+                input_format=upload.info.format,
+                output_options=order.options.as_params(),
+                pricing_type="subscription" if coverage else "credit",
+                credits_charged=price,
+                usage_date=coverage.usage_date if coverage else None,
+                webhook_url=order.webhook_url,
+            )
+            if coverage is None:
+                await billing.charge(
+                    user_id,
+                    price,
+                    entry_key=f"charge:job:{upload.job_id}",
+                    reason=f"{order.tier} image",
+                    job_id=upload.job_id,
+                )
+            return msgspec.to_builtins(job_out(row)), f"{API_PREFIX}/jobs/{upload.job_id}"
+
+        return await self._accept(user_id, "POST /jobs", idempotency_key, order, [upload], record)
+
+    async def accept_batch(
+        self, user_id: str, order: Order, uploads: list[StoredUpload], idempotency_key: str | None
+    ) -> Response[Any]:
+        """Charge the discounted batch price and record the batch with one job per image."""
+        batch_id = uuid.uuid4()
+        price = batch_price(order.unit_credits, len(uploads))
+
+        async def record() -> tuple[Any, str]:
+            batch = await batches.insert_batch(
+                batch_id=batch_id,
+                public_id="b_" + secrets.token_urlsafe(12),
+                user_id=user_id,
+                tier=order.tier,
+                total_images=len(uploads),
+                credits_before_discount=price.before_discount,
+                credits_charged=price.total,
+                discount_percent=price.discount_percent,
+                output_options=order.options.as_params(),
+                webhook_url=order.webhook_url,
+            )
+            await billing.charge(
+                user_id,
+                price.total,
+                entry_key=f"charge:batch:{batch_id}",
+                reason=f"batch of {len(uploads)} {order.tier} images ({price.discount_percent}% off)",
+                batch_id=batch_id,
+            )
+            for position, upload in enumerate(uploads):
+                await jobs.insert_job(
+                    job_id=upload.job_id,
+                    user_id=user_id,
+                    tier=order.tier,
+                    original_filename=upload.filename,
+                    input_key=upload.key,
+                    input_width=upload.info.width,
+                    input_height=upload.info.height,
+                    input_bytes=upload.info.bytes,
+                    input_format=upload.info.format,
+                    output_options=order.options.as_params(),
+                    pricing_type="credit",
+                    credits_charged=price.per_image[position],
+                    usage_date=None,
+                    webhook_url=None,
+                    batch_id=batch_id,
+                    position=position,
+                )
+            return msgspec.to_builtins(batch_out(batch)), f"{API_PREFIX}/batches/{batch_id}"
+
+        return await self._accept(user_id, "POST /batches", idempotency_key, order, uploads, record)
+
+    async def discard(self, uploads: Sequence[StoredUpload]) -> None:
+        def delete_all() -> None:
+            for upload in uploads:
+                self.storage.delete(upload.key)
+
+        await asyncio.to_thread(delete_all)
+
+    async def _pending_bytes(self, user_id: str) -> int:
+        pending = await jobs.pending_input_bytes(user_id)
+        self._check_storage_room(pending, self.settings.max_pending_bytes_per_user)
+        return pending
+
+    @staticmethod
+    def _check_storage_room(pending: int, cap: int) -> None:
+        """Bound the bytes one user keeps stored and unprocessed (a cancel and the worker free them)."""
+        if 0 < cap < pending:
+            raise StorageQuotaExceeded(
+                f"Your uploads waiting to be processed would take {pending} bytes; at most {cap} bytes are "
+                "allowed. Wait for some to finish, or cancel some.",
+                retry_after=30,
+                pendingBytes=pending,
+                limit=cap,
+            )
+
+    async def _accept(
+        self,
+        user_id: str,
+        endpoint: str,
+        idempotency_key: str | None,
+        order: Order,
+        uploads: Sequence[StoredUpload],
+        record: Record,
+    ) -> Response[Any]:
+        job_ids = [u.job_id for u in uploads]
+        try:
+            async with DB.transaction():
+                record_id = None
+                if idempotency_key:
+                    claimed = await idempotency.claim(user_id, endpoint, idempotency_key, order.fingerprint(uploads))
+                    if isinstance(claimed, idempotency.Replay):
+                        await self.discard(uploads)
+                        headers = {**claimed.headers, "Idempotent-Replayed": "true"}
+                        return Response(content=claimed.body, status_code=claimed.status_code, headers=headers)
+                    record_id = claimed
+                await billing.lock_user(user_id)
+                await ensure_user_queue_room(user_id, len(job_ids), self.settings)
+                # under the lock, what this user's other requests stored meanwhile counts too
+                stored_now = sum(u.info.bytes for u in uploads)
+                self._check_storage_room(
+                    await jobs.pending_input_bytes(user_id) + stored_now, self.settings.max_pending_bytes_per_user
+                )
+                body, location = await record()
+                headers = {"Location": location}
+                if record_id is not None:
+                    await idempotency.complete(record_id, 202, body, headers)
+        except BaseException:
+            await self.discard(uploads)
+            raise
+        # Committed in PostgreSQL already: enqueueing after the response keeps Redis off the request's
+        # latency, and a lost enqueue is repaired by the worker sweep.
+        return Response(
+            content=body,
+            status_code=202,
+            headers=headers,
+            background=BackgroundTask(self.enqueuer.enqueue_jobs, job_ids),
+        )
+
+
+def _gathered(problems: list[tuple[int, str, BgRemoverError]], total: int) -> BgRemoverError:
+    index, name, first = problems[0]
+    listed = [{"index": i, "filename": n, "code": e.code, "detail": e.detail} for i, n, e in problems]
+    return type(first)(
+        f"{len(problems)} of {total} images cannot be processed; nothing was charged. "
+        f"First: {name or '#' + str(index)}: {first.detail}",
+        errors=listed,
+    )
+
+
+def provide_submissions(state: State) -> Submissions:
+    return Submissions(state.settings, state.storage, state.enqueuer, state.redis)

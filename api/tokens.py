@@ -13,12 +13,16 @@ from core.settings import get_settings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--user", required=True, help="user id, becomes the token's `sub`")
-    parser.add_argument("--hours", type=float, default=12.0, help="lifetime in hours (default 12)")
-    parser.add_argument("--scope", default="", help="space-separated scopes, e.g. 'admin'")
+    parser.add_argument(
+        "--hours", type=float, default=12.0, help="lifetime in hours (default 12; at most JWT_MAX_LIFETIME_S)"
+    )
+    parser.add_argument("--scope", default="", help="space-separated scopes (informational: rights come from settings)")
     args = parser.parse_args(argv)
-    if not args.user.strip():
-        parser.error("--user must not be empty")
-    print(make_token(get_settings(), args.user.strip(), ttl=timedelta(hours=args.hours), scope=args.scope))
+    try:
+        token = make_token(get_settings(), args.user, ttl=timedelta(hours=args.hours), scope=args.scope)
+    except ValueError as exc:
+        parser.error(str(exc))
+    print(token)
     return 0
 
 

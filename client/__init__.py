@@ -38,6 +38,7 @@ from client._errors import (
     ServiceUnavailable,
     TransportError,
     WaitTimeout,
+    WebhookSecretMissing,
     error_from_problem,
 )
 from client._files import ImageSource, collect_images, extract_zip
@@ -106,6 +107,7 @@ __all__ = [
     "TransportError",
     "VolumeDiscount",
     "WaitTimeout",
+    "WebhookSecretMissing",
     "collect_images",
     "error_from_problem",
     "extract_zip",

@@ -104,9 +104,23 @@ class AsyncClient:
         body = (await self._json(Endpoints.subscription())).get("subscription")
         return Subscription.from_api(body) if isinstance(body, dict) else None
 
-    async def subscribe(self, plan: str) -> Subscription:
-        """Subscribe to ``plan`` (``starter`` or ``pro`` by default); 409 ``AlreadySubscribed`` if active."""
-        return Subscription.from_api((await self._json(Endpoints.subscribe(plan)))["subscription"])
+    async def subscribe(self, plan: str, *, idempotency_key: str | None = None) -> Subscription:
+        """Subscribe to ``plan``, paying its price in credits (``Plan.credits`` in :meth:`pricing`).
+
+        ``InsufficientCredits`` when the balance is short, ``AlreadySubscribed`` while one is active. With
+        ``idempotency_key``, repeating the call (a retry) returns the first answer and charges once.
+        """
+        call = Endpoints.subscribe(plan, idempotency_key=idempotency_key)
+        return Subscription.from_api((await self._json(call))["subscription"])
+
+    async def renew_subscription(self, *, idempotency_key: str | None = None) -> Subscription:
+        """Pay one more period of the plan in credits: from the expiry, or from now once it lapsed.
+
+        Every call without a key renews once more; pass ``idempotency_key`` to make a retry safe.
+        ``InsufficientCredits`` when the balance is short, ``Conflict`` without a subscription.
+        """
+        call = Endpoints.renew_subscription(idempotency_key=idempotency_key)
+        return Subscription.from_api((await self._json(call))["subscription"])
 
     async def cancel_subscription(self) -> Subscription:
         """Cancel the active subscription at once; ``Conflict`` when there is none."""

@@ -178,8 +178,12 @@ class Endpoints:
         return Call("GET", f"{API_PREFIX}/subscription")
 
     @staticmethod
-    def subscribe(plan: str) -> Call:
-        return Call("POST", f"{API_PREFIX}/subscription", json={"plan": plan})
+    def subscribe(plan: str, *, idempotency_key: str | None = None) -> Call:
+        return Call("POST", f"{API_PREFIX}/subscription", headers=_idempotency(idempotency_key), json={"plan": plan})
+
+    @staticmethod
+    def renew_subscription(*, idempotency_key: str | None = None) -> Call:
+        return Call("POST", f"{API_PREFIX}/subscription/renew", headers=_idempotency(idempotency_key))
 
     @staticmethod
     def cancel_subscription() -> Call:

@@ -15,17 +15,21 @@ One root, so ``except BgRemoverClientError`` catches everything the client raise
         │   ├── JobNotCancellable        409 job_not_cancellable (.job_status)
         │   ├── BatchNotFinished         409 batch_not_finished
         │   ├── AlreadySubscribed        409 already_subscribed
-        │   └── IdempotencyInProgress    409 idempotency_in_progress
+        │   ├── IdempotencyInProgress    409 idempotency_in_progress
+        │   └── WebhookSecretMissing     409 webhook_secret_missing: POST /webhooks/secret first
         ├── InvalidRequest               400/413/415/422: the request cannot be served as sent (.errors)
         │   ├── InvalidImage             an upload is unusable: unsupported_media_type (415), file_too_large
         │   │                            (413), resolution_too_high, resolution_too_low, corrupt_image,
         │   │                            no_subject_detected, invalid_image, payload_too_large
-        │   └── InvalidOptions           invalid_options, unknown_tier, invalid_webhook_url, batch_too_small,
-        │                                batch_too_large, idempotency_key_reused, validation_error, bad_request
-        ├── RateLimited                  429 rate_limited (.retry_after)
+        │   └── InvalidOptions           invalid_options, output_too_large, unknown_tier, invalid_webhook_url,
+        │                                batch_too_small, batch_too_large, idempotency_key_reused,
+        │                                validation_error, bad_request
+        ├── RateLimited                  429 rate_limited, too_many_queued_images, storage_quota_exceeded
+        │                                (.retry_after)
         │   └── QuotaExceeded            429 quota_exceeded: the subscription's daily quota is used up
         ├── ServiceUnavailable           503 (.retry_after, .pending_migrations): database_unavailable,
-        │                                schema_not_ready, tier_unavailable, model_missing, no_worker, ...
+        │                                schema_not_ready, tier_unavailable, model_missing, no_worker, ...;
+        │                                too_many_connections; 507 insufficient_storage
         └── ServerError                  any other 5xx (internal_error)
 
 :func:`error_from_response` picks the most specific class for a status and ``code``; an unknown
@@ -143,7 +147,7 @@ class AuthenticationError(APIError):
 
 
 class PermissionDenied(APIError):
-    """403: the token is valid but may not do this (e.g. granting credits without an admin scope)."""
+    """403: the token is valid but may not do this (e.g. granting credits without being in ADMIN_USERS)."""
 
 
 class InsufficientCredits(APIError):
@@ -198,6 +202,10 @@ class IdempotencyInProgress(Conflict):
     """409 ``idempotency_in_progress``: the same ``Idempotency-Key`` is still being processed."""
 
 
+class WebhookSecretMissing(Conflict):
+    """409 ``webhook_secret_missing``: create a webhook signing secret before giving a ``webhook_url``."""
+
+
 class InvalidRequest(APIError):
     """400/413/415/422: the request cannot be served as sent; retrying it unchanged will not help."""
 
@@ -243,6 +251,7 @@ _BY_CODE: dict[str, type[APIError]] = {
     "batch_not_finished": BatchNotFinished,
     "already_subscribed": AlreadySubscribed,
     "idempotency_in_progress": IdempotencyInProgress,
+    "webhook_secret_missing": WebhookSecretMissing,
     "invalid_image": InvalidImage,
     "unsupported_media_type": InvalidImage,
     "file_too_large": InvalidImage,
@@ -252,6 +261,7 @@ _BY_CODE: dict[str, type[APIError]] = {
     "corrupt_image": InvalidImage,
     "no_subject_detected": InvalidImage,
     "invalid_options": InvalidOptions,
+    "output_too_large": InvalidOptions,
     "invalid_webhook_url": InvalidOptions,
     "unknown_tier": InvalidOptions,
     "batch_too_large": InvalidOptions,
@@ -261,6 +271,7 @@ _BY_CODE: dict[str, type[APIError]] = {
     "bad_request": InvalidOptions,
     "rate_limited": RateLimited,
     "too_many_queued_images": RateLimited,
+    "storage_quota_exceeded": RateLimited,
     "queue_full": ServiceUnavailable,
     "no_model_installed": ServiceUnavailable,
     "quota_exceeded": QuotaExceeded,
@@ -273,6 +284,9 @@ _BY_CODE: dict[str, type[APIError]] = {
     "redis_unavailable": ServiceUnavailable,
     "no_worker": ServiceUnavailable,
     "service_unavailable": ServiceUnavailable,
+    "too_many_connections": ServiceUnavailable,
+    # a full disk is an outage to wait out, not a bug to report
+    "insufficient_storage": ServiceUnavailable,
     "internal_error": ServerError,
 }
 

@@ -271,7 +271,10 @@ class Plan:
 
     plan: str
     price: int
+    """Per period, in ``currency`` (rupiah)."""
     currency: str
+    credits: int
+    """What a period costs from the credit balance when subscribing or renewing."""
     period_days: int
     daily_quotas: dict[str, int]
 
@@ -345,6 +348,7 @@ class Pricing:
                     plan=str(p.get("plan", "")),
                     price=_int(p.get("price")),
                     currency=str(p.get("currency", "")),
+                    credits=_int(p.get("credits")),
                     period_days=_int(p.get("periodDays")),
                     daily_quotas=_int_dict(p.get("dailyQuotas")),
                 )
@@ -388,6 +392,8 @@ class Subscription:
     cancelled_at: dt.datetime | None
     daily_quotas: dict[str, int]
     usage_today: dict[str, int]
+    payment_id: str | None = None
+    """The external payment an admin recorded for the current period; None when paid in credits."""
 
     @classmethod
     def from_api(cls, body: Mapping[str, Any]) -> Subscription:
@@ -401,6 +407,7 @@ class Subscription:
             cancelled_at=_time(body.get("cancelledAt")),
             daily_quotas=_int_dict(body.get("dailyQuotas")),
             usage_today=_int_dict(body.get("usageToday")),
+            payment_id=str(body["paymentId"]) if body.get("paymentId") is not None else None,
         )
 
 

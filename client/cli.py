@@ -232,10 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("balance", help="show your credit balance")
     commands.add_parser("pricing", help="show tiers, prices, discounts, plans and limits")
     commands.add_parser("stats", help="show your usage statistics")
-    sub = commands.add_parser("subscription", help="show, start or cancel your subscription")
+    sub = commands.add_parser("subscription", help="show, start, renew or cancel your subscription")
     action = sub.add_mutually_exclusive_group()
-    action.add_argument("--subscribe", metavar="PLAN", help="subscribe to PLAN (see `bgremover pricing`)")
-    action.add_argument("--cancel", action="store_true", help="cancel the active subscription")
+    action.add_argument(
+        "--subscribe", metavar="PLAN", help="subscribe to PLAN, paid in credits (see `bgremover pricing`)"
+    )
+    action.add_argument("--renew", action="store_true", help="pay one more period of your plan in credits")
+    action.add_argument("--cancel", action="store_true", help="cancel now (the rest of the period is not refunded)")
+    sub.add_argument("--idempotency-key", help="with --subscribe or --renew: a retry with the same key charges once")
     return parser
 
 
@@ -403,7 +407,7 @@ def _pricing(pricing: Pricing, args: argparse.Namespace) -> int:
     print("subscription plans:")
     for p in pricing.plans:
         quotas = ", ".join(f"{tier} {n}/day" for tier, n in p.daily_quotas.items())
-        print(f"  {p.plan:<8} {p.price} {p.currency} / {p.period_days} days: {quotas}")
+        print(f"  {p.plan:<8} {p.credits} credits ({p.price:,} {p.currency}) / {p.period_days} days: {quotas}")
     lim = pricing.limits
     print(
         f"limits: {lim.max_image_bytes // 1_000_000} MB, {lim.max_megapixels:g} MP, min side {lim.min_side}px, "
@@ -432,7 +436,9 @@ def _describe_subscription(sub: Subscription | None) -> str:
 
 def _subscription(bg: Client, args: argparse.Namespace) -> int:
     if args.subscribe:
-        sub: Subscription | None = bg.subscribe(args.subscribe)
+        sub: Subscription | None = bg.subscribe(args.subscribe, idempotency_key=args.idempotency_key)
+    elif args.renew:
+        sub = bg.renew_subscription(idempotency_key=args.idempotency_key)
     elif args.cancel:
         sub = bg.cancel_subscription()
     else:

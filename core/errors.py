@@ -12,6 +12,7 @@ The API turns any :class:`BgRemoverError` into an RFC 9457 problem+json response
     │   ├── CorruptImage              422 corrupt_image
     │   └── NoSubjectDetected         422 no_subject_detected
     ├── InvalidOptions                422 invalid_options
+    │   └── OutputTooLarge            422 output_too_large
     ├── InvalidWebhookUrl             422 invalid_webhook_url
     ├── TierUnavailable               503 tier_unavailable
     ├── UnknownTier                   422 unknown_tier
@@ -20,6 +21,7 @@ The API turns any :class:`BgRemoverError` into an RFC 9457 problem+json response
     ├── QuotaExceeded                 429 quota_exceeded
     ├── RateLimited                   429 rate_limited
     ├── TooManyQueued                 429 too_many_queued_images
+    ├── StorageQuotaExceeded          429 storage_quota_exceeded
     ├── QueueFull                     503 queue_full
     ├── BatchSizeError                422 batch_too_large
     │   └── BatchTooSmall             422 batch_too_small
@@ -34,6 +36,8 @@ The API turns any :class:`BgRemoverError` into an RFC 9457 problem+json response
     ├── ResultExpired                 410 result_expired
     ├── DatabaseUnavailable           503 database_unavailable
     ├── SchemaNotReady                503 schema_not_ready
+    ├── InsufficientStorage           507 insufficient_storage
+    ├── TooManyConnections            503 too_many_connections
     └── ModelError                    the model cache is incomplete or corrupt
         ├── ModelMissing              503 model_missing
         └── ModelChecksumMismatch     503 model_checksum_mismatch
@@ -121,6 +125,13 @@ class InvalidOptions(BgRemoverError):
     title = "Invalid output options"
 
 
+class OutputTooLarge(InvalidOptions):
+    """The requested output format cannot hold an image that large (WebP: 16,383 px a side)."""
+
+    code = "output_too_large"
+    title = "Output too large for its format"
+
+
 class InvalidWebhookUrl(BgRemoverError):
     """The webhook URL is malformed, cannot be resolved, or points at a private or local address."""
 
@@ -181,6 +192,14 @@ class TooManyQueued(BgRemoverError):
     """The user already has the maximum number of images waiting or in progress."""
 
     code = "too_many_queued_images"
+    status = 429
+    title = "Too Many Requests"
+
+
+class StorageQuotaExceeded(BgRemoverError):
+    """The user's uploads waiting to be processed already take as many bytes as one user may store."""
+
+    code = "storage_quota_exceeded"
     status = 429
     title = "Too Many Requests"
 
@@ -281,6 +300,23 @@ class SchemaNotReady(BgRemoverError):
     """Migrations are pending or a table is missing: the service refuses to serve."""
 
     code = "schema_not_ready"
+    status = 503
+    title = "Service Unavailable"
+
+
+class InsufficientStorage(BgRemoverError):
+    """The storage volume is full (ENOSPC, EDQUOT): nothing was accepted or charged; an operator must
+    free space."""
+
+    code = "insufficient_storage"
+    status = 507
+    title = "Insufficient Storage"
+
+
+class TooManyConnections(BgRemoverError):
+    """The API process already holds ``MAX_CONNECTIONS`` connections: answered at once, then closed."""
+
+    code = "too_many_connections"
     status = 503
     title = "Service Unavailable"
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from core.errors import InvalidOptions
+from core.errors import InvalidOptions, OutputTooLarge
 
 OutputFormat = Literal["png", "webp", "jpg"]
 Channels = Literal["rgba", "alpha"]
@@ -20,7 +20,11 @@ _FORMATS: dict[str, OutputFormat] = {"png": "png", "webp": "webp", "jpg": "jpg",
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _HEX = re.compile(r"#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
-_MARGIN = re.compile(r"(\d+(?:\.\d+)?)(px|%)?")
+# ASCII digits only, and few of them: int() and float() accept "²" or 5,000 digits, and then fail late
+_MARGIN = re.compile(r"([0-9]{1,5}(?:\.[0-9]{1,3})?)(px|%)?")
+_SIZE = re.compile(r"[0-9]{1,5}")
+FORMAT_MAX_SIDE: dict[OutputFormat, int] = {"png": 1 << 31, "webp": 16383, "jpg": 65500}
+"""The longest side each encoder can write."""
 WHITE: RGBA = (255, 255, 255, 255)
 
 
@@ -59,6 +63,23 @@ class OutputOptions:
             raise InvalidOptions(f"size must be between 1 and {MAX_OUTPUT_SIDE}")
         if self.crop_margin.value < 0 or (self.crop_margin.percent and self.crop_margin.value > 100):
             raise InvalidOptions("crop_margin must be a non-negative pixel count or a percentage up to 100%")
+        if not self.crop_margin.percent and self.crop_margin.value > MAX_OUTPUT_SIDE:
+            raise InvalidOptions(f"crop_margin must be at most {MAX_OUTPUT_SIDE} px")
+
+    def output_side(self, width: int, height: int) -> int:
+        """The longest side the output can have for an input of ``width`` × ``height`` (crop only shrinks it)."""
+        longest = max(width, height)
+        return longest if self.size is None else min(longest, self.size)
+
+    def check_output_fits(self, width: int, height: int) -> None:
+        """Refuse at submission what the encoder would refuse after the whole model run."""
+        side, limit = self.output_side(width, height), FORMAT_MAX_SIDE[self.format]
+        if side > limit:
+            raise OutputTooLarge(
+                f"format={self.format} holds at most {limit} px a side; this output would be {side} px. "
+                f"Ask for size={min(limit, MAX_OUTPUT_SIDE)} or another format.",
+                maxSide=limit,
+            )
 
     @property
     def effective_bg(self) -> RGBA | None:
@@ -125,7 +146,7 @@ def _parse_bool(name: str, text: str) -> bool:
 def _parse_margin(text: str) -> CropMargin:
     match = _MARGIN.fullmatch(text.lower())
     if match is None:
-        raise InvalidOptions(f"crop_margin must be pixels like 20 or a percentage like 5%, got {text!r}")
+        raise InvalidOptions(f"crop_margin must be pixels like 20 or a percentage like 5%, got {text[:20]!r}")
     value = float(match.group(1))
     percent = match.group(2) == "%"
     if percent and value > 100:
@@ -134,8 +155,8 @@ def _parse_margin(text: str) -> CropMargin:
 
 
 def _parse_size(text: str) -> int:
-    if not text.isdigit():
-        raise InvalidOptions(f"size must be a positive integer (max long side in px), got {text!r}")
+    if _SIZE.fullmatch(text) is None:
+        raise InvalidOptions(f"size must be a positive integer (max long side in px), got {text[:20]!r}")
     size = int(text)
     if not 1 <= size <= MAX_OUTPUT_SIDE:
         raise InvalidOptions(f"size must be between 1 and {MAX_OUTPUT_SIDE}, got {size}")

@@ -12,7 +12,8 @@ from typing import Any
 
 import msgspec
 
-from core.statuses import PROGRESS
+from core.rows import BatchImageRow, BatchRow, JobRow
+from core.statuses import PROGRESS, JobStatus
 
 API_PREFIX = "/api/background-remover"
 
@@ -92,85 +93,77 @@ class BatchOut(Camel):
     images: list[BatchImage] | None = None
 
 
-def job_out(row: dict[str, Any]) -> JobOut:
+def job_out(row: JobRow) -> JobOut:
     return JobOut(
-        id=row["id"],
-        batch_id=row["batch_id"],
-        tier=row["tier"],
-        status=row["status"],
-        pricing_type=row["pricing_type"],
-        original_filename=row["original_filename"],
-        input_width=row["input_width"],
-        input_height=row["input_height"],
-        input_bytes=row["input_bytes"],
-        input_format=row["input_format"],
-        output_options=json_object(row["output_options"]),
-        credits_charged=row["credits_charged"],
-        covered_by_subscription=row["covered_by_subscription"],
-        error_code=row["error_code"],
-        error_message=row["error_message"],
-        attempts=row["attempts"],
-        processing_ms=row["processing_ms"],
-        progress=PROGRESS.get(row["status"], 0.0),
-        webhook_url=row.get("webhook_url"),
-        webhook_status=row.get("webhook_status"),
-        created_at=row["created_at"],
-        updated_at=row.get("updated_at"),
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
+        id=row.id,
+        batch_id=row.batch_id,
+        tier=row.tier,
+        status=row.status,
+        pricing_type=row.pricing_type,
+        original_filename=row.original_filename,
+        input_width=row.input_width,
+        input_height=row.input_height,
+        input_bytes=row.input_bytes,
+        input_format=row.input_format,
+        output_options=row.output_options,
+        credits_charged=row.credits_charged,
+        covered_by_subscription=row.covered_by_subscription,
+        error_code=row.error_code,
+        error_message=row.error_message,
+        attempts=row.attempts,
+        processing_ms=row.processing_ms,
+        progress=PROGRESS.get(row.status, 0.0),
+        webhook_url=row.webhook_url,
+        webhook_status=row.webhook_status,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
         links=JobLinks(
-            self=f"{API_PREFIX}/jobs/{row['id']}",
-            result=f"{API_PREFIX}/jobs/{row['id']}/result" if row["status"] == "completed" else None,
+            self=f"{API_PREFIX}/jobs/{row.id}",
+            result=f"{API_PREFIX}/jobs/{row.id}/result" if row.status is JobStatus.COMPLETED else None,
         ),
     )
 
 
-def batch_out(row: dict[str, Any], images: list[dict[str, Any]] | None = None) -> BatchOut:
-    total = row["total_images"] or 0
-    processed = row["processed_images"] or 0
+def batch_out(row: BatchRow, images: list[BatchImageRow] | None = None) -> BatchOut:
+    total = row.total_images
+    processed = row.processed_images
     return BatchOut(
-        id=row["id"],
-        batch_id=row["public_id"],
-        tier=row["tier"],
-        status=row["status"],
+        id=row.id,
+        batch_id=row.public_id,
+        tier=row.tier,
+        status=row.status,
         total_images=total,
         processed_images=processed,
-        failed_images=row["failed_images"],
-        succeeded_images=processed - row["failed_images"],
+        failed_images=row.failed_images,
+        succeeded_images=processed - row.failed_images,
         progress=round(processed / total, 4) if total else 0.0,
-        credits_before_discount=row["credits_before_discount"],
-        credits_charged=row["credits_charged"],
-        discount_percent=row["discount_percent"],
-        output_options=json_object(row["output_options"]),
-        webhook_url=row.get("webhook_url"),
-        created_at=row["created_at"],
-        started_at=row["started_at"],
-        finished_at=row["finished_at"],
+        credits_before_discount=row.credits_before_discount,
+        credits_charged=row.credits_charged,
+        discount_percent=row.discount_percent,
+        output_options=row.output_options,
+        webhook_url=row.webhook_url,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
         links=BatchLinks(
-            self=f"{API_PREFIX}/batches/{row['id']}",
-            download=f"{API_PREFIX}/batches/{row['id']}/download" if row.get("zip_key") else None,
+            self=f"{API_PREFIX}/batches/{row.id}",
+            download=f"{API_PREFIX}/batches/{row.id}/download" if row.zip_key else None,
         ),
         images=None
         if images is None
         else [
             BatchImage(
-                job_id=i["id"],
-                position=i["position"],
-                filename=i["original_filename"],
-                status=i["status"],
-                error_code=i["error_code"],
-                error_message=i["error_message"],
-                credits_charged=i["credits_charged"],
-                processing_ms=i["processing_ms"],
+                job_id=i.id,
+                position=i.position,
+                filename=i.original_filename,
+                status=i.status,
+                error_code=i.error_code,
+                error_message=i.error_message,
+                credits_charged=i.credits_charged,
+                processing_ms=i.processing_ms,
             )
             for i in images
         ],
     )
-
-
-def json_object(value: Any) -> dict[str, Any]:
-    """Piccolo returns JSONB as text unless asked otherwise."""
-    if isinstance(value, str):
-        decoded = msgspec.json.decode(value or "{}")
-        return decoded if isinstance(decoded, dict) else {}
-    return dict(value or {})

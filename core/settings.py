@@ -3,10 +3,16 @@
 Every field has a default that works on a developer machine with PostgreSQL on 127.0.0.1:5432
 (user ``postgres``, trust auth) and Redis on 127.0.0.1:6379. Nothing here touches the network or
 the disk: the values are only read.
+
+Some of those defaults are public (they are in this repository), so they are only safe on a
+developer machine: ``BGREMOVER_ENV`` is ``production`` unless it says ``development``, and in
+production :meth:`Settings.check_production`, called by every process that serves (the API factory
+and the worker), refuses to start on a public secret, a short signing key or a testing-only switch.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -14,6 +20,16 @@ from pathlib import Path
 
 _HOME = Path.home()
 _TRUE = {"1", "true", "yes", "on"}
+
+ENVIRONMENTS = ("development", "production")
+DEV_JWT_SECRET = "dev-only-secret-change-me-in-production"
+DEV_WEBHOOK_SECRET = "whsec_ZGV2LW9ubHktd2ViaG9vay1zZWNyZXQtY2hhbmdlLW1l"
+# Every secret this repository has ever shipped as a default (settings, compose.yaml): anyone can
+# sign with them, so a deployment that still uses one has no secret at all.
+PUBLIC_JWT_SECRETS = frozenset({DEV_JWT_SECRET, "change-me-to-a-long-random-secret-of-32-bytes-or-more"})
+PUBLIC_WEBHOOK_SECRETS = frozenset({DEV_WEBHOOK_SECRET})
+# RFC 7518 §3.2: an HMAC key must be at least as long as the hash output.
+HMAC_MIN_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 
 
 def _env(name: str, default: str) -> str:
@@ -45,8 +61,32 @@ def _env_path(name: str, default: Path) -> Path:
     return Path(raw).expanduser() if raw else default
 
 
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = (os.environ.get(name) or default).strip().lower()
+    if raw not in choices:
+        raise ValueError(f"environment variable {name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
+class UnsafeSettings(SystemExit):
+    """Production settings that must not serve. A ``SystemExit``, so that whichever server called the
+    factory (uvicorn, ``python -m worker``, another ASGI server) stops with this message and status 1
+    instead of a traceback."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        listed = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(
+            f"bgremover refuses to start with BGREMOVER_ENV=production:\n{listed}\n"
+            "Fix the settings above (see docs/security.md), or set BGREMOVER_ENV=development on a developer machine."
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
+    env: str = field(default_factory=lambda: _env_choice("BGREMOVER_ENV", "production", ENVIRONMENTS))
+    """``production`` (the default) refuses unsafe settings at start-up; ``development`` only warns."""
+
     database_url: str = field(
         default_factory=lambda: _env("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/bgremover")
     )
@@ -66,12 +106,15 @@ class Settings:
     model_dir: Path = field(default_factory=lambda: _env_path("MODEL_DIR", _HOME / ".cache" / "bgremover" / "models"))
     """Cache of verified ONNX weights (filled by ``make models``; never inside the repository)."""
 
-    jwt_secret: str = field(default_factory=lambda: _env("JWT_SECRET", "dev-only-secret-change-me-in-production"))
+    jwt_secret: str = field(default_factory=lambda: _env("JWT_SECRET", DEV_JWT_SECRET))
     """Key that signs and verifies bearer tokens (HS256), or a PEM public key for RS256."""
 
     jwt_algorithm: str = field(default_factory=lambda: _env("JWT_ALGORITHM", "HS256"))
     jwt_issuer: str = field(default_factory=lambda: _env("JWT_ISSUER", "bgremover"))
     jwt_audience: str = field(default_factory=lambda: _env("JWT_AUDIENCE", "bgremover-api"))
+
+    jwt_max_lifetime_s: int = field(default_factory=lambda: _env_int("JWT_MAX_LIFETIME_S", 7 * 24 * 3600))
+    """Tokens whose ``exp - iat`` is longer are refused: a leaked token is not a key for life."""
 
     max_image_bytes: int = field(default_factory=lambda: _env_int("MAX_IMAGE_BYTES", 20 * 1024 * 1024))
     """Largest accepted upload, per image."""
@@ -124,7 +167,7 @@ class Settings:
     worker_tiers: str = field(default_factory=lambda: _env("WORKER_TIERS", ""))
     """Comma-separated tiers this worker loads; empty = every tier whose model is installed."""
 
-    webhook_secret: str = field(default_factory=lambda: _env("WEBHOOK_SECRET", ""))
+    webhook_secret: str = field(default_factory=lambda: _env("WEBHOOK_SECRET", DEV_WEBHOOK_SECRET))
     """Legacy only: deliveries are signed with each user's own secret. This one signs the deliveries of
     work accepted before per-user secrets existed, whose user has none yet; empty = those fail."""
 
@@ -157,14 +200,30 @@ class Settings:
     max_queued_images_per_user: int = field(default_factory=lambda: _env_int("MAX_QUEUED_IMAGES_PER_USER", 1000))
     """Images one user may have pending or processing; more is refused with 429 until some finish."""
 
+    max_pending_bytes_per_user: int = field(default_factory=lambda: _env_int("MAX_PENDING_BYTES_PER_USER", 2 * 1024**3))
+    """Bytes of uploads one user may have stored and not yet processed; more is refused with 429."""
+
     max_queue_depth: int = field(default_factory=lambda: _env_int("MAX_QUEUE_DEPTH", 5000))
     """When the queue is deeper than this, submissions get 503 with Retry-After instead of waiting forever."""
 
     admin_users: str = field(default_factory=lambda: _env("ADMIN_USERS", ""))
-    """Comma-separated user ids allowed to grant credits through the API."""
+    """Comma-separated user ids allowed to grant credits through the API (nobody when empty)."""
 
     api_host: str = field(default_factory=lambda: _env("API_HOST", "127.0.0.1"))
     api_port: int = field(default_factory=lambda: _env_int("API_PORT", 8000))
+
+    header_timeout_s: float = field(default_factory=lambda: _env_float("HEADER_TIMEOUT_S", 10.0))
+    """``python -m api.server`` closes a connection whose request head is not complete this long after
+    it began: a client trickling header bytes (slowloris) cannot hold a connection."""
+
+    keep_alive_timeout_s: int = field(default_factory=lambda: _env_int("KEEP_ALIVE_TIMEOUT_S", 5))
+    """An idle keep-alive connection is closed after this long."""
+
+    max_connections: int = field(default_factory=lambda: _env_int("MAX_CONNECTIONS", 500))
+    """Open connections one API process serves; beyond it a request gets ``503 too_many_connections``."""
+
+    max_header_bytes: int = field(default_factory=lambda: _env_int("MAX_HEADER_BYTES", 16 * 1024))
+    """An incomplete request head (request line and headers) larger than this is refused with 400."""
 
     @property
     def heartbeat_key(self) -> str:
@@ -174,6 +233,45 @@ class Settings:
     def worker_tier_list(self) -> list[str] | None:
         names = [t.strip() for t in self.worker_tiers.split(",") if t.strip()]
         return names or None
+
+    @property
+    def admin_user_ids(self) -> frozenset[str]:
+        return frozenset(u.strip() for u in self.admin_users.split(",") if u.strip())
+
+    def production_problems(self) -> list[str]:
+        """Why these settings are unsafe to serve in production; empty when they are not."""
+        problems: list[str] = []
+        if self.jwt_secret in PUBLIC_JWT_SECRETS:
+            problems.append(
+                "JWT_SECRET is a default published in the bgremover repository: anyone can sign tokens for any "
+                "user. Set a random value of at least 32 bytes (openssl rand -base64 48)."
+            )
+        elif (min_bytes := HMAC_MIN_KEY_BYTES.get(self.jwt_algorithm)) and len(self.jwt_secret.encode()) < min_bytes:
+            problems.append(
+                f"JWT_SECRET is {len(self.jwt_secret.encode())} bytes; {self.jwt_algorithm} needs at least "
+                f"{min_bytes}, or the key can be guessed offline from any token it signed."
+            )
+        if self.webhook_secret in PUBLIC_WEBHOOK_SECRETS:
+            problems.append(
+                "WEBHOOK_SECRET is a default published in the bgremover repository: anyone can forge webhooks "
+                "that receivers will trust. Generate one: "
+                "python -c 'from core.webhooks import generate_secret; print(generate_secret())'."
+            )
+        if self.webhook_allow_private:
+            problems.append(
+                "WEBHOOK_ALLOW_PRIVATE=1 lets any user make the service send requests into its own network "
+                "(loopback, private and cloud metadata addresses); it is for local testing only."
+            )
+        return problems
+
+    def check_production(self, log: logging.Logger) -> None:
+        """Called by every process before it serves: unsafe settings stop it in production
+        (:class:`UnsafeSettings`) and are logged as warnings in development."""
+        problems = self.production_problems()
+        if problems and self.env == "production":
+            raise UnsafeSettings(problems)
+        for problem in problems:
+            log.warning("BGREMOVER_ENV=development; in production this would refuse to start: %s", problem)
 
 
 @lru_cache(maxsize=1)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -29,6 +30,7 @@ import secrets
 import socket
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -196,11 +198,32 @@ def validate_webhook_url(url: str, *, allow_private: bool) -> str:
     return url
 
 
+# Lookups run on their own few threads with a deadline: a slow or hostile name server then stalls
+# at most these threads, never the pool that writes uploads, and never a request for long.
+DNS_TIMEOUT_S = 2.0
+_DNS_THREADS = 4
+_dns_pool: ThreadPoolExecutor | None = None
+
+
+def _dns_executor() -> ThreadPoolExecutor:
+    global _dns_pool
+    if _dns_pool is None:
+        _dns_pool = ThreadPoolExecutor(max_workers=_DNS_THREADS, thread_name_prefix="dns")
+    return _dns_pool
+
+
+async def _getaddrinfo(host: str, port: int, *, type: int) -> list[tuple[Any, ...]]:
+    call = functools.partial(socket.getaddrinfo, host, port, type=type)
+    return await asyncio.get_running_loop().run_in_executor(_dns_executor(), call)
+
+
 async def _resolve(target: _Target) -> list[IPAddress]:
     if target.ip is not None:
         return [target.ip]
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+    try:
+        infos = await asyncio.wait_for(_getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM), DNS_TIMEOUT_S)
+    except TimeoutError as exc:
+        raise OSError(f"no DNS answer within {DNS_TIMEOUT_S:g} s") from exc
     addresses: list[IPAddress] = []
     for _family, _type, _proto, _canon, sockaddr in infos:
         ip = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
@@ -213,9 +236,9 @@ async def _resolve(target: _Target) -> list[IPAddress]:
 
 def _refuse_private(addresses: list[IPAddress]) -> None:
     # Every address must be public: a resolver may hand out any of them, in any order.
-    bad = [ip for ip in addresses if not _is_public(ip)]
-    if bad:
-        raise InvalidWebhookUrl("webhook URL host resolves to a private or local address", address=str(bad[0]))
+    # The address itself is not named: it would map the service's internal network for the caller.
+    if any(not _is_public(ip) for ip in addresses):
+        raise InvalidWebhookUrl("webhook URL host resolves to a private or local address")
 
 
 async def check_webhook_target(url: str, *, allow_private: bool) -> None:

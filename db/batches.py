@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from typing import Any
 
+from core.rows import BatchImageRow, BatchRow
+from core.statuses import UNFINISHED, sql_list
 from db.tables import BackgroundRemovalBatch
 
 _BATCH_COLUMNS = (
@@ -32,7 +33,7 @@ async def insert_batch(
     discount_percent: int,
     output_options: dict[str, str],
     webhook_url: str | None,
-) -> dict[str, Any]:
+) -> BatchRow:
     rows = await BackgroundRemovalBatch.raw(
         "INSERT INTO background_removal_batch (id, user_id, public_id, tier, status, total_images, "
         "credits_before_discount, credits_charged, discount_percent, output_options, webhook_url, created_at) "
@@ -49,10 +50,10 @@ async def insert_batch(
         json.dumps(output_options),
         webhook_url,
     )
-    return dict(rows[0])
+    return BatchRow.from_record(rows[0])
 
 
-async def get_batch(batch_id: uuid.UUID | str, user_id: str) -> dict[str, Any] | None:
+async def get_batch(batch_id: uuid.UUID | str, user_id: str) -> BatchRow | None:
     """By internal id or public batch id; another user's batch is not found."""
     key = str(batch_id)
     try:
@@ -71,29 +72,29 @@ async def get_batch(batch_id: uuid.UUID | str, user_id: str) -> dict[str, Any] |
             key,
             user_id,
         )
-    return dict(rows[0]) if rows else None
+    return BatchRow.from_record(rows[0]) if rows else None
 
 
-async def get_batch_by_id(batch_id: uuid.UUID) -> dict[str, Any] | None:
+async def get_batch_by_id(batch_id: uuid.UUID) -> BatchRow | None:
     rows = await BackgroundRemovalBatch.raw(
         "SELECT " + _BATCH_COLUMNS + " FROM background_removal_batch WHERE id = {}", batch_id
     )
-    return dict(rows[0]) if rows else None
+    return BatchRow.from_record(rows[0]) if rows else None
 
 
-async def batch_images(batch_id: uuid.UUID) -> list[dict[str, Any]]:
+async def batch_images(batch_id: uuid.UUID) -> list[BatchImageRow]:
     rows = await BackgroundRemovalBatch.raw(
         "SELECT id, position, original_filename, status, error_code, error_message, output_key, "
         "credits_charged, processing_ms, finished_at FROM background_removal_job "
         "WHERE batch_id = {} ORDER BY position",
         batch_id,
     )
-    return [dict(r) for r in rows]
+    return [BatchImageRow.from_record(r) for r in rows]
 
 
 async def list_batches(
     user_id: str, *, limit: int, before: tuple[dt.datetime, uuid.UUID] | None
-) -> tuple[list[dict[str, Any]], tuple[dt.datetime, uuid.UUID] | None]:
+) -> tuple[list[BatchRow], tuple[dt.datetime, uuid.UUID] | None]:
     if before is None:
         rows = await BackgroundRemovalBatch.raw(
             "SELECT " + _BATCH_COLUMNS + " FROM background_removal_batch WHERE user_id = {} "
@@ -110,8 +111,8 @@ async def list_batches(
             before[1],
             limit + 1,
         )
-    page = [dict(r) for r in rows[:limit]]
-    nxt = (page[-1]["created_at"], page[-1]["id"]) if len(rows) > limit else None
+    page = [BatchRow.from_record(r) for r in rows[:limit]]
+    nxt = (page[-1].created_at, page[-1].id) if len(rows) > limit else None
     return page, nxt
 
 
@@ -134,24 +135,24 @@ async def count_finished_image(batch_id: uuid.UUID, *, failed: bool) -> bool:
     return bool(rows) and rows[0]["processed_images"] >= rows[0]["total_images"]
 
 
-async def finalize(batch_id: uuid.UUID, zip_key: str | None) -> dict[str, Any] | None:
+async def finalize(batch_id: uuid.UUID, zip_key: str | None) -> BatchRow | None:
     """Set the final status (completed / partial / failed) once every image is done; None if already final."""
     rows = await BackgroundRemovalBatch.raw(
         "UPDATE background_removal_batch SET zip_key = {}, finished_at = now(), status = CASE "
         "WHEN failed_images = 0 THEN 'completed' WHEN failed_images >= total_images THEN 'failed' "
         "ELSE 'partial' END "
-        "WHERE id = {} AND status IN ('pending', 'processing') AND processed_images >= total_images "
+        f"WHERE id = {{}} AND status IN ({sql_list(UNFINISHED)}) AND processed_images >= total_images "
         "RETURNING " + _BATCH_COLUMNS,
         zip_key,
         batch_id,
     )
-    return dict(rows[0]) if rows else None
+    return BatchRow.from_record(rows[0]) if rows else None
 
 
 async def unfinished_complete_batches(limit: int = 100) -> list[uuid.UUID]:
     """Batches whose images are all done but whose ZIP was never built (a worker died in between)."""
     rows = await BackgroundRemovalBatch.raw(
-        "SELECT id FROM background_removal_batch WHERE status IN ('pending', 'processing') "
+        f"SELECT id FROM background_removal_batch WHERE status IN ({sql_list(UNFINISHED)}) "
         "AND processed_images >= total_images LIMIT {}",
         limit,
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import InsufficientCredits
+from core.rows import JobRow
 from db import credits
 from db.subscriptions import today
 from db.tables import CreditLedgerEntry
@@ -76,6 +77,27 @@ async def give_back_quota(user_id: str, tier: str, usage_date: dt.date) -> None:
     )
 
 
+async def ensure_can_pay(user_id: str, credits_needed: int, *, tier: str | None = None) -> None:
+    """A cheap look before any slow or costly work (DNS, storing uploads): raises
+    :class:`InsufficientCredits` when neither the balance nor (with ``tier``) an active subscription
+    covering that tier could pay. The charge inside the transaction still decides."""
+    rows = await CreditLedgerEntry.raw(
+        "SELECT (SELECT COALESCE(SUM(amount), 0)::bigint FROM credit_ledger WHERE user_id = {}) AS balance, "
+        "EXISTS (SELECT 1 FROM background_remover_subscription WHERE user_id = {} AND status = 'active' "
+        "AND expires_at > now() AND COALESCE((daily_quotas ->> {})::int, 0) > 0) AS covered",
+        user_id,
+        user_id,
+        tier or "",
+    )
+    available, covered = int(rows[0]["balance"]), bool(rows[0]["covered"]) and tier is not None
+    if available < credits_needed and not covered:
+        raise InsufficientCredits(
+            f"This costs {credits_needed} credits but the balance is {available}.",
+            required=credits_needed,
+            balance=available,
+        )
+
+
 async def charge(
     user_id: str,
     amount: int,
@@ -84,19 +106,20 @@ async def charge(
     reason: str,
     job_id: uuid.UUID | None = None,
     batch_id: uuid.UUID | None = None,
-) -> None:
-    """Debit ``amount`` credits; raises :class:`InsufficientCredits` when the balance is short.
+) -> bool:
+    """Debit ``amount`` credits; False when ``entry_key`` was already charged (nothing is debited again).
 
-    Call :func:`lock_user` first in the same transaction.
+    Raises :class:`InsufficientCredits` when the balance is short. Call :func:`lock_user` first in the
+    same transaction.
     """
     if amount <= 0:
-        return
+        return False
     available = await credits.balance(user_id)
     if available < amount:
         raise InsufficientCredits(
             f"This costs {amount} credits but the balance is {available}.", required=amount, balance=available
         )
-    await _insert(user_id, -amount, "charge", entry_key, reason, job_id, batch_id)
+    return await _insert(user_id, -amount, "charge", entry_key, reason, job_id, batch_id)
 
 
 async def refund(
@@ -138,20 +161,20 @@ async def _insert(
     return bool(rows)
 
 
-async def release_job(job: dict[str, Any], reason: str) -> None:
+async def release_job(job: JobRow, reason: str) -> None:
     """Undo what accepting ``job`` took: its credits, or its subscription quota.
 
     Call it only with the row returned by the job's one transition to a final state: the refund is
     keyed (a second call adds nothing) but giving quota back is a plain decrement.
     """
-    if job["covered_by_subscription"] and job["usage_date"] is not None:
-        await give_back_quota(job["user_id"], job["tier"], job["usage_date"])
-    elif job["credits_charged"] > 0:
+    if job.covered_by_subscription and job.usage_date is not None:
+        await give_back_quota(job.user_id, job.tier, job.usage_date)
+    elif job.credits_charged > 0:
         await refund(
-            job["user_id"],
-            job["credits_charged"],
-            entry_key=f"refund:job:{job['id']}",
+            job.user_id,
+            job.credits_charged,
+            entry_key=f"refund:job:{job.id}",
             reason=reason,
-            job_id=job["id"],
-            batch_id=job["batch_id"],
+            job_id=job.id,
+            batch_id=job.batch_id,
         )

@@ -38,3 +38,9 @@ async def credits_used(user_id: str) -> int:
         user_id,
     )
     return int(rows[0]["used"])
+
+
+async def entry_owner(entry_key: str) -> str | None:
+    """The user whose ledger row holds ``entry_key``, or None when the key is unused."""
+    rows = await CreditLedgerEntry.raw("SELECT user_id FROM credit_ledger WHERE entry_key = {}", entry_key)
+    return str(rows[0]["user_id"]) if rows else None

@@ -11,7 +11,8 @@ import uuid
 from typing import Any
 
 from core.errors import InvalidOptions
-from core.statuses import WebhookKind
+from core.rows import ExpiredFiles, JobRow
+from core.statuses import FINAL_BATCH_STATUSES, FINAL_JOB_STATUSES, UNFINISHED, JobStatus, WebhookKind, sql_list
 from db.tables import BackgroundRemovalJob
 
 
@@ -29,19 +30,16 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
         raise InvalidOptions("`cursor` is not a cursor returned by this API", parameter="cursor") from exc
 
 
-async def list_single_jobs(user_id: str, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+async def list_single_jobs(user_id: str, *, limit: int, cursor: str | None) -> tuple[list[JobRow], str | None]:
     """One page of the user's single jobs (not batch images) and the cursor of the next page."""
     job = BackgroundRemovalJob
     where = (job.user_id == user_id) & job.batch_id.is_null()
     if cursor:
         created_at, job_id = decode_cursor(cursor)
         where &= (job.created_at < created_at) | ((job.created_at == created_at) & (job.id < job_id))
-    rows = await job.select().where(where).order_by(job.created_at, job.id, ascending=False).limit(limit + 1)
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = encode_cursor(last["created_at"], last["id"])
+    records = await job.select().where(where).order_by(job.created_at, job.id, ascending=False).limit(limit + 1)
+    rows = [JobRow.from_record(r) for r in records[:limit]]
+    next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if len(records) > limit else None
     return rows, next_cursor
 
 
@@ -85,7 +83,7 @@ async def insert_job(
     webhook_url: str | None,
     batch_id: uuid.UUID | None = None,
     position: int | None = None,
-) -> dict[str, Any]:
+) -> JobRow:
     rows = await BackgroundRemovalJob.raw(
         "INSERT INTO background_removal_job (id, user_id, batch_id, position, tier, status, pricing_type, "
         "original_filename, input_key, input_width, input_height, input_bytes, input_format, output_options, "
@@ -110,10 +108,10 @@ async def insert_job(
         usage_date,
         webhook_url,
     )
-    return dict(rows[0])
+    return JobRow.from_record(rows[0])
 
 
-async def get_job(job_id: uuid.UUID, user_id: str | None = None) -> dict[str, Any] | None:
+async def get_job(job_id: uuid.UUID, user_id: str | None = None) -> JobRow | None:
     """A job by id; with ``user_id``, only that user's (another user's job is simply not found)."""
     if user_id is None:
         rows = await BackgroundRemovalJob.raw(
@@ -125,37 +123,37 @@ async def get_job(job_id: uuid.UUID, user_id: str | None = None) -> dict[str, An
             job_id,
             user_id,
         )
-    return dict(rows[0]) if rows else None
+    return JobRow.from_record(rows[0]) if rows else None
 
 
-async def claim_for_processing(job_id: uuid.UUID, worker_id: str) -> dict[str, Any] | None:
+async def claim_for_processing(job_id: uuid.UUID, worker_id: str) -> JobRow | None:
     """Mark the job processing by ``worker_id`` (again, after a crash) and count the attempt; None when final."""
     rows = await BackgroundRemovalJob.raw(
         "UPDATE background_removal_job SET status = 'processing', attempts = attempts + 1, worker_id = {}, "
         "started_at = COALESCE(started_at, now()), updated_at = clock_timestamp() "
-        "WHERE id = {} AND status IN ('pending', 'processing') RETURNING " + _JOB_COLUMNS,
+        f"WHERE id = {{}} AND status IN ({sql_list(UNFINISHED)}) RETURNING " + _JOB_COLUMNS,
         worker_id,
         job_id,
     )
-    return dict(rows[0]) if rows else None
+    return JobRow.from_record(rows[0]) if rows else None
 
 
 async def transition_to_final(
     job_id: uuid.UUID,
-    status: str,
+    status: JobStatus,
     *,
-    from_statuses: tuple[str, ...] = ("pending", "processing"),
+    from_statuses: frozenset[str] = UNFINISHED,
     output_key: str | None = None,
     processing_ms: int | None = None,
     error_code: str | None = None,
     error_message: str | None = None,
     user_id: str | None = None,
-) -> dict[str, Any] | None:
+) -> JobRow | None:
     """Move a job to a final state exactly once; None when it was not in ``from_statuses``.
 
     Whatever goes with the transition (refund, batch counters) must run only when this returns a row.
     """
-    allowed = ", ".join(f"'{s}'" for s in from_statuses)
+    allowed = sql_list(from_statuses)
     user_clause = " AND user_id = {}" if user_id is not None else ""
     args: list[Any] = [status, output_key, processing_ms, error_code, error_message, job_id]
     if user_id is not None:
@@ -167,7 +165,7 @@ async def transition_to_final(
         f"WHERE id = {{}} AND status IN ({allowed}){user_clause} RETURNING " + _JOB_COLUMNS,
         *args,
     )
-    return dict(rows[0]) if rows else None
+    return JobRow.from_record(rows[0]) if rows else None
 
 
 async def set_webhook_state(job_id: uuid.UUID, status: str, attempts: int) -> None:
@@ -213,7 +211,7 @@ async def processing_jobs(older_than_s: int, limit: int = 1000) -> list[tuple[uu
     return [(r["id"], int(r["attempts"])) for r in rows]
 
 
-async def expired_files(retention_days: int, limit: int = 5000) -> list[dict[str, Any]]:
+async def expired_files(retention_days: int, limit: int = 5000) -> list[ExpiredFiles]:
     rows = await BackgroundRemovalJob.raw(
         "SELECT id, input_key, output_key FROM background_removal_job "
         "WHERE finished_at < now() - make_interval(days => {}) "
@@ -221,7 +219,7 @@ async def expired_files(retention_days: int, limit: int = 5000) -> list[dict[str
         retention_days,
         limit,
     )
-    return [dict(r) for r in rows]
+    return [ExpiredFiles.from_record(r) for r in rows]
 
 
 async def forget_files(job_ids: list[uuid.UUID]) -> None:
@@ -237,7 +235,17 @@ async def forget_input(job_id: uuid.UUID) -> None:
 async def count_unfinished(user_id: str) -> int:
     rows = await BackgroundRemovalJob.raw(
         "SELECT count(*)::int AS n FROM background_removal_job "
-        "WHERE user_id = {} AND status IN ('pending', 'processing')",
+        f"WHERE user_id = {{}} AND status IN ({sql_list(UNFINISHED)})",
+        user_id,
+    )
+    return int(rows[0]["n"])
+
+
+async def pending_input_bytes(user_id: str) -> int:
+    """Bytes of the user's stored uploads that are not processed yet (what a cancel or the worker frees)."""
+    rows = await BackgroundRemovalJob.raw(
+        "SELECT COALESCE(SUM(input_bytes), 0)::bigint AS n FROM background_removal_job "
+        f"WHERE user_id = {{}} AND status IN ({sql_list(UNFINISHED)}) AND input_key IS NOT NULL",
         user_id,
     )
     return int(rows[0]["n"])
@@ -250,10 +258,10 @@ async def unsent_webhooks(older_than_s: int, limit: int = 500) -> list[tuple[Web
     """
     rows = await BackgroundRemovalJob.raw(
         "SELECT 'job' AS kind, id FROM background_removal_job WHERE batch_id IS NULL "
-        "AND status IN ('completed', 'failed') AND webhook_url IS NOT NULL "
+        f"AND status IN ({sql_list(FINAL_JOB_STATUSES - {'cancelled'})}) AND webhook_url IS NOT NULL "
         "AND webhook_status IS NULL AND finished_at < now() - make_interval(secs => {}) "
         "UNION ALL SELECT 'batch' AS kind, id FROM background_removal_batch "
-        "WHERE status IN ('completed', 'partial', 'failed') AND webhook_url IS NOT NULL "
+        f"WHERE status IN ({sql_list(FINAL_BATCH_STATUSES - {'cancelled'})}) AND webhook_url IS NOT NULL "
         "AND webhook_status IS NULL AND finished_at < now() - make_interval(secs => {}) LIMIT {}",
         older_than_s,
         older_than_s,

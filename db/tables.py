@@ -24,8 +24,10 @@ from piccolo.columns.indexes import IndexMethod
 from piccolo.constraints import Check, Unique
 from piccolo.table import Table
 
-JOB_STATUSES = ("pending", "processing", "completed", "failed", "cancelled")
-BATCH_STATUSES = ("pending", "processing", "completed", "partial", "failed", "cancelled")
+from core.statuses import BatchStatus, JobStatus
+
+JOB_STATUSES = tuple(JobStatus)
+BATCH_STATUSES = tuple(BatchStatus)
 SUBSCRIPTION_STATUSES = ("active", "cancelled", "expired", "suspended")
 PRICING_TYPES = ("credit", "subscription")
 LEDGER_KINDS = ("grant", "charge", "refund", "adjustment")
@@ -111,7 +113,11 @@ class BackgroundRemovalJob(Table, tablename="background_removal_job"):
 
 
 class BackgroundRemoverSubscription(Table, tablename="background_remover_subscription"):
-    """A user's monthly plan; one per user. Covers single jobs within its daily per-tier quotas."""
+    """A user's monthly plan; one per user. Covers single jobs within its daily per-tier quotas.
+
+    Every period is paid: in credits (a ``charge`` in the ledger) or by an external payment an admin
+    records (``payment_id``, also a keyed ledger row so a payment is never applied twice).
+    """
 
     id = UUID(primary_key=True)
     user_id = Varchar(length=255, null=False, unique=True)
@@ -121,6 +127,8 @@ class BackgroundRemoverSubscription(Table, tablename="background_remover_subscri
     expires_at = Timestamptz(null=False)
     cancelled_at = Timestamptz(null=True, default=None)
     daily_quotas = JSONB(null=False, default={})
+    payment_id = Varchar(length=255, null=True, default=None, unique=True)
+    """The external payment an admin recorded for the current period; null when it was paid in credits."""
     created_at = Timestamptz(null=False, default=TimestamptzNow())
     updated_at = Timestamptz(null=False, default=TimestamptzNow(), auto_update=TimestamptzNow().python)
 

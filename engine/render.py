@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from core.errors import OutputTooLarge
 from core.options import OutputOptions
 
 F32 = NDArray[np.float32]
@@ -76,9 +77,14 @@ def render(rgb: U8, alpha: U8, options: OutputOptions) -> Rendered:
             if options.format == "jpg" or bg[3] == 255:
                 pixels = np.ascontiguousarray(pixels[:, :, :3])
     params = {"png": _PNG_PARAMS, "webp": _WEBP_PARAMS, "jpg": _JPEG_PARAMS}[options.format]
-    ok, encoded = cv2.imencode(f".{extension}", pixels, params)
+    # A failed encode repeats on every try: it is final (OutputTooLarge), never retried as transient.
+    options.check_output_fits(width, height)
+    try:
+        ok, encoded = cv2.imencode(f".{extension}", pixels, params)
+    except cv2.error as exc:
+        raise OutputTooLarge(f"the {options.format.upper()} encoder refused a {width}×{height} image") from exc
     if not ok:
-        raise RuntimeError(f"encoding {options.format} failed")
+        raise OutputTooLarge(f"the {options.format.upper()} encoder refused a {width}×{height} image")
     return Rendered(encoded.tobytes(), media_type, extension, width, height)
 
 

@@ -9,6 +9,7 @@ export DATABASE_URL="postgresql://postgres@127.0.0.1:5432/$DB"
 export QUEUE_NAME="bgremover:fuzz:$$"
 export STORAGE_DIR="${TMPDIR:-/tmp}/bgremover-fuzz-$$"
 export RATE_LIMIT_PER_S=0
+export BGREMOVER_ENV=development
 
 cleanup() {
   [ -n "${API_PID:-}" ] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null || true
@@ -18,7 +19,7 @@ cleanup() {
 trap cleanup EXIT
 
 "$PY" -m db.cli migrate >/dev/null
-"$PY" -m uvicorn --factory api.app:create_app --host 127.0.0.1 --port "$PORT" --log-level warning &
+"$PY" -m api.server --host 127.0.0.1 --port "$PORT" --log-level warning &
 API_PID=$!
 for _ in $(seq 1 60); do
   curl -fsS "http://127.0.0.1:$PORT/api/background-remover/health/live" >/dev/null 2>&1 && break

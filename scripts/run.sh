@@ -5,11 +5,13 @@ PY=${PY:-.venv/bin/python}
 HOST=${API_HOST:-127.0.0.1}
 PORT=${API_PORT:-8000}
 LOG_DIR=${LOG_DIR:-var/log}
+# A developer's machine: the public development secrets are allowed here, with a warning.
+export BGREMOVER_ENV=${BGREMOVER_ENV:-development}
 mkdir -p "$LOG_DIR"
 
 trap 'echo; echo "stopping API and worker"; kill 0' INT TERM EXIT
 
-"$PY" -m uvicorn --factory api.app:create_app --host "$HOST" --port "$PORT" >"$LOG_DIR/api.log" 2>&1 &
+"$PY" -m api.server --host "$HOST" --port "$PORT" >"$LOG_DIR/api.log" 2>&1 &
 "$PY" -m worker >"$LOG_DIR/worker.log" 2>&1 &
 
 for _ in $(seq 1 60); do

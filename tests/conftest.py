@@ -1,20 +1,22 @@
 """Suite-wide set-up: every run gets its own PostgreSQL database and Redis queue.
 
 The environment is set here, before any project module is imported, because Piccolo's engine and
-the settings read it once. The database is created (and migrated) only when an integration test
-asks for it, and dropped at the end of the run.
+the settings read it once. The shared fixtures live in ``tests/support/fixtures_*.py`` and are
+registered below with ``pytest_plugins`` (pytest imports them after this module has run, so they see
+this environment); the helper functions tests import live in the other ``tests/support`` modules.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
 RUN_ID = uuid.uuid4().hex[:10]
+# Tests use the public development webhook secret and private webhook targets; production would refuse both.
+os.environ["BGREMOVER_ENV"] = "development"
 _SERVER_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432")
 TEST_DB_NAME = f"bgremover_test_{RUN_ID}"
 os.environ["DATABASE_URL"] = f"{_SERVER_DSN}/{TEST_DB_NAME}"
@@ -28,31 +30,26 @@ os.environ["WORKER_HEARTBEAT_INTERVAL_S"] = "1"
 os.environ["WORKER_HEARTBEAT_TTL_S"] = "5"
 os.environ["PICCOLO_CONF"] = "db.piccolo_conf"
 
-from core.settings import Settings, get_settings  # noqa: E402
-from tests.support import databases  # noqa: E402
+# The helpers' own asserts get pytest's detailed messages, as they did when they lived in conftest files.
+pytest.register_assert_rewrite("tests.support")
+
+pytest_plugins = [
+    "tests.support.fixtures_db",
+    "tests.support.fixtures_worker",
+    "tests.support.fixtures_api",
+]
+
+_TESTS = Path(__file__).parent
+# Every test under tests/<directory>/ gets that directory's marker (a conftest's ``pytestmark`` is ignored).
+_DIRECTORY_MARKERS = ("unit", "integration", "models")
 
 
-@pytest.fixture(scope="session")
-def settings() -> Settings:
-    return get_settings()
-
-
-@pytest.fixture(scope="session")
-def migrated_db(settings: Settings) -> Iterator[str]:
-    """The run's database with every migration applied (created once, dropped at the end)."""
-    asyncio.run(databases.create_database(settings.database_url))
-    result = asyncio.run(databases.migrate(settings.database_url))
-    assert result.success, result.message
-    yield settings.database_url
-    asyncio.run(databases.drop_database(settings.database_url))
-
-
-@pytest.fixture
-async def empty_db(settings: Settings) -> AsyncIterator[str]:
-    """A brand-new database with no tables at all, dropped after the test."""
-    dsn = databases.scratch_dsn(settings.database_url)
-    await databases.create_database(dsn)
-    try:
-        yield dsn
-    finally:
-        await databases.drop_database(dsn)
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            directory = item.path.relative_to(_TESTS).parts[0]
+        except ValueError:
+            continue
+        if directory in _DIRECTORY_MARKERS:
+            item.add_marker(directory)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from worker.context import context
+
 
 async def ping(ctx: dict[str, Any], payload: str = "") -> dict[str, str]:
     """Round trip through the queue: proves a worker is consuming, and which one."""
-    return {"worker": str(ctx["worker_id"]), "payload": payload}
+    return {"worker": context(ctx).worker_id, "payload": payload}

@@ -1,5 +1,4 @@
-"""What a worker process does when it starts and stops: identity, heartbeat, storage, the engine and
-the webhook worker beside it (:mod:`worker.webhook_worker`).
+"""What a worker process does when it starts and stops: identity, heartbeat, storage and the engine.
 
 The engine (one ONNX session per model) is created here, once per process, never at import;
 inference runs on a thread pool as wide as ``WORKER_CONCURRENCY``.
@@ -16,11 +15,14 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
 from core.heartbeats import beat, forget
 from core.settings import Settings, get_settings
 from core.storage import LocalStorage
+from engine.pipeline import Engine
+from worker.context import WorkerContext, install, installed
 from worker.webhook_worker import WebhookWorker
 
 log = logging.getLogger("bgremover.worker")
@@ -41,45 +43,47 @@ async def _heartbeat_loop(redis: Redis, settings: Settings, worker_id: str) -> N
 
 async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx.get("settings") or get_settings()
-    ctx["settings"] = settings
     worker_id = ctx.get("worker_id") or new_worker_id()
-    ctx["worker_id"] = worker_id
-    ctx.setdefault("storage", LocalStorage(settings.storage_dir))
-    if "engine" not in ctx:
-        from engine.pipeline import Engine
-
+    given = ctx.get("engine")  # tests hand in an engine they loaded once
+    if isinstance(given, Engine):
+        engine = given
+    else:
         engine = await asyncio.to_thread(Engine.load, settings, settings.worker_tier_list)
         await asyncio.to_thread(engine.warm_up)
-        ctx["engine"] = engine
-    loaded = [tier for tier, ok in ctx["engine"].available_tiers().items() if ok]
+    loaded = [tier for tier, ok in engine.available_tiers().items() if ok]
     if not loaded:
         log.error("worker %s has no tier available: run `make models`", worker_id)
-    ctx["executor"] = ThreadPoolExecutor(max_workers=max(1, settings.worker_concurrency), thread_name_prefix="infer")
-    redis: Redis = ctx["redis"]
+    redis: ArqRedis = ctx["redis"]
+    worker = WorkerContext(
+        settings=settings,
+        redis=redis,
+        storage=LocalStorage(settings.storage_dir),
+        engine=engine,
+        executor=ThreadPoolExecutor(max_workers=max(1, settings.worker_concurrency), thread_name_prefix="infer"),
+        worker_id=worker_id,
+    )
     await beat(redis, settings.heartbeat_key, worker_id, settings.heartbeat_ttl_s)
-    ctx["heartbeat_task"] = asyncio.create_task(_heartbeat_loop(redis, settings, worker_id))
-    webhooks = WebhookWorker(settings)
-    webhooks.start()
-    ctx["webhooks"] = webhooks
+    worker.heartbeat = asyncio.create_task(_heartbeat_loop(redis, settings, worker_id))
+    worker.webhooks = WebhookWorker(settings)
+    worker.webhooks.start()
+    install(ctx, worker)
     ctx["started"] = True
     log.info("worker %s started on queue %s with tiers %s", worker_id, settings.queue_name, ", ".join(loaded) or "none")
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    webhooks: WebhookWorker | None = ctx.pop("webhooks", None)
-    if webhooks is not None:
+    worker = installed(ctx)
+    if worker is None:  # startup failed before it finished
+        return
+    if worker.webhooks is not None:
         # In burst mode every job is done by now, so every delivery is queued: send them all (tests rely
         # on it); a worker told to stop leaves undelivered ones queued for the next.
-        await webhooks.stop(drain=bool(ctx.get("burst")))
-    task: asyncio.Task[None] | None = ctx.pop("heartbeat_task", None)
-    if task is not None:
-        task.cancel()
+        await worker.webhooks.stop(drain=bool(ctx.get("burst")))
+    if worker.heartbeat is not None:
+        worker.heartbeat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await task
-    executor: ThreadPoolExecutor | None = ctx.pop("executor", None)
-    if executor is not None:
-        executor.shutdown(wait=True)
-    settings: Settings = ctx["settings"]
+            await worker.heartbeat
+    worker.executor.shutdown(wait=True)
     with contextlib.suppress(Exception):
-        await forget(ctx["redis"], settings.heartbeat_key, ctx["worker_id"])
-    log.info("worker %s stopped", ctx.get("worker_id"))
+        await forget(worker.redis, worker.settings.heartbeat_key, worker.worker_id)
+    log.info("worker %s stopped", worker.worker_id)

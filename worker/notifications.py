@@ -32,12 +32,13 @@ from arq import Retry
 
 from core.serialisers import batch_out, job_out
 from core.settings import Settings
-from core.statuses import WebhookKind
+from core.statuses import BatchStatus, JobStatus, WebhookKind
 from core.tasks import enqueue_webhook
 from core.webhooks import MAX_ATTEMPTS, backoff_seconds, deliver, event_payload
 from db import batches, jobs, webhook_deliveries, webhook_secrets
 from db.webhook_deliveries import DeliveryStatus
 from db.webhook_secrets import SigningKeys
+from worker.context import context, job_try
 
 log = logging.getLogger("bgremover.worker")
 
@@ -62,30 +63,30 @@ class Event:
 async def load_event(kind: WebhookKind, object_id: uuid.UUID) -> Event | None:
     """The event to send, or None when there is nothing to send (no such row, or no ``webhook_url``)."""
     if kind == "job":
-        row = await jobs.get_job(object_id)
-        if row is None or not row.get("webhook_url"):
+        job = await jobs.get_job(object_id)
+        if job is None or not job.webhook_url:
             return None
         return Event(
             kind=kind,
             object_id=object_id,
-            user_id=row["user_id"],
-            url=row["webhook_url"],
+            user_id=job.user_id,
+            url=job.webhook_url,
             type="job.finished",
-            data=msgspec.to_builtins(job_out(row)),
-            cancelled=row["status"] == "cancelled",
+            data=msgspec.to_builtins(job_out(job)),
+            cancelled=job.status == JobStatus.CANCELLED,
         )
-    row = await batches.get_batch_by_id(object_id)
-    if row is None or not row.get("webhook_url"):
+    batch = await batches.get_batch_by_id(object_id)
+    if batch is None or not batch.webhook_url:
         return None
     images = await batches.batch_images(object_id)
     return Event(
         kind=kind,
         object_id=object_id,
-        user_id=row["user_id"],
-        url=row["webhook_url"],
+        user_id=batch.user_id,
+        url=batch.webhook_url,
         type="batch.finished",
-        data=msgspec.to_builtins(batch_out(row, images=images)),
-        cancelled=row["status"] == "cancelled",
+        data=msgspec.to_builtins(batch_out(batch, images=images)),
+        cancelled=batch.status == BatchStatus.CANCELLED,
     )
 
 
@@ -135,6 +136,13 @@ async def _record(
     await mirror(event.object_id, status, attempts)
 
 
+def _settings(ctx: dict[str, Any]) -> Settings:
+    # The webhook worker's context holds only the settings (worker.webhook_worker), not a WorkerContext.
+    settings = ctx["settings"]
+    assert isinstance(settings, Settings), "the webhook worker was built without settings"
+    return settings
+
+
 def _kind(raw: str) -> WebhookKind:
     if raw == "job":
         return "job"
@@ -144,8 +152,8 @@ def _kind(raw: str) -> WebhookKind:
 
 
 async def deliver_webhook(ctx: dict[str, Any], kind: str, object_id: str) -> dict[str, Any]:
-    settings: Settings = ctx["settings"]
-    attempt = int(ctx.get("job_try", 1))
+    settings = _settings(ctx)
+    attempt = job_try(ctx)
     event = await load_event(_kind(kind), uuid.UUID(object_id))
     if event is None:
         return {"status": "skipped"}
@@ -189,11 +197,10 @@ async def deliver_webhook(ctx: dict[str, Any], kind: str, object_id: str) -> dic
 async def forward_to_webhook_queue(ctx: dict[str, Any], kind: str, object_id: str) -> dict[str, str]:
     """Registered under ``deliver_webhook`` on the main queue, where releases before the webhook queue
     put deliveries: they move to the webhook queue instead of running in an inference slot."""
-    settings: Settings = ctx["settings"]
-    await enqueue_webhook(ctx["redis"], settings.queue_name, _kind(kind), object_id)
+    worker = context(ctx)
+    await enqueue_webhook(worker.redis, worker.settings.queue_name, _kind(kind), object_id)
     return {"status": "forwarded"}
 
 
 async def purge_delivery_log(ctx: dict[str, Any]) -> dict[str, int]:
-    settings: Settings = ctx["settings"]
-    return {"purged": await webhook_deliveries.purge_older_than(settings.result_retention_days)}
+    return {"purged": await webhook_deliveries.purge_older_than(_settings(ctx).result_retention_days)}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import json
 import logging
 import time
 import uuid
@@ -21,12 +20,15 @@ from arq import Retry
 
 from core.errors import BgRemoverError
 from core.options import OutputOptions
+from core.rows import FinishedJob, JobRow
 from core.settings import Settings
-from core.storage import LocalStorage, output_key
+from core.statuses import UNFINISHED, JobStatus
+from core.storage import output_key
 from core.tasks import enqueue_batch_zip, enqueue_webhook
 from db import batches, billing, jobs
 from db.piccolo_conf import DB
-from engine.pipeline import Cutout, Engine
+from engine.pipeline import Cutout
+from worker.context import context, job_try
 
 log = logging.getLogger("bgremover.worker")
 
@@ -52,45 +54,45 @@ def retry_delay_s(job_try: int) -> int:
 
 
 async def process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
-    settings: Settings = ctx["settings"]
+    worker = context(ctx)
+    settings = worker.settings
     jid = uuid.UUID(job_id)
-    job_try = int(ctx.get("job_try", 1))
     try:
-        job = await jobs.claim_for_processing(jid, str(ctx["worker_id"]))
-        if job is not None and job["batch_id"] is not None:
-            await batches.mark_started(job["batch_id"])
+        job = await jobs.claim_for_processing(jid, worker.worker_id)
+        if job is not None and job.batch_id is not None:
+            await batches.mark_started(job.batch_id)
     except Exception as exc:  # the database is down: try again later
         raise _retry_or_give_up(ctx, jid, exc, settings) from exc
     if job is None:
         return {"job": job_id, "status": "skipped"}
-    storage: LocalStorage = ctx["storage"]
     started = time.perf_counter()
     try:
-        data = await asyncio.to_thread(storage.get, job["input_key"])
+        if job.input_key is None:
+            raise FileNotFoundError(job.id)
+        data = await asyncio.to_thread(worker.storage.get, job.input_key)
     except FileNotFoundError:
         return await _fail(ctx, job, "input_missing", "The uploaded image is no longer stored.")
     except OSError as exc:
         raise _retry_or_give_up(ctx, jid, exc, settings) from exc
     try:
-        options = OutputOptions.from_params(_params(job["output_options"]))
-        engine: Engine = ctx["engine"]
+        options = OutputOptions.from_params({str(k): str(v) for k, v in job.output_options.items()})
         cutout: Cutout = await asyncio.get_running_loop().run_in_executor(
-            ctx["executor"], engine.remove, data, job["tier"], options
+            worker.executor, worker.engine.remove, data, job.tier, options
         )
     except BgRemoverError as exc:  # a bad image, bad options, a tier this worker lacks: final, refunded
         return await _fail(ctx, job, exc.code, exc.detail)
     except MemoryError:
         return await _fail(ctx, job, "image_too_complex", "The image needed more memory than a worker has.")
     except Exception as exc:
-        log.exception("job %s: unexpected failure on try %d", jid, job_try)
+        log.exception("job %s: unexpected failure on try %d", jid, job_try(ctx))
         raise _retry_or_give_up(ctx, jid, exc, settings) from exc
     finally:
         release_free_memory()
     elapsed_ms = int((time.perf_counter() - started) * 1000)
     key = output_key(jid, cutout.extension)
     try:
-        await asyncio.to_thread(storage.put, key, cutout.data)
-        final = await _finish(jid, "completed", output_key=key, processing_ms=elapsed_ms)
+        await asyncio.to_thread(worker.storage.put, key, cutout.data)
+        final = await _finish(jid, JobStatus.COMPLETED, output_key=key, processing_ms=elapsed_ms)
     except Exception as exc:
         raise _retry_or_give_up(ctx, jid, exc, settings) from exc
     if final is not None:
@@ -98,57 +100,70 @@ async def process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
     return {"job": job_id, "status": "completed", "ms": elapsed_ms}
 
 
-def _params(raw: Any) -> dict[str, str]:
-    value = json.loads(raw) if isinstance(raw, str) else (raw or {})
-    return {str(k): str(v) for k, v in dict(value).items()}
-
-
-async def _finish(job_id: uuid.UUID, status: str, **fields: Any) -> dict[str, Any] | None:
+async def _finish(
+    job_id: uuid.UUID,
+    status: JobStatus,
+    *,
+    from_statuses: frozenset[str] = UNFINISHED,
+    output_key: str | None = None,
+    processing_ms: int | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> FinishedJob | None:
     """The final transition, its refund and the batch counter, atomically."""
     async with DB.transaction():
-        job = await jobs.transition_to_final(job_id, status, **fields)
-        if job is not None:
-            if status != "completed":
-                await billing.release_job(job, reason=f"job {status}: {fields.get('error_code') or status}")
-            if job["batch_id"] is not None:
-                failed = status != "completed"
-                job["batch_done"] = await batches.count_finished_image(job["batch_id"], failed=failed)
-    return job
+        job = await jobs.transition_to_final(
+            job_id,
+            status,
+            from_statuses=from_statuses,
+            output_key=output_key,
+            processing_ms=processing_ms,
+            error_code=error_code,
+            error_message=error_message,
+        )
+        if job is None:
+            return None
+        failed = status is not JobStatus.COMPLETED
+        if failed:
+            await billing.release_job(job, reason=f"job {status}: {error_code or status}")
+        batch_done = job.batch_id is not None and await batches.count_finished_image(job.batch_id, failed=failed)
+        finished = FinishedJob(job, batch_done=batch_done)
+    return finished
 
 
-async def _fail(ctx: dict[str, Any], job: dict[str, Any], code: str, message: str) -> dict[str, Any]:
-    log.info("job %s failed: %s (%s)", job["id"], code, message)
-    final = await _finish(job["id"], "failed", error_code=code, error_message=message[:2000])
+async def _fail(ctx: dict[str, Any], job: JobRow, code: str, message: str) -> dict[str, Any]:
+    log.info("job %s failed: %s (%s)", job.id, code, message)
+    final = await _finish(job.id, JobStatus.FAILED, error_code=code, error_message=message[:2000])
     if final is not None:
         await _after_final(ctx, final)
-    return {"job": str(job["id"]), "status": "failed", "code": code}
+    return {"job": str(job.id), "status": "failed", "code": code}
 
 
-async def _after_final(ctx: dict[str, Any], job: dict[str, Any]) -> None:
+async def _after_final(ctx: dict[str, Any], final: FinishedJob) -> None:
     """Clean-up and notifications that may be lost without harm (sweeps redo them)."""
-    storage: LocalStorage = ctx["storage"]
-    if job.get("input_key"):
+    worker = context(ctx)
+    job = final.job
+    if job.input_key:
         try:
-            await asyncio.to_thread(storage.delete, job["input_key"])
-            await jobs.forget_input(job["id"])
+            await asyncio.to_thread(worker.storage.delete, job.input_key)
+            await jobs.forget_input(job.id)
         except Exception as exc:  # the retention sweep deletes it later
-            log.warning("job %s: could not delete its input: %r", job["id"], exc)
-    redis = ctx["redis"]
-    settings: Settings = ctx["settings"]
+            log.warning("job %s: could not delete its input: %r", job.id, exc)
+    queue = worker.settings.queue_name
     try:
-        if job.get("batch_done"):
-            await enqueue_batch_zip(redis, settings.queue_name, job["batch_id"])
-        elif job["batch_id"] is None and job.get("webhook_url"):
-            await enqueue_webhook(redis, settings.queue_name, "job", job["id"])
+        if final.batch_done and job.batch_id is not None:
+            await enqueue_batch_zip(worker.redis, queue, job.batch_id)
+        elif job.batch_id is None and job.webhook_url:
+            await enqueue_webhook(worker.redis, queue, "job", job.id)
     except Exception as exc:  # the sweep builds unbuilt ZIPs and sends webhooks never attempted
-        log.warning("job %s: could not enqueue its follow-up: %r", job["id"], exc)
+        log.warning("job %s: could not enqueue its follow-up: %r", job.id, exc)
 
 
 def _retry_or_give_up(ctx: dict[str, Any], job_id: uuid.UUID, exc: BaseException, settings: Settings) -> BaseException:
-    job_try = int(ctx.get("job_try", 1))
-    if job_try < settings.job_max_tries:
-        log.warning("job %s: transient failure on try %d (%r); retrying", job_id, job_try, exc)
-        return Retry(defer=retry_delay_s(job_try))
+    attempt = job_try(ctx)
+    if attempt < settings.job_max_tries:
+        log.warning("job %s: transient failure on try %d (%r); retrying", job_id, attempt, exc)
+        return Retry(defer=retry_delay_s(attempt))
     return GiveUp(job_id, exc)
 
 
@@ -169,7 +184,7 @@ async def run_process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
         try:
             final = await _finish(
                 exc.job_id,
-                "failed",
+                JobStatus.FAILED,
                 error_code="processing_failed",
                 error_message="The image could not be processed after several attempts.",
             )
@@ -183,7 +198,13 @@ async def run_process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
 
 async def fail_stuck_job(ctx: dict[str, Any], job_id: uuid.UUID, code: str, message: str) -> bool:
     """Used by the sweep for a job left ``processing`` that will not finish: failed and refunded."""
-    final = await _finish(job_id, "failed", from_statuses=("processing",), error_code=code, error_message=message)
+    final = await _finish(
+        job_id,
+        JobStatus.FAILED,
+        from_statuses=frozenset({JobStatus.PROCESSING}),
+        error_code=code,
+        error_message=message,
+    )
     if final is None:
         return False
     await _after_final(ctx, final)

@@ -3,6 +3,7 @@ and the CLI share it)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from arq import Worker, cron, func
@@ -16,6 +17,8 @@ from worker.lifecycle import shutdown, startup
 from worker.notifications import forward_to_webhook_queue
 from worker.processing import run_process_job
 from worker.sweeps import requeue_lost_jobs, retention_sweep
+
+log = logging.getLogger("bgremover.worker")
 
 
 def functions(settings: Settings) -> list[Any]:
@@ -46,6 +49,7 @@ def create_worker(
     handle_signals: bool = True,
     ctx: dict[str, Any] | None = None,
 ) -> Worker:
+    settings.check_production(log)
     return Worker(
         functions=functions(settings),
         cron_jobs=cron_jobs(settings),

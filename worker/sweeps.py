@@ -31,6 +31,7 @@ from core.tasks import (
 )
 from db import batches, idempotency, jobs
 from db.tables import BackgroundRemoverSubscription
+from worker.context import context
 from worker.processing import fail_stuck_job
 
 log = logging.getLogger("bgremover.worker")
@@ -50,8 +51,8 @@ async def take_over(redis: ArqRedis, settings: Settings, job_id: object) -> bool
 
 
 async def requeue_lost_jobs(ctx: dict[str, Any]) -> dict[str, int]:
-    settings: Settings = ctx["settings"]
-    redis: ArqRedis = ctx["redis"]
+    worker = context(ctx)
+    settings, redis = worker.settings, worker.redis
     requeued = failed = zipped = 0
     for job_id in await jobs.jobs_to_requeue(settings.requeue_after_s):
         arq_job = Job(job_arq_id(job_id), redis, _queue_name=settings.queue_name)
@@ -97,15 +98,19 @@ async def requeue_lost_jobs(ctx: dict[str, Any]) -> dict[str, int]:
 
 
 async def retention_sweep(ctx: dict[str, Any]) -> dict[str, int]:
-    settings: Settings = ctx["settings"]
-    storage: LocalStorage = ctx["storage"]
+    worker = context(ctx)
+    return await run_retention(worker.settings, worker.storage)
+
+
+async def run_retention(settings: Settings, storage: LocalStorage) -> dict[str, int]:
+    """The retention sweep without a worker around it (``make``-style tools and tests call it too)."""
     expired = await jobs.expired_files(settings.result_retention_days)
     for row in expired:
-        for key in (row["input_key"], row["output_key"]):
+        for key in (row.input_key, row.output_key):
             if key:
                 await asyncio.to_thread(storage.delete, key)
     if expired:
-        await jobs.forget_files([r["id"] for r in expired])
+        await jobs.forget_files([r.id for r in expired])
     age_s = settings.result_retention_days * 86400
     zips = [k for k in await asyncio.to_thread(lambda: list(storage.keys_older_than("zips", age_s)))]
     for key in zips:

@@ -28,7 +28,7 @@ class AccountController(Controller):
                 total_single_removals=single,
                 total_batches=batch_count,
                 has_subscription=active,
-                plan=sub["plan"] if sub is not None and active else None,
+                plan=sub.plan if sub is not None and active else None,
                 credits_used=await credits.credits_used(user_id),
                 completed_by_tier=await jobs.completed_counts_by_tier(user_id),
             )

@@ -4,30 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, HeaderParameter, QueryParameter
 from litestar.response import File
 
 from api.auth import Principal
-from api.limits import ensure_queue_has_room
 from api.schemas import BatchList
-from api.submissions import (
-    accept_batch,
-    accepted_response,
-    check_batch_size,
-    check_tier,
-    check_webhook,
-    form_fields,
-    parse_options,
-    read_batch_uploads,
-)
+from api.submissions import Submissions, check_batch_size, form_fields
 from api.web import openapi_examples as ex
 from core.errors import BatchNotFinished, InvalidOptions, NotFound, ResultExpired, ResultNotReady
-from core.serialisers import API_PREFIX, BatchOut, batch_out
-from core.settings import Settings
+from core.rows import BatchRow
+from core.serialisers import BatchOut, batch_out
 from core.storage import LocalStorage
 from db import batches
 from db.idempotency import check_key
@@ -51,7 +41,7 @@ def _files(form: dict[str, Any]) -> list[UploadFile]:
     return files
 
 
-async def _own_batch(batch_id: str, user_id: str) -> dict[str, Any]:
+async def _own_batch(batch_id: str, user_id: str) -> BatchRow:
     # a NUL cannot even be compared in PostgreSQL text; no id of ours is that long either
     usable = "\x00" not in batch_id and len(batch_id) <= 64
     row = await batches.get_batch(batch_id, user_id) if usable else None
@@ -74,6 +64,7 @@ class BatchController(Controller):
     async def create_batch(
         self,
         request: Request[Principal, Any, Any],
+        submissions: NamedDependency[Submissions],
         data: Annotated[
             dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART, examples=ex.BATCH_FORM_EXAMPLES)
         ],
@@ -86,30 +77,15 @@ class BatchController(Controller):
         and nothing charged. The batch is paid in credits with the volume discount; each image that
         finally fails is refunded.
         """
-        settings: Settings = request.app.state.settings
+        settings = submissions.settings
         fields = form_fields(data)
         files = _files(data)
         check_batch_size(len(files), settings)
         key = check_key(idempotency_key) if idempotency_key is not None else None
         tier = fields.get("tier", "basic")
-        check_tier(tier, settings)
-        options = parse_options(fields)
-        webhook_url = await check_webhook(fields.get("webhook_url"), settings)
-        await ensure_queue_has_room(request.app.state.redis, settings, len(files))
-        uploads = await read_batch_uploads(files, settings)
-        accepted = await accept_batch(
-            user_id=request.user.user_id,
-            tier=tier,
-            uploads=uploads,
-            options=options,
-            webhook_url=webhook_url,
-            idempotency_key=key,
-            storage=request.app.state.storage,
-            location_prefix=API_PREFIX,
-            render=lambda row: msgspec.to_builtins(batch_out(row)),
-            settings=settings,
-        )
-        return accepted_response(accepted, request.app.state.enqueuer)
+        order = await submissions.order(request.user.user_id, tier, fields, fields.get("webhook_url"), len(files))
+        uploads = await submissions.store(request.user.user_id, order, files)
+        return await submissions.accept_batch(request.user.user_id, order, uploads, key)
 
     @get(
         "/",
@@ -142,8 +118,8 @@ class BatchController(Controller):
         """Counts (total, processed, failed), progress 0–1 and one entry per image with its status and error.
         `batch_id` is the id or the public `batchId`."""
         row = await _own_batch(batch_id, request.user.user_id)
-        body = batch_out(row, images=await batches.batch_images(row["id"]))
-        headers = {"Retry-After": "2"} if row["status"] in ("pending", "processing") else {}
+        body = batch_out(row, images=await batches.batch_images(row.id))
+        headers = {"Retry-After": "2"} if row.unfinished else {}
         return Response(content=body, headers=headers)
 
     @get(
@@ -157,16 +133,15 @@ class BatchController(Controller):
         """One entry per succeeded image, named `001_<original name>.png` (position first, so names are
         unique and keep the upload order). 409 `batch_not_finished` until every image is done."""
         row = await _own_batch(batch_id, request.user.user_id)
-        if row["status"] in ("pending", "processing"):
+        if row.unfinished:
             raise BatchNotFinished(
-                f"Batch {row['public_id']} is still {row['status']} "
-                f"({row['processed_images']}/{row['total_images']} images done).",
+                f"Batch {row.public_id} is still {row.status} ({row.processed_images}/{row.total_images} images done).",
                 retry_after=5,
             )
-        if not row["zip_key"]:
-            raise ResultNotReady(f"No image of batch {row['public_id']} succeeded; there is nothing to download.")
+        if not row.zip_key:
+            raise ResultNotReady(f"No image of batch {row.public_id} succeeded; there is nothing to download.")
         storage: LocalStorage = request.app.state.storage
-        path = storage.local_path(row["zip_key"])
+        path = storage.local_path(row.zip_key)
         if not path.is_file():
             raise ResultExpired("The batch's ZIP was deleted after the retention period.")
-        return File(path=path, filename=f"{row['public_id']}.zip", media_type="application/zip")
+        return File(path=path, filename=f"{row.public_id}.zip", media_type="application/zip")

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
-from litestar.params import Body
+from litestar.params import Body, HeaderParameter
 
+from api import purchases
 from api.auth import Principal
 from api.schemas import (
     GrantIn,
@@ -19,16 +20,47 @@ from api.schemas import (
     Pricing,
     SubscribeIn,
     SubscriptionEnvelope,
+    SubscriptionGrantIn,
+    SubscriptionGrantOut,
     TierPrice,
     VolumeDiscount,
     subscription_out,
 )
 from api.web import openapi_examples as ex
-from core.errors import AlreadySubscribed, Conflict, InvalidOptions
+from core.errors import Conflict, InvalidOptions
+from core.identity import is_canonical_user_id
 from core.pricing import VOLUME_DISCOUNTS, plan, plans
 from core.settings import Settings
 from core.tiers import TIERS, model_installed
-from db import credits, subscriptions
+from db import credits, subscription_periods, subscriptions
+from db.idempotency import check_key
+from db.piccolo_conf import DB
+
+MAX_PAYMENT_ID_LENGTH = 200
+"""Leaves room for the ledger key's ``payment:`` prefix within its 255 characters."""
+
+IdempotencyKey = Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)]
+
+
+def require_admin(request: Request[Principal, Any, Any], action: str) -> None:
+    """The one admin check of the money routes (credit and subscription grants).
+
+    Only the operator's own list decides: a claim is whatever the token's signer wrote, and granting
+    credits is printing money.
+    """
+    settings: Settings = request.app.state.settings
+    if request.user.user_id not in settings.admin_user_ids:
+        raise PermissionDeniedException(f"{action} needs an admin token.")
+
+
+def check_user_id(user_id: str) -> str:
+    if not is_canonical_user_id(user_id):
+        # a token for " alice" is refused, so credits granted to it could never be spent
+        raise InvalidOptions(
+            "userId must be 1-255 printable characters in Unicode NFC, without surrounding spaces",
+            parameter="userId",
+        )
+    return user_id
 
 
 class PricingController(Controller):
@@ -62,6 +94,7 @@ class PricingController(Controller):
                     plan=p.name,
                     price=p.price,
                     currency=p.currency,
+                    credits=p.credits,
                     period_days=p.period_days,
                     daily_quotas=p.daily_quotas,
                 )
@@ -100,7 +133,7 @@ class SubscriptionController(Controller):
     @post(
         "/",
         operation_id="subscribe",
-        summary="Subscribe to a plan",
+        summary="Subscribe to a plan, paid in credits",
         status_code=201,
         responses=ex.SUBSCRIBE_RESPONSES,
     )
@@ -108,16 +141,61 @@ class SubscriptionController(Controller):
         self,
         request: Request[Principal, Any, Any],
         data: Annotated[SubscribeIn, Body(media_type=RequestEncodingType.JSON, examples=ex.SUBSCRIBE_EXAMPLES)],
-    ) -> SubscriptionEnvelope:
-        """`{"plan": "starter"}` or `{"plan": "pro"}`. Billing of the plan's price happens outside this
-        service; from now on single jobs within the daily quotas cost no credits. 409
-        `already_subscribed` while a subscription is active."""
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[Any]:
+        """`{"plan": "starter"}` or `{"plan": "pro"}`. Charges the plan's price in credits (see `GET /pricing`)
+        for one period starting now; from then on single jobs within the daily quotas cost no credits.
+        402 `insufficient_credits` when the balance is short (nothing is stored), 409 `already_subscribed`
+        while a subscription is active. `Idempotency-Key` replays the first answer and charges once."""
         settings: Settings = request.app.state.settings
+        key = check_key(idempotency_key) if idempotency_key is not None else None
         chosen = plan(settings, data.plan)
-        row = await subscriptions.subscribe(request.user.user_id, chosen.name, chosen.daily_quotas, chosen.period_days)
-        if row is None:
-            raise AlreadySubscribed("You already have an active subscription; cancel it first to change plans.")
-        return SubscriptionEnvelope(subscription=subscription_out(row, active=True))
+        user_id = request.user.user_id
+
+        async def buy() -> subscriptions.SubscriptionRow:
+            return await subscription_periods.subscribe(user_id, chosen)
+
+        answer = await purchases.once(
+            user_id=user_id,
+            endpoint="POST /subscription",
+            idempotency_key=key,
+            request=["subscribe", chosen.name],
+            status_code=201,
+            buy=buy,
+        )
+        return answer.response()
+
+    @post(
+        "/renew",
+        operation_id="renewSubscription",
+        summary="Pay one more period of the plan, in credits",
+        status_code=200,
+        responses=ex.RENEW_SUBSCRIPTION_RESPONSES,
+    )
+    async def renew(
+        self, request: Request[Principal, Any, Any], idempotency_key: IdempotencyKey = None
+    ) -> Response[Any]:
+        """Charges the plan's current price in credits and extends the subscription by one period from its
+        expiry, or from now when it has expired or was cancelled. 402 `insufficient_credits` when the
+        balance is short, 409 `conflict` without a subscription. Each call renews once more: send an
+        `Idempotency-Key` so that a retried or double-clicked renewal is charged once."""
+        settings: Settings = request.app.state.settings
+        key = check_key(idempotency_key) if idempotency_key is not None else None
+        user_id = request.user.user_id
+        offered = plans(settings)
+
+        async def buy() -> subscriptions.SubscriptionRow:
+            return await subscription_periods.renew(user_id, offered)
+
+        answer = await purchases.once(
+            user_id=user_id,
+            endpoint="POST /subscription/renew",
+            idempotency_key=key,
+            request=["renew"],
+            status_code=200,
+            buy=buy,
+        )
+        return answer.response()
 
     @delete(
         "/",
@@ -127,11 +205,55 @@ class SubscriptionController(Controller):
         responses=ex.CANCEL_SUBSCRIPTION_RESPONSES,
     )
     async def cancel(self, request: Request[Principal, Any, Any]) -> SubscriptionEnvelope:
-        """Takes effect at once: a cancelled subscription covers nothing."""
+        """Takes effect at once: a cancelled subscription covers nothing, and the rest of the paid period
+        is not refunded."""
         row = await subscriptions.cancel(request.user.user_id)
         if row is None:
             raise Conflict("There is no active subscription to cancel.")
         return SubscriptionEnvelope(subscription=subscription_out(row, active=False))
+
+
+class SubscriptionGrantController(Controller):
+    path = "/subscriptions/grants"
+    tags = ["billing"]
+
+    @post(
+        "/",
+        operation_id="grantSubscription",
+        summary="Record an external payment for a subscription period (admin only)",
+        status_code=201,
+        responses=ex.SUBSCRIPTION_GRANT_RESPONSES,
+    )
+    async def grant(
+        self,
+        request: Request[Principal, Any, Any],
+        data: Annotated[
+            SubscriptionGrantIn, Body(media_type=RequestEncodingType.JSON, examples=ex.SUBSCRIPTION_GRANT_EXAMPLES)
+        ],
+    ) -> SubscriptionGrantOut:
+        """For a plan paid outside the service (bank transfer, payment gateway): one period of `plan` for
+        `userId`, starting now, or extending an active subscription of the same plan (409
+        `already_subscribed` for another plan). The user's balance is unchanged. `paymentId` is applied
+        once, ever: the same grant again answers `granted: false`; the same `paymentId` for another
+        user is 409 `conflict`. Needs the same admin token as `POST /credits/grants`."""
+        require_admin(request, "Granting a subscription")
+        settings: Settings = request.app.state.settings
+        user_id = check_user_id(data.user_id)
+        payment_id = data.payment_id.strip()
+        if not payment_id or len(payment_id) > MAX_PAYMENT_ID_LENGTH or not payment_id.isprintable():
+            raise InvalidOptions(
+                f"paymentId must be 1-{MAX_PAYMENT_ID_LENGTH} printable characters", parameter="paymentId"
+            )
+        chosen = plan(settings, data.plan)
+        async with DB.transaction():
+            row, granted = await subscription_periods.grant_paid(user_id, chosen, payment_id)
+        return SubscriptionGrantOut(
+            user_id=user_id,
+            plan=chosen.name,
+            payment_id=payment_id,
+            granted=granted,
+            subscription=subscription_out(row, active=subscriptions.is_active(row)),
+        )
 
 
 class CreditsController(Controller):
@@ -150,17 +272,12 @@ class CreditsController(Controller):
         request: Request[Principal, Any, Any],
         data: Annotated[GrantIn, Body(media_type=RequestEncodingType.JSON, examples=ex.GRANT_EXAMPLES)],
     ) -> GrantOut:
-        """Needs a token whose `sub` is in `ADMIN_USERS` or whose `scope` contains `admin`. `grantId`
-        makes the grant idempotent."""
-        settings: Settings = request.app.state.settings
-        principal = request.user
-        admins = {u.strip() for u in settings.admin_users.split(",") if u.strip()}
-        if principal.user_id not in admins and "admin" not in principal.scopes:
-            raise PermissionDeniedException("Granting credits needs an admin token.")
+        """Needs a token whose `sub` is one of the operator's `ADMIN_USERS`; a `scope` claim is not
+        enough. `grantId` makes the grant idempotent."""
+        require_admin(request, "Granting credits")
         if not 0 < data.credits <= 10_000_000:
             raise InvalidOptions("credits must be between 1 and 10,000,000", parameter="credits")
-        if not data.user_id.strip() or len(data.user_id) > 255:
-            raise InvalidOptions("userId must be 1-255 characters", parameter="userId")
+        check_user_id(data.user_id)
         key = f"grant:{data.grant_id or uuid.uuid4()}"
         granted = await credits.grant(data.user_id, data.credits, reason=data.reason[:255], entry_key=key)
         return GrantOut(

@@ -42,7 +42,7 @@ class HealthController(Controller):
         pending: list[str] = []
         missing: list[str] = []
         try:
-            status = await gate.refresh()
+            status = await gate.recent()
             checks["database"] = ReadinessCheck(ok=True, detail="reachable")
             checks["schema"] = ReadinessCheck(ok=status.ready, detail=status.describe())
             pending, missing = status.pending_migrations, status.missing_tables

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -10,21 +11,23 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, HeaderParameter, QueryParameter
 from litestar.response import File
 
 from api.auth import Principal
-from api.limits import ensure_queue_has_room
 from api.schemas import JobList
-from api.submissions import accept_single, accepted_response, check_tier, check_webhook, parse_options, read_upload
+from api.submissions import Submissions
 from api.web import openapi_examples as ex
 from core.errors import JobNotCancellable, NotFound, ResultExpired, ResultNotReady
 from core.filenames import safe_stem
-from core.serialisers import API_PREFIX, JobOut, job_out
-from core.settings import Settings
+from core.rows import JobRow
+from core.serialisers import JobOut, job_out
+from core.statuses import UNFINISHED, JobStatus
 from core.storage import LocalStorage
 from db import billing, jobs
+from db.idempotency import check_key
 from db.piccolo_conf import DB
 
 _MEDIA_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg"}
@@ -50,10 +53,10 @@ def _etag(body: JobOut) -> str:
 
 
 def _poll_headers(status: str) -> dict[str, str]:
-    return {"Retry-After": "1"} if status in ("pending", "processing") else {}
+    return {"Retry-After": "1"} if status in UNFINISHED else {}
 
 
-async def _own_job(job_id: uuid.UUID, user_id: str) -> dict[str, Any]:
+async def _own_job(job_id: uuid.UUID, user_id: str) -> JobRow:
     row = await jobs.get_job(job_id, user_id)
     if row is None:
         raise NotFound(f"No job {job_id}.", resource="job")
@@ -74,6 +77,7 @@ class JobController(Controller):
     async def create_job(
         self,
         request: Request[Principal, Any, Any],
+        submissions: NamedDependency[Submissions],
         data: Annotated[JobForm, Body(media_type=RequestEncodingType.MULTI_PART, examples=ex.JOB_FORM_EXAMPLES)],
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)] = None,
     ) -> Response[Any]:
@@ -82,42 +86,18 @@ class JobController(Controller):
         Answers 202 with the job and a `Location` to poll. The price (or one image of the
         subscription's daily quota) is taken now and given back if the job finally fails.
         """
-        from db.idempotency import check_key
-
-        settings: Settings = request.app.state.settings
-        user_id = request.user.user_id
         key = check_key(idempotency_key) if idempotency_key is not None else None
-        check_tier(data.tier, settings)
-        options = parse_options(
-            {
-                k: v
-                for k, v in {
-                    "format": data.format,
-                    "channels": data.channels,
-                    "bg_color": data.bg_color,
-                    "crop": data.crop,
-                    "crop_margin": data.crop_margin,
-                    "size": data.size,
-                }.items()
-                if v is not None
-            }
-        )
-        webhook_url = await check_webhook(data.webhook_url, settings)
-        await ensure_queue_has_room(request.app.state.redis, settings, 1)
-        upload = await read_upload(data.image, settings)
-        accepted = await accept_single(
-            user_id=user_id,
-            tier=data.tier,
-            upload=upload,
-            options=options,
-            webhook_url=webhook_url,
-            idempotency_key=key,
-            storage=request.app.state.storage,
-            location_prefix=API_PREFIX,
-            render=lambda row: msgspec.to_builtins(job_out(row)),
-            settings=settings,
-        )
-        return accepted_response(accepted, request.app.state.enqueuer)
+        fields = {
+            "format": data.format,
+            "channels": data.channels,
+            "bg_color": data.bg_color,
+            "crop": data.crop,
+            "crop_margin": data.crop_margin,
+            "size": data.size,
+        }
+        order = await submissions.order(request.user.user_id, data.tier, fields, data.webhook_url, images=1)
+        [upload] = await submissions.store(request.user.user_id, order, [data.image])
+        return await submissions.accept_job(request.user.user_id, order, upload, key)
 
     @get(
         "/", operation_id="listJobs", summary="The caller's single jobs, newest first", responses=ex.LIST_JOBS_RESPONSES
@@ -147,7 +127,7 @@ class JobController(Controller):
         row = await _own_job(job_id, request.user.user_id)
         body = job_out(row)
         etag = _etag(body)
-        headers = {"ETag": etag, "Cache-Control": "no-cache", **_poll_headers(row["status"])}
+        headers = {"ETag": etag, "Cache-Control": "no-cache", **_poll_headers(row.status)}
         if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
             return Response(content=None, status_code=304, headers=headers)
         return Response(content=body, headers=headers)
@@ -164,19 +144,19 @@ class JobController(Controller):
         `result_not_ready` until the job completed."""
         row = await _own_job(job_id, request.user.user_id)
         storage: LocalStorage = request.app.state.storage
-        if row["status"] == "completed" and (not row["output_key"] or not storage.exists(row["output_key"])):
+        if row.status is JobStatus.COMPLETED and (not row.output_key or not storage.exists(row.output_key)):
             raise ResultExpired(f"The result of job {job_id} was deleted after the retention period.")
-        if row["status"] != "completed":
+        if row.status is not JobStatus.COMPLETED or row.output_key is None:
             raise ResultNotReady(
-                f"Job {job_id} is {row['status']}; the result exists once it is completed.",
-                jobStatus=row["status"],
-                retry_after=1 if row["status"] in ("pending", "processing") else None,
+                f"Job {job_id} is {row.status}; the result exists once it is completed.",
+                jobStatus=row.status,
+                retry_after=1 if row.unfinished else None,
             )
-        path = storage.local_path(row["output_key"])
-        extension = row["output_key"].rsplit(".", 1)[-1]
+        path = storage.local_path(row.output_key)
+        extension = row.output_key.rsplit(".", 1)[-1]
         return File(
             path=path,
-            filename=f"{safe_stem(row['original_filename'], str(job_id))}.{extension}",
+            filename=f"{safe_stem(row.original_filename, str(job_id))}.{extension}",
             media_type=_MEDIA_TYPES.get(extension, "application/octet-stream"),
             content_disposition_type="inline",
         )
@@ -192,23 +172,28 @@ class JobController(Controller):
         """Only a pending single job can be cancelled; its credits (or quota) are given back at once."""
         user_id = request.user.user_id
         existing = await _own_job(job_id, user_id)
-        if existing["batch_id"] is not None:
-            raise JobNotCancellable("Images of a batch cannot be cancelled one by one.", jobStatus=existing["status"])
+        if existing.batch_id is not None:
+            raise JobNotCancellable("Images of a batch cannot be cancelled one by one.", jobStatus=existing.status)
         async with DB.transaction():
             row = await jobs.transition_to_final(
                 job_id,
-                "cancelled",
-                from_statuses=("pending",),
+                JobStatus.CANCELLED,
+                from_statuses=frozenset({JobStatus.PENDING}),
                 error_code="cancelled",
                 error_message="Cancelled by the client.",
                 user_id=user_id,
             )
             if row is not None:
                 await billing.release_job(row, reason="job cancelled")
+        if row is not None and row.input_key:
+            # Refunded in full, so the upload must not stay: else cancel-and-resubmit stores for free.
+            storage: LocalStorage = request.app.state.storage
+            await asyncio.to_thread(storage.delete, row.input_key)
+            await jobs.forget_input(row.id)
         if row is None:
             current = await _own_job(job_id, user_id)
             raise JobNotCancellable(
-                f"Job {job_id} is {current['status']}; only a pending job can be cancelled.",
-                jobStatus=current["status"],
+                f"Job {job_id} is {current.status}; only a pending job can be cancelled.",
+                jobStatus=current.status,
             )
         return job_out(row)

@@ -23,9 +23,11 @@ from api.schemas import (
     Readiness,
     StatsEnvelope,
     SubscriptionEnvelope,
+    SubscriptionGrantOut,
 )
 from api.webhook_schemas import WebhookDeliveryList, WebhookSecretCreated, WebhookSecretInfo
 from core.serialisers import API_PREFIX, BatchOut, JobOut
+from core.statuses import UNFINISHED
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -194,7 +196,7 @@ def _batch_image(position: int, status: str, *, failed: bool = False) -> dict[st
         "errorCode": "corrupt_image" if failed else None,
         "errorMessage": "the JPEG pixel data cannot be decoded" if failed else None,
         "creditsCharged": 0 if failed else 3,
-        "processingMs": None if status in ("pending", "processing") else 388,
+        "processingMs": None if status in UNFINISHED else 388,
     }
 
 
@@ -282,9 +284,18 @@ PRICING: dict[str, Any] = {
             "plan": "starter",
             "price": 99000,
             "currency": "IDR",
+            "credits": 990,
             "periodDays": 30,
             "dailyQuotas": {"basic": 50, "standard": 20},
-        }
+        },
+        {
+            "plan": "pro",
+            "price": 299000,
+            "currency": "IDR",
+            "credits": 2990,
+            "periodDays": 30,
+            "dailyQuotas": {"basic": 200, "standard": 100, "professional": 50, "industry": 20},
+        },
     ],
     "limits": {
         "maxImageBytes": 20971520,
@@ -308,7 +319,24 @@ SUBSCRIPTION: dict[str, Any] = {
         "dailyQuotas": {"basic": 50, "standard": 20},
         "usageToday": {"basic": 4},
         "active": True,
+        "paymentId": None,
     }
+}
+SUBSCRIPTION_RENEWED: dict[str, Any] = {
+    "subscription": {**SUBSCRIPTION["subscription"], "expiresAt": "2025-07-31T08:00:00Z"}
+}
+SUBSCRIPTION_GRANTED: dict[str, Any] = {
+    "userId": "alice",
+    "plan": "pro",
+    "paymentId": "midtrans-ORDER-20250601-0042",
+    "granted": True,
+    "subscription": {
+        **SUBSCRIPTION["subscription"],
+        "plan": "pro",
+        "dailyQuotas": {"basic": 200, "standard": 100, "professional": 50, "industry": 20},
+        "usageToday": {},
+        "paymentId": "midtrans-ORDER-20250601-0042",
+    },
 }
 SUBSCRIPTION_CANCELLED: dict[str, Any] = {
     "subscription": {
@@ -350,7 +378,21 @@ BATCH_FORM_EXAMPLES = [
         value={"images[]": ["(binary)", "(binary)", "(binary)"], "tier": "basic", "format": "png"},
     )
 ]
-SUBSCRIBE_EXAMPLES = [Example(id="starter", summary="Subscribe to the starter plan", value={"plan": "starter"})]
+SUBSCRIBE_EXAMPLES = [
+    Example(
+        id="starter",
+        summary="Subscribe to the starter plan (990 credits a period)",
+        description="`curl -H 'Idempotency-Key: sub-2025-06' -d '{\"plan\": \"starter\"}' …/subscription`",
+        value={"plan": "starter"},
+    )
+]
+SUBSCRIPTION_GRANT_EXAMPLES = [
+    Example(
+        id="grant",
+        summary="Alice paid Rp 299,000 through the gateway: one pro period, once",
+        value={"userId": "alice", "plan": "pro", "paymentId": "midtrans-ORDER-20250601-0042"},
+    )
+]
 GRANT_EXAMPLES = [
     Example(
         id="grant",
@@ -452,7 +494,23 @@ GET_SUBSCRIPTION_RESPONSES = {
 }
 
 SUBSCRIBE_RESPONSES = {
-    201: ok(SubscriptionEnvelope, Example(id="subscribed", value=SUBSCRIPTION), description="Subscribed"),
+    201: ok(
+        SubscriptionEnvelope,
+        Example(id="subscribed", value=SUBSCRIPTION),
+        description="Subscribed and charged (a replayed `Idempotency-Key` gets the same, `Idempotent-Replayed: true`)",
+    ),
+    402: problems(
+        problem(
+            402,
+            "insufficient_credits",
+            "Insufficient credits",
+            "This costs 990 credits but the balance is 120.",
+            "/subscription",
+            required=990,
+            balance=120,
+        ),
+        description="Not enough credits for the plan (problem+json); nothing is stored",
+    ),
     409: problems(
         problem(
             409,
@@ -477,8 +535,100 @@ SUBSCRIBE_RESPONSES = {
     400: bad_request("POST", "/subscription", "plan", "Object missing required field `plan`", "body"),
 }
 
+RENEW_SUBSCRIPTION_RESPONSES = {
+    200: ok(
+        SubscriptionEnvelope,
+        Example(id="renewed", summary="One more period from the old expiry", value=SUBSCRIPTION_RENEWED),
+        description="Renewed and charged (a replayed `Idempotency-Key` gets the same, `Idempotent-Replayed: true`)",
+    ),
+    402: problems(
+        problem(
+            402,
+            "insufficient_credits",
+            "Insufficient credits",
+            "This costs 990 credits but the balance is 40.",
+            "/subscription/renew",
+            required=990,
+            balance=40,
+        ),
+        description="Not enough credits for another period (problem+json); nothing changes",
+    ),
+    409: problems(
+        problem(
+            409,
+            "conflict",
+            "Conflict",
+            "There is no subscription to renew; subscribe to a plan first.",
+            "/subscription/renew",
+        ),
+        description="No subscription to renew (problem+json)",
+    ),
+    422: problems(
+        problem(
+            422,
+            "idempotency_key_reused",
+            "Idempotency key reused",
+            "This Idempotency-Key was already used with a different request; use a new key for a new request.",
+            "/subscription/renew",
+        ),
+        description="The key was used for another request (problem+json)",
+    ),
+}
+
+SUBSCRIPTION_GRANT_RESPONSES = {
+    201: ok(
+        SubscriptionGrantOut,
+        Example(id="granted", value=SUBSCRIPTION_GRANTED),
+        Example(
+            id="replayed",
+            summary="Same paymentId again: nothing changes",
+            value={**SUBSCRIPTION_GRANTED, "granted": False},
+        ),
+        description="Granted (or already granted for this `paymentId`)",
+    ),
+    403: problems(
+        problem(
+            403, "forbidden", "Forbidden", "Granting a subscription needs an admin token.", "/subscriptions/grants"
+        ),
+        description="Not an admin (problem+json)",
+    ),
+    409: problems(
+        problem(
+            409,
+            "conflict",
+            "Conflict",
+            "Payment 'midtrans-ORDER-20250601-0042' was already applied to another user.",
+            "/subscriptions/grants",
+        ),
+        problem(
+            409,
+            "already_subscribed",
+            "Conflict",
+            "This user has an active starter subscription; cancel it before granting pro.",
+            "/subscriptions/grants",
+        ),
+        description="The payment belongs to another user, or another plan is active (problem+json)",
+    ),
+    422: problems(
+        problem(
+            422,
+            "invalid_options",
+            "Invalid output options",
+            "paymentId must be 1-200 printable characters",
+            "/subscriptions/grants",
+            parameter="paymentId",
+        ),
+        description="A bad userId, plan or paymentId (problem+json)",
+    ),
+    400: bad_request("POST", "/subscriptions/grants", "paymentId", "Object missing required field `paymentId`", "body"),
+}
+
 CANCEL_SUBSCRIPTION_RESPONSES = {
-    200: ok(SubscriptionEnvelope, Example(id="cancelled", value=SUBSCRIPTION_CANCELLED), description="Cancelled"),
+    200: ok(
+        SubscriptionEnvelope,
+        Example(id="cancelled", value=SUBSCRIPTION_CANCELLED),
+        description="Cancelled at once; the rest of the period is not refunded",
+    ),
     409: problems(
         problem(409, "conflict", "Conflict", "There is no active subscription to cancel.", "/subscription"),
         description="Nothing to cancel (problem+json)",

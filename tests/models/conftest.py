@@ -1,4 +1,8 @@
-"""Fixtures for the tests on real weights; they skip (with the command to run) when the cache lacks them."""
+"""Fixtures for the tests on real weights; they skip (with the command to run) when the cache lacks them.
+
+This directory's ``engine`` replaces the shared one (``tests/support/fixtures_worker.py``): here it skips
+when no weights are installed instead of loading an engine with no tier.
+"""
 
 from __future__ import annotations
 
@@ -30,11 +34,6 @@ def engine(model_settings: Settings) -> Engine:
     if not any(model_installed(t, model_settings.model_dir) for t in TIERS):
         pytest.skip(f"no model weights in {model_settings.model_dir}: run `make models` (python -m engine.model_fetch)")
     return Engine.load(model_settings)
-
-
-def require_tier(engine: Engine, tier: str) -> None:
-    if not engine.available_tiers()[tier]:
-        pytest.skip(f"tier {tier} unavailable ({engine.unavailable.get(tier)}): run `make models`")
 
 
 @pytest.fixture(scope="session")

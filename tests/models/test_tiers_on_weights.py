@@ -13,9 +13,7 @@ from core.errors import NoSubjectDetected
 from core.options import OutputOptions
 from core.tiers import TIERS
 from engine.pipeline import Engine
-from tests.models.conftest import require_tier
-
-pytestmark = pytest.mark.models
+from tests.support.model_weights import require_tier
 
 
 def _rgba(data: bytes) -> NDArray[np.uint8]:

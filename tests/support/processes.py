@@ -42,20 +42,11 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def api_server(env: dict[str, str], startup_timeout: float = 30.0) -> Iterator[str]:
-    """Start ``uvicorn --factory api.app:create_app`` on a free port; yield its base URL."""
+    """Start ``python -m api.server`` (what ``make run`` and the image run) on a free port; yield its
+    base URL."""
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "api.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        [sys.executable, "-m", "api.server", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -15,6 +15,8 @@ class TcpProxy:
         self.target = (target_host, target_port)
         self.port = 0
         self.up = True
+        self.connections = 0
+        """Connections accepted so far: what a test reads to see how often a client connected."""
         self._loop = asyncio.new_event_loop()
         self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.base_events.Server | None = None
@@ -39,6 +41,7 @@ class TcpProxy:
             writer.close()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         if not self.up:
             writer.close()
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import importlib.util
 import io
 import uuid
@@ -15,6 +16,7 @@ import pytest
 from PIL import Image
 
 from client import (
+    AlreadySubscribed,
     AsyncClient,
     AuthenticationError,
     Batch,
@@ -29,10 +31,9 @@ from client import (
 )
 from client.cli import EXIT_AUTH, EXIT_CREDITS, EXIT_FAILED_IMAGES, EXIT_INVALID, EXIT_OK, main
 from core.settings import Settings
-from tests.integration.e2e.conftest import User
+from db import credits
+from tests.support.api_client import User
 from tests.support.images import quokka_path, truncated_jpeg, variant
-
-pytestmark = pytest.mark.integration
 
 
 def _load_demo() -> Any:
@@ -203,6 +204,21 @@ async def test_typed_errors(base_url, make_user, settings) -> None:
         nowhere.pricing()
 
 
+async def test_subscribing_and_renewing_from_the_async_client(base_url, make_user) -> None:
+    user = await make_user(3 * 990)
+    async with AsyncClient(base_url, token_of(user)) as abg:
+        starter = next(p for p in (await abg.pricing()).plans if p.plan == "starter")
+        assert (starter.price, starter.credits) == (99000, 990)
+        first = await abg.subscribe("starter", idempotency_key="sub-1")
+        assert await abg.subscribe("starter", idempotency_key="sub-1") == first
+        renewed = await abg.renew_subscription(idempotency_key="renew-1")
+        assert first.expires_at is not None
+        assert renewed.expires_at == first.expires_at + dt.timedelta(days=30)
+        assert (await abg.balance()).balance == 990
+        with pytest.raises(AlreadySubscribed):
+            await abg.subscribe("pro")
+
+
 async def _wait_for_submission(base_url: str, token: str, *, batches: bool) -> None:
     async with AsyncClient(base_url, token) as bg:
         for _ in range(300):
@@ -275,8 +291,23 @@ async def test_cli_errors_and_account_commands(base_url, make_user, settings, tm
     assert "No jobs yet." in capsys.readouterr().out
     assert main([*common, "subscription"]) == EXIT_OK
     assert "No subscription" in capsys.readouterr().out
+    assert main([*common, "subscription", "--subscribe", "starter"]) == EXIT_CREDITS
+    assert "needs 990 credits but the balance is 2" in capsys.readouterr().err
+    assert main([*common, "subscription"]) == EXIT_OK
+    assert "No subscription" in capsys.readouterr().out
+    await credits.grant(poor.id, 990, reason="test", entry_key=f"test-top-up:{poor.id}")
     assert main([*common, "subscription", "--subscribe", "starter"]) == EXIT_OK
     assert "starter (active" in capsys.readouterr().out
+    assert main([*common, "balance"]) == EXIT_OK
+    assert capsys.readouterr().out.strip() == "2 credits"
+    assert main([*common, "subscription", "--renew"]) == EXIT_CREDITS
+    assert "needs 990 credits but the balance is 2" in capsys.readouterr().err
+    await credits.grant(poor.id, 990, reason="test", entry_key=f"test-top-up-2:{poor.id}")
+    for _ in range(2):  # a retried renewal with the same key is charged once
+        assert main([*common, "subscription", "--renew", "--idempotency-key", "renew-1"]) == EXIT_OK
+        assert "starter (active" in capsys.readouterr().out
+    assert main([*common, "balance"]) == EXIT_OK
+    assert capsys.readouterr().out.strip() == "2 credits"
     assert main([*common, "subscription", "--subscribe", "pro"]) == EXIT_INVALID
     assert "Already subscribed" in capsys.readouterr().err
     assert main([*common, "subscription", "--cancel"]) == EXIT_OK

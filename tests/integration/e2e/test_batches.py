@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from core.settings import Settings
-from tests.integration.e2e.conftest import API, balance
+from tests.support.api_client import API, balance
 from tests.support.images import truncated_jpeg, variant
 
 

@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from core.settings import Settings
-from tests.integration.e2e.conftest import API, balance, submit
+from tests.support.api_client import API, balance, submit
 from tests.support.images import variant
 from tests.support.tokens import auth, token
 
@@ -32,13 +32,14 @@ async def test_pricing_lists_tiers_discounts_plans_and_limits(api, make_user) ->
     assert tiers["industry"]["modelLicence"] == "AGPL-3.0"
     assert body["volumeDiscounts"][0] == {"minImages": 20, "maxImages": 49, "percent": 5}
     plans = {p["plan"]: p for p in body["plans"]}
-    assert plans["starter"]["price"] == 99000
+    assert (plans["starter"]["price"], plans["starter"]["currency"], plans["starter"]["credits"]) == (99000, "IDR", 990)
+    assert (plans["pro"]["price"], plans["pro"]["credits"]) == (299000, 2990)
     assert plans["pro"]["dailyQuotas"]["industry"] == 20
     assert body["limits"]["batchMaxImages"] == 500
 
 
 async def test_subscribe_view_cancel(api, make_user) -> None:
-    user = await make_user(0)
+    user = await make_user(990 + 2990)
     assert (await api.get(API + "/subscription", headers=user.headers)).json() == {"subscription": None}
     bad = await api.post(API + "/subscription", json={"plan": "platinum"}, headers=user.headers)
     assert bad.status_code == 422
@@ -49,9 +50,11 @@ async def test_subscribe_view_cancel(api, make_user) -> None:
     assert sub["plan"] == "starter"
     assert sub["status"] == "active"
     assert sub["dailyQuotas"] == {"basic": 50, "standard": 20}
+    assert await balance(api, user) == 2990
     twice = await api.post(API + "/subscription", json={"plan": "pro"}, headers=user.headers)
     assert twice.status_code == 409
     assert twice.json()["code"] == "already_subscribed"
+    assert await balance(api, user) == 2990
     stats = (await api.get(API + "/stats", headers=user.headers)).json()["stats"]
     assert stats["hasSubscription"] is True
     assert stats["plan"] == "starter"
@@ -64,13 +67,16 @@ async def test_subscribe_view_cancel(api, make_user) -> None:
     again = await api.post(API + "/subscription", json={"plan": "pro"}, headers=user.headers)
     assert again.status_code == 201
     assert again.json()["subscription"]["plan"] == "pro"
+    assert await balance(api, user) == 0  # a cancelled period is not refunded
 
 
 async def test_a_covered_job_costs_nothing_and_a_cancelled_subscription_covers_nothing(
     api, make_user, settings: Settings
 ) -> None:
-    user = await make_user(30)
-    await api.post(API + "/subscription", json={"plan": "starter"}, headers=user.headers)
+    user = await make_user(990 + 30)
+    subscribed = await api.post(API + "/subscription", json={"plan": "starter"}, headers=user.headers)
+    assert subscribed.status_code == 201, subscribed.text
+    assert await balance(api, user) == 30
     covered = (await submit(api, user, variant(settings, 1))).json()
     assert covered["pricingType"] == "subscription"
     assert covered["coveredBySubscription"] is True
@@ -100,12 +106,13 @@ async def test_concurrent_submissions_never_exceed_the_daily_quota(
 ) -> None:
     """30 concurrent single jobs against a quota of 10: exactly 10 covered, 20 paid."""
     tight = dataclasses.replace(
-        settings, subscription_plans_json=json.dumps({"tight": {"price": 1, "daily_quotas": {"basic": 10}}})
+        settings, subscription_plans_json=json.dumps({"tight": {"price": 100, "daily_quotas": {"basic": 10}}})
     )
-    user = await make_user(60)
+    user = await make_user(1 + 60)
     async with AsyncTestClient(app=create_app(tight), timeout=120) as client:
         r = await client.post(API + "/subscription", json={"plan": "tight"}, headers=user.headers)
         assert r.status_code == 201
+        assert await balance(client, user) == 60
         responses = await asyncio.gather(*[submit(client, user, variant(settings, i)) for i in range(30)])
         assert [x.status_code for x in responses] == [202] * 30, [x.text for x in responses if x.status_code != 202]
         kinds = [x.json()["pricingType"] for x in responses]
@@ -120,7 +127,7 @@ async def test_concurrent_submissions_never_exceed_the_daily_quota(
             "SELECT count FROM background_remover_subscription_usage WHERE user_id = $1 AND tier = 'basic'", user.id
         )
         charges = await conn.fetchval(
-            "SELECT count(*) FROM credit_ledger WHERE user_id = $1 AND kind = 'charge'", user.id
+            "SELECT count(*) FROM credit_ledger WHERE user_id = $1 AND kind = 'charge' AND job_id IS NOT NULL", user.id
         )
     finally:
         await conn.close()
@@ -133,7 +140,8 @@ async def test_admin_grant_endpoint(settings: Settings, api, make_user) -> None:
     forbidden = await api.post(API + "/credits/grants", json={"userId": user.id, "credits": 5}, headers=user.headers)
     assert forbidden.status_code == 403
     assert forbidden.headers["content-type"].startswith("application/problem+json")
-    admin = auth(token(settings, "ops", scope="admin"))
+    api.app.state.settings = dataclasses.replace(settings, admin_users="ops")
+    admin = auth(token(settings, "ops"))
     body = {"userId": user.id, "credits": 50, "grantId": f"welcome-{user.id}"}
     first = await api.post(API + "/credits/grants", json=body, headers=admin)
     second = await api.post(API + "/credits/grants", json=body, headers=admin)

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from core.settings import Settings
-from tests.integration.e2e.conftest import API, balance, submit
+from tests.support.api_client import API, balance, submit
 from tests.support.images import quokka, variant
 
 TIER_CREDITS = {"basic": 3, "standard": 8, "professional": 15, "industry": 25}

@@ -8,7 +8,7 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from core.settings import Settings
-from tests.integration.e2e.conftest import API, balance, submit
+from tests.support.api_client import API, balance, submit
 from tests.support.images import variant
 
 

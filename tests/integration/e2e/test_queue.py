@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 from api.app import create_app
 from core.settings import Settings
 from core.tasks import job_arq_id, result_key, webhook_arq_id
-from tests.integration.e2e.conftest import API, balance, submit, webhook_secret
+from tests.support.api_client import API, balance, submit, webhook_secret
 from tests.support.images import quokka, variant
 from tests.support.webhook_receiver import receiving
 
@@ -180,10 +180,11 @@ async def test_retention_sweep_deletes_old_results_and_expires_subscriptions(
     api, make_user, run_worker, settings: Settings, migrated_db: str
 ) -> None:
     from core.storage import LocalStorage
-    from worker.sweeps import retention_sweep
+    from worker.sweeps import run_retention
 
-    user = await make_user(20)
-    await api.post(API + "/subscription", json={"plan": "starter"}, headers=user.headers)
+    user = await make_user(990 + 20)
+    subscribed = await api.post(API + "/subscription", json={"plan": "starter"}, headers=user.headers)
+    assert subscribed.status_code == 201, subscribed.text
     r = await submit(api, user, quokka(settings), tier="professional")
     await run_worker()
     job = (await api.get(r.headers["location"], headers=user.headers)).json()
@@ -207,7 +208,7 @@ async def test_retention_sweep_deletes_old_results_and_expires_subscriptions(
         await conn.close()
     storage = LocalStorage(settings.storage_dir)
     assert storage.exists(output_key)
-    done = await retention_sweep({"settings": settings, "storage": storage})
+    done = await run_retention(settings, storage)
     assert done["files"] >= 1
     assert done["subscriptions"] >= 1
     assert not storage.exists(output_key)

@@ -25,10 +25,10 @@ from core.settings import Settings
 from core.tasks import Task, enqueue_webhook, result_key, webhook_arq_id
 from core.webhooks import generate_secret, verify
 from engine.pipeline import Engine
-from tests.integration.conftest import wait_started
-from tests.integration.e2e.conftest import API, User, balance, submit, webhook_secret
+from tests.support.api_client import API, User, balance, submit, webhook_secret
 from tests.support.images import quokka, variant
 from tests.support.webhook_receiver import Receiver, receiving
+from tests.support.workers import wait_started
 from worker.runner import create_worker
 
 Client = AsyncTestClient[Litestar]

@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 from PIL import Image
 
 from db.tables import BackgroundRemovalBatch, BackgroundRemovalJob
-from tests.integration.e2e.conftest import API, User, balance
+from tests.support.api_client import API, User, balance
 
 Client = AsyncTestClient[Litestar]
 

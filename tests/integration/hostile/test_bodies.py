@@ -13,7 +13,6 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from core.settings import Settings
-from tests.integration.e2e.conftest import API, User, submit
 from tests.integration.hostile import payloads
 from tests.integration.hostile.helpers import (
     Client,
@@ -23,6 +22,7 @@ from tests.integration.hostile.helpers import (
     assert_still_serving,
     multipart,
 )
+from tests.support.api_client import API, User, submit
 
 SMALL_IMAGE_LIMIT = 64 * 1024
 SMALL_BATCH_LIMIT = 512 * 1024

@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from core.settings import Settings
-from tests.integration.e2e.conftest import API, User, balance
 from tests.integration.hostile.helpers import (
     Client,
     MakeUser,
@@ -24,6 +23,7 @@ from tests.integration.hostile.helpers import (
     assert_still_serving,
     multipart,
 )
+from tests.support.api_client import API, User, balance
 from tests.support.images import variant
 
 NAMES: dict[str, bytes] = {

@@ -14,7 +14,6 @@ from collections.abc import Callable
 import pytest
 
 from core.settings import Settings
-from tests.integration.e2e.conftest import API, balance, submit
 from tests.integration.hostile import payloads
 from tests.integration.hostile.helpers import (
     Client,
@@ -25,6 +24,7 @@ from tests.integration.hostile.helpers import (
     assert_problem,
     assert_still_serving,
 )
+from tests.support.api_client import API, balance, submit
 from tests.support.images import truncated_jpeg, variant
 
 CORRUPT: dict[str, Callable[[], bytes]] = {

@@ -7,7 +7,6 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.integration.e2e.conftest import API, balance, submit
 from tests.integration.hostile import payloads
 from tests.integration.hostile.helpers import (
     Client,
@@ -17,6 +16,7 @@ from tests.integration.hostile.helpers import (
     assert_still_serving,
     tables_exist,
 )
+from tests.support.api_client import API, balance, submit
 
 HOSTILE = {
     "or 1=1": "' OR 1=1 --",

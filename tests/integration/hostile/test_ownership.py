@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.e2e.conftest import API, User, balance
 from tests.integration.hostile import payloads
 from tests.integration.hostile.helpers import Client, MakeUser, assert_problem, assert_still_serving
+from tests.support.api_client import API, User, balance
 
 
 async def _owned(api: Client, owner: User) -> tuple[dict[str, str], dict[str, str]]:

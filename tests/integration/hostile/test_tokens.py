@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from core.settings import Settings
-from tests.integration.e2e.conftest import API
 from tests.integration.hostile.helpers import Client, MakeUser, assert_problem, assert_still_serving
+from tests.support.api_client import API
 from tests.support.tokens import claims, token
 
 URL = API + "/jobs"
@@ -78,6 +78,12 @@ def _bad_header(settings: Settings, case: str) -> dict[str, str]:
         tok = token(settings, sub=12345)
     elif case == "sub of 300 characters":
         tok = token(settings, "u" * 300)
+    elif case == "sub with a trailing ideographic space":
+        tok = token(settings, "alice\u3000")
+    elif case == "sub with a leading space":
+        tok = token(settings, " alice")
+    elif case == "valid for ten years":
+        tok = token(settings, exp=int(time.time()) + 10 * 365 * 24 * 3600)
     elif case == "not yet valid":
         tok = token(settings, nbf=int(time.time()) + 3600)
     elif case == "expired long ago":
@@ -115,6 +121,9 @@ BAD = [
     "jku header pointing elsewhere",
     "sub is a number",
     "sub of 300 characters",
+    "sub with a trailing ideographic space",
+    "sub with a leading space",
+    "valid for ten years",
     "not yet valid",
     "expired long ago",
     "audience list without ours",

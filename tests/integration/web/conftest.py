@@ -1,4 +1,4 @@
-"""Fixtures of the browser tests: the real API as a process, a burst worker, and headless Chromium (Playwright).
+"""Fixtures of the browser tests: headless Chromium (Playwright) on the real API as a process (``base_url``).
 
 Chromium is Debian's (``apt-get install -y chromium``); Playwright only drives it, it downloads no browser.
 """
@@ -6,14 +6,11 @@ Chromium is Debian's (``apt-get install -y chromium``); Playwright only drives i
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
-
-from tests.integration.e2e.conftest import make_user, queue, run_worker  # noqa: F401  (re-exported fixtures)
-from tests.support.processes import api_server, env_with
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -39,13 +36,6 @@ def chromium_path() -> Path:
             pytrace=False,
         )
     return Path(found)
-
-
-@pytest.fixture(scope="module")
-def base_url(migrated_db: str) -> Iterator[str]:
-    """The real API (``uvicorn api.app:create_app``) sharing the run's database, queue, JWT secret and storage."""
-    with api_server(env_with()) as url:
-        yield url
 
 
 @pytest.fixture

@@ -18,11 +18,11 @@ from PIL import Image
 from playwright.async_api import Browser, ConsoleMessage, Page, Request, expect
 
 from core.settings import Settings
-from tests.integration.e2e.conftest import User
+from tests.support.api_client import User
 from tests.support.images import quokka_path, variant
 from tests.support.processes import api_server, env_with
 
-pytestmark = [pytest.mark.integration, pytest.mark.models]
+pytestmark = pytest.mark.models
 
 ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOT = ROOT / "docs" / "images" / "web-page.png"

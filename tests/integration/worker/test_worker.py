@@ -11,7 +11,7 @@ from arq.jobs import Job
 from core.heartbeats import live_workers
 from core.settings import Settings
 from engine.pipeline import Engine
-from tests.integration.conftest import wait_started
+from tests.support.workers import wait_started
 from worker.runner import create_worker
 
 

@@ -23,8 +23,6 @@ from client.cli import (
     split_evenly,
 )
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize(
     ("status", "code", "exit_code"),

@@ -25,8 +25,6 @@ from client import (
 )
 from client._errors import error_from_response
 
-pytestmark = pytest.mark.unit
-
 
 def problem(status: int, code: str, **extra: object) -> dict[str, object]:
     return {
@@ -58,6 +56,7 @@ def problem(status: int, code: str, **extra: object) -> dict[str, object]:
         (429, "quota_exceeded", QuotaExceeded),
         (503, "schema_not_ready", ServiceUnavailable),
         (503, "tier_unavailable", ServiceUnavailable),
+        (507, "insufficient_storage", ServiceUnavailable),
         (500, "internal_error", ServerError),
     ],
 )

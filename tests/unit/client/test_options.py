@@ -7,8 +7,6 @@ import pytest
 from client import Batch, Job, OutputOptions, Pricing
 from client._options import encode_options, merge_options
 
-pytestmark = pytest.mark.unit
-
 
 def test_encoding() -> None:
     assert encode_options() == {}
@@ -100,7 +98,16 @@ def test_pricing_estimate_matches_the_server_rounding() -> None:
         {
             "tiers": [{"tier": "basic", "credits": 3, "available": True}],
             "volumeDiscounts": [{"minImages": 20, "maxImages": 49, "percent": 5}],
-            "plans": [{"plan": "pro", "price": 1, "currency": "IDR", "periodDays": 30, "dailyQuotas": {"basic": 2}}],
+            "plans": [
+                {
+                    "plan": "pro",
+                    "price": 299000,
+                    "currency": "IDR",
+                    "credits": 2990,
+                    "periodDays": 30,
+                    "dailyQuotas": {"basic": 2},
+                }
+            ],
             "limits": {"batchMaxImages": 500},
         }
     )
@@ -108,4 +115,5 @@ def test_pricing_estimate_matches_the_server_rounding() -> None:
     assert pricing.estimate("basic", 3) == 9
     assert pricing.estimate("gold", 3) is None
     assert pricing.plans[0].daily_quotas == {"basic": 2}
+    assert (pricing.plans[0].price, pricing.plans[0].credits) == (299000, 2990)
     assert pricing.limits.batch_min_images == 2

@@ -11,8 +11,6 @@ import pytest
 from client import AsyncClient, Client, Job, NotFound, WaitTimeout
 from client._core import Poller
 
-pytestmark = pytest.mark.unit
-
 PREFIX = "/api/background-remover"
 
 

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import dataclasses
+import logging
+from typing import Any
+
 import pytest
 
-from core.settings import Settings
+from core.settings import DEV_JWT_SECRET, DEV_WEBHOOK_SECRET, Settings, UnsafeSettings
 
 
 def test_defaults_work_on_a_developer_machine(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,3 +32,57 @@ def test_a_malformed_number_names_the_variable(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("BATCH_MAX_IMAGES", "lots")
     with pytest.raises(ValueError, match="BATCH_MAX_IMAGES"):
         Settings()
+
+
+def _production(**overrides: Any) -> Settings:
+    safe: dict[str, Any] = {
+        "env": "production",
+        "jwt_secret": "k" * 32,
+        "webhook_secret": "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA==",
+        "webhook_allow_private": False,
+    }
+    return dataclasses.replace(Settings(), **{**safe, **overrides})
+
+
+def test_production_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BGREMOVER_ENV", raising=False)
+    assert Settings().env == "production"
+    monkeypatch.setenv("BGREMOVER_ENV", "staging")
+    with pytest.raises(ValueError, match="BGREMOVER_ENV"):
+        Settings()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"jwt_secret": DEV_JWT_SECRET}, "JWT_SECRET"),
+        ({"jwt_secret": "change-me-to-a-long-random-secret-of-32-bytes-or-more"}, "JWT_SECRET"),
+        ({"jwt_secret": "k" * 31}, "31 bytes"),
+        ({"jwt_secret": "k" * 47, "jwt_algorithm": "HS384"}, "HS384 needs at least 48"),
+        ({"jwt_secret": "é" * 16}, None),  # 32 bytes in UTF-8: long enough
+        ({"webhook_secret": DEV_WEBHOOK_SECRET}, "WEBHOOK_SECRET"),
+        ({"webhook_allow_private": True}, "WEBHOOK_ALLOW_PRIVATE"),
+    ],
+)
+def test_each_unsafe_setting_is_named(overrides: dict[str, Any], named: str | None) -> None:
+    problems = _production(**overrides).production_problems()
+    if named is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and named in problems[0], problems
+
+
+def test_production_refuses_and_development_only_warns(caplog: pytest.LogCaptureFixture) -> None:
+    log = logging.getLogger("test")
+    _production().check_production(log)
+    with pytest.raises(UnsafeSettings) as refused:
+        _production(jwt_secret=DEV_JWT_SECRET).check_production(log)
+    assert refused.value.code != 0 and "JWT_SECRET" in str(refused.value.code)
+    with caplog.at_level(logging.WARNING):
+        _production(env="development", jwt_secret=DEV_JWT_SECRET).check_production(log)
+    assert "JWT_SECRET" in caplog.text
+
+
+def test_admin_users_are_a_set_of_trimmed_ids() -> None:
+    assert dataclasses.replace(Settings(), admin_users=" ops, ,billing-bot ").admin_user_ids == {"ops", "billing-bot"}
+    assert dataclasses.replace(Settings(), admin_users="").admin_user_ids == frozenset()

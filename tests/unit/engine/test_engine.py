@@ -18,9 +18,7 @@ from engine import cli
 from engine.inference import ModelRunner, intra_op_threads, session_options
 from engine.pipeline import Engine
 from engine.pipelines import PIPELINES
-from tests.unit.engine.conftest import DiscRunner, encode, subject_image
-
-pytestmark = pytest.mark.unit
+from tests.support.engine_images import DiscRunner, encode, subject_image
 
 
 def _engine(settings: Settings, runners: dict[str, ModelRunner]) -> Engine:

@@ -13,9 +13,7 @@ from core.errors import CorruptImage, FileTooLarge, ResolutionTooHigh, Resolutio
 from core.image_probe import probe, sniff
 from core.settings import Settings
 from engine.images import decode
-from tests.unit.engine.conftest import encode, raw_png, subject_image
-
-pytestmark = pytest.mark.unit
+from tests.support.engine_images import encode, raw_png, subject_image
 
 
 def test_sniff_recognises_the_three_formats(jpeg_bytes: bytes) -> None:

@@ -16,8 +16,6 @@ from engine import model_fetch
 from engine.model_fetch import Status, run_fetch, verify
 from engine.pipelines import PIPELINES
 
-pytestmark = pytest.mark.unit
-
 PAYLOAD = b"not really an onnx model, but bytes with a known hash" * 100
 
 

@@ -5,8 +5,6 @@ import pytest
 from core.errors import InvalidOptions
 from core.options import CropMargin, OutputOptions, parse_color
 
-pytestmark = pytest.mark.unit
-
 
 def test_defaults() -> None:
     opts = OutputOptions.from_params({})

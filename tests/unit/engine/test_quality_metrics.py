@@ -5,8 +5,6 @@ import pytest
 
 from tools.quality_metrics import score
 
-pytestmark = pytest.mark.unit
-
 
 def test_perfect_prediction() -> None:
     truth = np.zeros((40, 40), np.float32)

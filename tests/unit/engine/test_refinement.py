@@ -14,8 +14,6 @@ from engine.pipelines import PIPELINES as TIERS
 from engine.refine import Frame, run_step
 from tools.quality_metrics import score
 
-pytestmark = pytest.mark.unit
-
 
 def _soft_disc(size: int = 200, radius: float = 60, feather: float = 4.0) -> NDArray[np.float32]:
     yy, xx = np.mgrid[:size, :size].astype(np.float32)

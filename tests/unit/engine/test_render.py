@@ -3,15 +3,12 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import pytest
 from numpy.typing import NDArray
 from PIL import Image
 
 from core.options import OutputOptions
 from engine.render import crop_box, render
-from tests.unit.engine.conftest import subject_image
-
-pytestmark = pytest.mark.unit
+from tests.support.engine_images import subject_image
 
 
 def _alpha() -> NDArray[np.uint8]:

@@ -17,8 +17,6 @@ from api.web import openapi_examples
 from api.web.routes import SWAGGER_UI_DIR, WEB_DIR
 from core.settings import Settings
 
-pytestmark = pytest.mark.unit
-
 EXTERNAL_URL = re.compile(r"""(?:https?:)?//[\w.-]+\.[a-z]{2,}""", re.IGNORECASE)
 PROBLEM = "application/problem+json"
 

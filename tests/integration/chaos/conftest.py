@@ -1,1 +1,0 @@
-from tests.integration.e2e.conftest import make_user, queue  # noqa: F401

@@ -23,6 +23,7 @@ from core.webhooks import (
     check_webhook_target,
     deliver,
     event_payload,
+    fingerprint,
     generate_secret,
     headers_for,
     sign,
@@ -245,6 +246,25 @@ def test_verify_accepts_any_of_several_signatures() -> None:
     assert verify(SECRET, headers, body)
     assert verify(old_secret, headers, body)
     assert not verify(generate_secret(), headers, body)
+
+
+def test_during_a_rotation_both_secrets_sign_and_no_other() -> None:
+    now = 1_700_000_000
+    body = b'{"a":1}'
+    previous = generate_secret()
+    headers = headers_for(SECRET, "msg_1", now, body, also_sign_with=[previous])
+    assert headers["webhook-signature"] == f"{sign(SECRET, 'msg_1', now, body)} {sign(previous, 'msg_1', now, body)}"
+    assert verify(SECRET, headers, body, now=now)
+    assert verify(previous, headers, body, now=now)
+    assert not verify(generate_secret(), headers, body, now=now)
+
+
+def test_a_fingerprint_names_a_secret_without_revealing_it() -> None:
+    other = generate_secret()
+    assert fingerprint(SECRET) == hashlib.sha256(SECRET.encode()).hexdigest()[:16]
+    assert fingerprint(SECRET) == fingerprint(SECRET) != fingerprint(other)
+    key = SECRET.removeprefix("whsec_")
+    assert fingerprint(SECRET) not in SECRET and key[:8] not in fingerprint(SECRET)
 
 
 # --- payloads and retry schedule -------------------------------------------------------------------

@@ -42,9 +42,10 @@ from worker.context import context, job_try
 
 log = logging.getLogger("bgremover.worker")
 
-STALE_AFTER_S = 2 * backoff_seconds(MAX_ATTEMPTS)
-"""A delivery ``retrying`` without an attempt for this long waits for nothing any more (its queue entry
-was lost), so it stops counting against the caps."""
+STALE_AFTER_S = 4 * backoff_seconds(MAX_ATTEMPTS - 1)
+"""A delivery ``retrying`` without an attempt for this long (21 minutes: four times the longest wait between
+two attempts, room for a busy webhook queue) waits for nothing any more, its queue entry was lost, so it
+stops counting against the caps."""
 
 
 @dataclass(frozen=True, slots=True)

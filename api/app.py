@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from api.auth import build_jwt_auth
 from api.controllers.account import AccountController
+from api.controllers.api_keys import ApiKeyController
 from api.controllers.batches import BatchController
 from api.controllers.billing import (
     CreditsController,
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         path=API_PREFIX,
         route_handlers=[
             AccountController,
+            ApiKeyController,
             PricingController,
             SubscriptionController,
             SubscriptionGrantController,
@@ -116,7 +118,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         before_request=before_api_request,
         dependencies={"submissions": Provide(provide_submissions, sync_to_thread=False)},
-        security=[{"BearerToken": []}],
+        security=[{"BearerToken": []}, {"ApiKey": []}],
         request_max_body_size=64 * 1024,
     )
     health = Router(path=API_PREFIX, route_handlers=[HealthController])
@@ -135,6 +137,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                    "ApiKey": SecurityScheme(type="apiKey", name="X-Api-Key", security_scheme_in="header"),
                 }
             ),
         ),

@@ -135,3 +135,15 @@ class FinishedJob:
 
     job: JobRow
     batch_done: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRow(_Row):
+    """An API key as its owner may see it: never the key itself, nor its hash."""
+
+    id: uuid.UUID
+    user_id: str
+    name: str
+    prefix: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None

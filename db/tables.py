@@ -187,6 +187,25 @@ class IdempotencyRecord(Table, tablename="idempotency_record"):
     idempotency_key_unique = Unique(["user_id", "endpoint", "key"])
 
 
+class ApiKey(Table, tablename="api_key"):
+    """A user's API key, accepted as ``X-Api-Key`` beside bearer tokens.
+
+    Only the sha256 of the key is stored: the key is shown once, when it is created, and a copy of this
+    table does not let anyone call the API. ``prefix`` (the first characters) lets a user tell keys apart.
+    A revoked key keeps its row (``revoked_at``) so that the list of keys ever issued stays auditable.
+    """
+
+    id = UUID(primary_key=True)
+    user_id = Varchar(length=255, null=False, index=True)
+    name = Varchar(length=100, null=False, default="")
+    prefix = Varchar(length=16, null=False)
+    key_hash = Varchar(length=64, null=False, unique=True)
+    created_at = Timestamptz(null=False, default=TimestamptzNow())
+    last_used_at = Timestamptz(null=True, default=None)
+    """Updated at most once a minute per key, so authentication adds no write to every request."""
+    revoked_at = Timestamptz(null=True, default=None)
+
+
 TABLES: tuple[type[Table], ...] = (
     BackgroundRemovalBatch,
     BackgroundRemovalJob,
@@ -194,6 +213,7 @@ TABLES: tuple[type[Table], ...] = (
     BackgroundRemoverSubscriptionUsage,
     CreditLedgerEntry,
     IdempotencyRecord,
+    ApiKey,
 )
 """Every table, parents first (the order migrations and test set-up create them in)."""
 

@@ -3,6 +3,7 @@ own routes as the same user, revoked, bounded per user, and stored only as a has
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import uuid
@@ -16,6 +17,7 @@ from api.app import create_app
 from core.settings import Settings
 from tests.support.api_client import API, User
 from tests.support.api_keys import create_key, key_header
+from tests.support.processes import run_module
 from tests.support.tokens import auth, token
 
 MakeUser = Callable[..., Awaitable[User]]
@@ -158,3 +160,15 @@ async def test_token_and_key_share_the_users_rate_limit(settings: Settings, make
         limited = await client.get(API + "/credits/balance", headers=key_header(created["key"]))
         assert limited.status_code == 429
         assert limited.json()["code"] == "rate_limited"
+
+
+async def test_make_api_key_prints_a_working_key(client: Client, make_user: MakeUser) -> None:
+    user = await make_user(7)
+    done = await asyncio.to_thread(run_module, "db.admin", "api-key", "--user", user.id)
+    assert done.returncode == 0, done.stderr
+    key = done.stdout.strip()
+    assert key.startswith("bgr_") and "\n" not in key
+    r = await client.get(API + "/credits/balance", headers=key_header(key))
+    assert r.json() == {"balance": 7, "userId": user.id}
+    listed = (await client.get(API + "/api-keys", headers=user.headers)).json()["apiKeys"]
+    assert [k["name"] for k in listed] == ["created with make api-key"]

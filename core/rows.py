@@ -60,6 +60,10 @@ class JobRow(_Row):
     error_message: str | None
     attempts: int
     processing_ms: int | None
+    foreground_left: int | None
+    foreground_top: int | None
+    foreground_width: int | None
+    foreground_height: int | None
     created_at: dt.datetime
     updated_at: dt.datetime
     started_at: dt.datetime | None

@@ -94,6 +94,11 @@ class BackgroundRemovalJob(Table, tablename="background_removal_job"):
     worker_id = Varchar(length=128, null=True, default=None)
     """The worker processing (or last to process) the job; a dead worker's jobs are taken over."""
     processing_ms = Integer(null=True, default=None)
+    foreground_left = Integer(null=True, default=None)
+    """The subject's bounding box in the result image, in pixels (what remove.bg clients read)."""
+    foreground_top = Integer(null=True, default=None)
+    foreground_width = Integer(null=True, default=None)
+    foreground_height = Integer(null=True, default=None)
     usage_date = Date(null=True, default=None)
     """The subscription day whose quota covered this job (given back if the job finally fails)."""
     webhook_url = Varchar(length=2048, null=True, default=None)

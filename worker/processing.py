@@ -92,7 +92,9 @@ async def process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
     key = output_key(jid, cutout.extension)
     try:
         await asyncio.to_thread(worker.storage.put, key, cutout.data)
-        final = await _finish(jid, JobStatus.COMPLETED, output_key=key, processing_ms=elapsed_ms)
+        final = await _finish(
+            jid, JobStatus.COMPLETED, output_key=key, processing_ms=elapsed_ms, foreground=cutout.foreground
+        )
     except Exception as exc:
         raise _retry_or_give_up(ctx, jid, exc, settings) from exc
     if final is not None:
@@ -109,6 +111,7 @@ async def _finish(
     processing_ms: int | None = None,
     error_code: str | None = None,
     error_message: str | None = None,
+    foreground: tuple[int, int, int, int] | None = None,
 ) -> FinishedJob | None:
     """The final transition, its refund and the batch counter, atomically."""
     async with DB.transaction():
@@ -120,6 +123,7 @@ async def _finish(
             processing_ms=processing_ms,
             error_code=error_code,
             error_message=error_message,
+            foreground=foreground,
         )
         if job is None:
             return None

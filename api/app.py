@@ -31,6 +31,7 @@ from api.controllers.jobs import JobController
 from api.limits import RateLimiter
 from api.problems import EXCEPTION_HANDLERS, add_request_id_header
 from api.queue import Enqueuer
+from api.removebg import removebg_router
 from api.schema_gate import SchemaGate
 from api.submissions import provide_submissions
 from api.web.docs import render_plugins
@@ -123,7 +124,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     health = Router(path=API_PREFIX, route_handlers=[HealthController])
     app = Litestar(
-        route_handlers=[health, api, *web_route_handlers()],
+        route_handlers=[health, api, removebg_router(settings, checks=before_api_request), *web_route_handlers()],
         on_app_init=[jwt_auth.on_app_init],
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[add_request_id_header],

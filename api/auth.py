@@ -25,6 +25,8 @@ from core.settings import Settings
 
 PUBLIC_PATHS = [
     "^/api/background-remover/health",
+    # the remove.bg routes authenticate X-Api-Key themselves, to answer remove.bg's 403 (api/removebg)
+    "^/v1\\.0/",
     "^/schema",
     "^/favicon.ico$",
 ]

@@ -12,6 +12,7 @@ from litestar.params import Body, FromPath
 
 from api.auth import Principal
 from api.schemas import ApiKeyCreated, ApiKeyIn, ApiKeyList, ApiKeyOut
+from api.web import openapi_examples as ex
 from core import api_keys as keys
 from core.errors import InvalidOptions, NotFound
 from core.rows import ApiKeyRow
@@ -36,11 +37,19 @@ class ApiKeyController(Controller):
     path = "/api-keys"
     tags = ["api keys"]
 
-    @post("/", operation_id="createApiKey", summary="Create an API key (shown once)", status_code=201)
+    @post(
+        "/",
+        operation_id="createApiKey",
+        summary="Create an API key (shown once)",
+        status_code=201,
+        responses=ex.CREATE_API_KEY_RESPONSES,
+    )
     async def create(
         self,
         request: Request[Principal, Any, Any],
-        data: Annotated[ApiKeyIn | None, Body(media_type=RequestEncodingType.JSON)] = None,
+        data: Annotated[
+            ApiKeyIn | None, Body(media_type=RequestEncodingType.JSON, examples=ex.API_KEY_EXAMPLES)
+        ] = None,
     ) -> ApiKeyCreated:
         """Answers 201 with the key itself in `key`: store it now, it is never shown again (only its hash
         is kept). Send it as `X-Api-Key` instead of a bearer token. Optional JSON `{"name": "..."}`.
@@ -60,14 +69,25 @@ class ApiKeyController(Controller):
             key=new.key,
         )
 
-    @get("/", operation_id="listApiKeys", summary="The caller's active API keys (never the keys themselves)")
+    @get(
+        "/",
+        operation_id="listApiKeys",
+        summary="The caller's active API keys (never the keys themselves)",
+        responses=ex.LIST_API_KEYS_RESPONSES,
+    )
     async def list_keys(self, request: Request[Principal, Any, Any]) -> ApiKeyList:
         """Oldest first: id, prefix (the key's first characters), name, creation and last use."""
         settings: Settings = request.app.state.settings
         rows = await api_keys.list_active(request.user.user_id)
         return ApiKeyList(api_keys=[_out(r) for r in rows], limit=settings.max_api_keys_per_user)
 
-    @delete("/{key_id:uuid}", operation_id="revokeApiKey", summary="Revoke an API key", status_code=200)
+    @delete(
+        "/{key_id:uuid}",
+        operation_id="revokeApiKey",
+        summary="Revoke an API key",
+        status_code=200,
+        responses=ex.REVOKE_API_KEY_RESPONSES,
+    )
     async def revoke(self, request: Request[Principal, Any, Any], key_id: FromPath[uuid.UUID]) -> ApiKeyOut:
         """From the next request on, the key is refused with 401. Another user's key id is a 404."""
         row = await api_keys.revoke(key_id, request.user.user_id)

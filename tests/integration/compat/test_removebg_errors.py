@@ -4,23 +4,27 @@ request. No worker runs here: an accepted request waits ``REMOVEBG_WAIT_S`` and 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import json
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from core.settings import Settings
-from db import credits
+from db import credits, jobs
 from tests.support.api_client import API, User
 from tests.support.api_keys import create_key
 from tests.support.images import variant
-from tests.support.removebg import ACCOUNT, REMOVEBG, the_error
+from tests.support.processes import api_server, env_with
+from tests.support.removebg import ACCOUNT, REMOVEBG, new_key, the_error
 from tests.support.tokens import auth, token
 
 MakeUser = Callable[..., Awaitable[User]]
@@ -204,3 +208,31 @@ async def test_the_openapi_document_lists_the_routes_under_their_own_tag(client:
     assert schema["paths"]["/v1.0/removebg"]["post"]["tags"] == ["remove.bg compatible"]
     assert schema["paths"]["/v1.0/account"]["get"]["tags"] == ["remove.bg compatible"]
     assert schema["components"]["securitySchemes"]["ApiKey"] == {"type": "apiKey", "name": "X-Api-Key", "in": "header"}
+
+
+async def test_a_timeout_while_processing_is_charged_once_and_points_at_the_result(
+    make_user: MakeUser, settings: Settings
+) -> None:
+    """A worker has the image when the wait runs out: nothing is cancelled or charged again; the answer
+    names the job whose result the same key can fetch later."""
+    user = await make_user(20)
+    with api_server(env_with(REMOVEBG_WAIT_S="3")) as base_url:
+        key = new_key(base_url, user)
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+            sent = asyncio.create_task(
+                http.post(REMOVEBG, files={"image_file": ("a.jpg", photo(settings))}, headers={"X-Api-Key": key})
+            )
+            job_id = None
+            while job_id is None:
+                await asyncio.sleep(0.1)
+                listed = (await http.get(API + "/jobs", headers={"X-Api-Key": key})).json()["jobs"]
+                job_id = listed[0]["id"] if listed else None
+            assert await jobs.claim_for_processing(uuid.UUID(job_id), "a-busy-worker") is not None
+            r = await sent
+            assert r.status_code == 504
+            assert r.headers["x-job-id"] == job_id
+            detail = the_error(r)["detail"]
+            assert "charged once" in detail and f"/jobs/{job_id}/result" in detail
+            job = (await http.get(f"{API}/jobs/{job_id}", headers={"X-Api-Key": key})).json()
+    assert job["status"] == "processing" and job["creditsCharged"] == 8
+    assert await credits.balance(user.id) == 12

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
@@ -60,14 +61,7 @@ class ApiKeyController(Controller):
         settings: Settings = request.app.state.settings
         new = keys.generate()
         row = await api_keys.create(request.user.user_id, new, name=_name(data), limit=settings.max_api_keys_per_user)
-        return ApiKeyCreated(
-            id=row.id,
-            prefix=row.prefix,
-            name=row.name,
-            created_at=row.created_at,
-            last_used_at=row.last_used_at,
-            key=new.key,
-        )
+        return ApiKeyCreated(**msgspec.structs.asdict(_out(row)), key=new.key)
 
     @get(
         "/",

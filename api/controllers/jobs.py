@@ -25,11 +25,9 @@ from core.filenames import safe_stem
 from core.rows import JobRow
 from core.serialisers import JobOut, job_out
 from core.statuses import UNFINISHED, JobStatus
-from core.storage import LocalStorage
+from core.storage import LocalStorage, result_media_type
 from db import jobs
 from db.idempotency import check_key
-
-_MEDIA_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg"}
 
 
 @dataclass
@@ -156,7 +154,7 @@ class JobController(Controller):
         return File(
             path=path,
             filename=f"{safe_stem(row.original_filename, str(job_id))}.{extension}",
-            media_type=_MEDIA_TYPES.get(extension, "application/octet-stream"),
+            media_type=result_media_type(row.output_key),
             content_disposition_type="inline",
         )
 

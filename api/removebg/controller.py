@@ -33,11 +33,10 @@ from core.rows import JobRow
 from core.serialisers import API_PREFIX
 from core.settings import Settings
 from core.statuses import JobStatus
-from core.storage import LocalStorage
+from core.storage import LocalStorage, result_media_type
 from db import credits, subscriptions
 from db.idempotency import check_key
 
-_MEDIA_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg"}
 TAG = "remove.bg compatible"
 
 
@@ -149,8 +148,7 @@ async def _answer(request: Request[Principal, Any, Any], row: JobRow, kind: str)
             )
         )
         return Response(content=body, headers=headers, media_type="application/json")
-    extension = row.output_key.rsplit(".", 1)[-1]
-    return Response(content=data, headers=headers, media_type=_MEDIA_TYPES.get(extension, "application/octet-stream"))
+    return Response(content=data, headers=headers, media_type=result_media_type(row.output_key))
 
 
 async def _timed_out(request: Request[Principal, Any, Any], row: JobRow, storage: LocalStorage) -> Response[Any]:

@@ -10,7 +10,7 @@ export PYTHONPATH := $(CURDIR)
 
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 
-.PHONY: help install services models eval-assets migrate migration check-migrations status run api worker test \
+.PHONY: help install services models eval-assets migrate migration check-migrations status run api worker test api-key \
         test-unit check format token grant demo eval bench clean browser chaos load
 
 # What runs from this Makefile is a developer's machine: public development secrets are allowed
@@ -80,6 +80,10 @@ format: install  ## apply ruff's fixes and formatting
 token: install  ## print a development bearer token: make token USER=alice
 	@test -n "$(USER)" || (echo 'usage: make token USER=alice' && exit 2)
 	@$(PY) -m api.tokens --user "$(USER)"
+
+api-key: install  ## create an API key for a user and print it (shown once): make api-key USER=alice
+	@test -n "$(USER)" || (echo 'usage: make api-key USER=alice' && exit 2)
+	@$(PY) -m db.admin api-key --user "$(USER)"
 
 grant: install  ## add credits to a user: make grant USER=alice CREDITS=500
 	@test -n "$(CREDITS)" || (echo 'usage: make grant USER=alice CREDITS=500' && exit 2)

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from api.auth import build_jwt_auth
 from api.controllers.account import AccountController
+from api.controllers.api_keys import ApiKeyController
 from api.controllers.batches import BatchController
 from api.controllers.billing import (
     CreditsController,
@@ -31,6 +32,7 @@ from api.controllers.webhooks import WebhookController
 from api.limits import RateLimiter
 from api.problems import EXCEPTION_HANDLERS, add_request_id_header
 from api.queue import Enqueuer
+from api.removebg import removebg_router
 from api.schema_gate import SchemaGate
 from api.submissions import provide_submissions
 from api.web.docs import render_plugins
@@ -108,6 +110,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         path=API_PREFIX,
         route_handlers=[
             AccountController,
+            ApiKeyController,
             PricingController,
             SubscriptionController,
             SubscriptionGrantController,
@@ -118,12 +121,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         before_request=before_api_request,
         dependencies={"submissions": Provide(provide_submissions, sync_to_thread=False)},
-        security=[{"BearerToken": []}],
+        security=[{"BearerToken": []}, {"ApiKey": []}],
         request_max_body_size=64 * 1024,
     )
     health = Router(path=API_PREFIX, route_handlers=[HealthController])
     app = Litestar(
-        route_handlers=[health, api, *web_route_handlers()],
+        route_handlers=[health, api, removebg_router(settings, checks=before_api_request), *web_route_handlers()],
         on_app_init=[jwt_auth.on_app_init],
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[add_request_id_header],
@@ -137,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                    "ApiKey": SecurityScheme(type="apiKey", name="X-Api-Key", security_scheme_in="header"),
                 }
             ),
         ),

@@ -8,6 +8,7 @@ form (:func:`core.identity.is_canonical_user_id`).
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,11 +19,14 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AuthenticationResult
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 
+from api.key_auth import API_KEY_HEADER, key_owner
 from core.identity import is_canonical_user_id
 from core.settings import Settings
 
 PUBLIC_PATHS = [
     "^/api/background-remover/health",
+    # the remove.bg routes authenticate X-Api-Key themselves, to answer remove.bg's 403 (api/removebg)
+    "^/v1\\.0/",
     "^/schema",
     "^/favicon.ico$",
 ]
@@ -30,10 +34,12 @@ PUBLIC_PATHS = [
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller, built from the token's claims alone (no database round trip per request)."""
+    """The caller, built from the token's claims alone (no database round trip per request), or from
+    an API key (``api_key_id``, one indexed read)."""
 
     user_id: str
     scopes: frozenset[str]
+    api_key_id: uuid.UUID | None = None
 
 
 async def principal_from_token(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
@@ -53,10 +59,22 @@ async def principal_from_token(token: Token, connection: ASGIConnection[Any, Any
     return Principal(user_id=subject, scopes=scopes)
 
 
+async def principal_from_api_key(presented: str) -> Principal:
+    owner = await key_owner(presented)
+    return Principal(user_id=owner.user_id, scopes=frozenset(), api_key_id=owner.key_id)
+
+
 class BearerAuthenticationMiddleware(JWTAuthenticationMiddleware):
-    """Litestar's JWT middleware takes whatever follows the first space; we insist on ``Bearer``."""
+    """Litestar's JWT middleware takes whatever follows the first space; we insist on ``Bearer``.
+    An ``X-Api-Key`` header is the other way in (:mod:`api.key_auth`)."""
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        api_key = connection.headers.get(API_KEY_HEADER)
+        if api_key is not None:
+            if self.auth_header in connection.headers:
+                # two credentials could name two users: refuse rather than pick one
+                raise NotAuthorizedException("Send either an Authorization bearer token or an X-Api-Key, not both")
+            return AuthenticationResult(user=await principal_from_api_key(api_key), auth=None)
         scheme, _, encoded = (connection.headers.get(self.auth_header) or "").strip().partition(" ")
         if not encoded:
             raise NotAuthorizedException("No bearer token in the Authorization header")

@@ -124,7 +124,8 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
             extra["errors"] = exc.extra
     elif status == 401:
         # Litestar's messages name the pyjwt failure ("Signature has expired", ...), useful and harmless.
-        detail = f"Missing or invalid bearer token: {exc.detail}" if exc.detail else "Missing or invalid bearer token"
+        credential = "API key" if "x-api-key" in request.headers else "bearer token"
+        detail = f"Missing or invalid {credential}: {exc.detail}" if exc.detail else f"Missing or invalid {credential}"
     elif status == 413:
         # On POST /jobs the body is one image plus a little form overhead.
         code = "file_too_large" if request.url.path.rstrip("/").endswith("/jobs") else "payload_too_large"

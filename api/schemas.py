@@ -167,3 +167,29 @@ class GrantOut(Camel):
     credits: int
     granted: bool
     balance: int
+
+
+class ApiKeyIn(Camel):
+    name: str = ""
+    """A label to tell keys apart (at most 100 characters)."""
+
+
+class ApiKeyOut(Camel):
+    """An API key as listed: never the key itself."""
+
+    id: uuid.UUID
+    prefix: str
+    name: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    """Updated at most once a minute."""
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str
+    """The key itself, shown this once: it is stored only as a hash and cannot be shown again."""
+
+
+class ApiKeyList(Camel):
+    api_keys: list[ApiKeyOut]
+    limit: int

@@ -4,7 +4,7 @@
 
     from client import Client
 
-    with Client() as bg:                      # $BGREMOVER_URL, $BGREMOVER_TOKEN
+    with Client() as bg:                      # $BGREMOVER_URL, $BGREMOVER_TOKEN (or $BGREMOVER_API_KEY)
         job = bg.wait(bg.submit("quokka.jpg", tier="standard", format="webp"))
         bg.download_result(job, "cutouts/")
 
@@ -15,7 +15,7 @@ Errors are :class:`BgRemoverClientError` subclasses named after the API's proble
 from __future__ import annotations
 
 from client._async import AsyncClient
-from client._core import API_PREFIX, DEFAULT_URL, TOKEN_ENV, URL_ENV
+from client._core import API_KEY_ENV, API_PREFIX, DEFAULT_URL, TOKEN_ENV, URL_ENV
 from client._errors import (
     AlreadySubscribed,
     APIError,
@@ -45,6 +45,7 @@ from client._files import ImageSource, collect_images, extract_zip
 from client._models import (
     BATCH_FINAL_STATUSES,
     JOB_FINAL_STATUSES,
+    ApiKey,
     Balance,
     Batch,
     BatchImage,
@@ -63,6 +64,7 @@ from client._options import OutputOptions
 from client._sync import Client
 
 __all__ = [
+    "API_KEY_ENV",
     "API_PREFIX",
     "BATCH_FINAL_STATUSES",
     "DEFAULT_URL",
@@ -71,6 +73,7 @@ __all__ = [
     "URL_ENV",
     "APIError",
     "AlreadySubscribed",
+    "ApiKey",
     "AsyncClient",
     "AuthenticationError",
     "Balance",

@@ -25,6 +25,7 @@ API_PREFIX = "/api/background-remover"
 DEFAULT_URL = "http://127.0.0.1:8000"
 URL_ENV = "BGREMOVER_URL"
 TOKEN_ENV = "BGREMOVER_TOKEN"
+API_KEY_ENV = "BGREMOVER_API_KEY"
 USER_AGENT = "bgremover-client/0.1"
 
 T = TypeVar("T", Job, Batch)
@@ -42,10 +43,22 @@ def resolve_token(token: str | None) -> str | None:
     return value.strip() if value and value.strip() else None
 
 
-def default_headers(token: str | None) -> dict[str, str]:
+def resolve_credentials(token: str | None, api_key: str | None) -> dict[str, str]:
+    """The header that authenticates: an explicit ``api_key`` or ``token`` first, then
+    ``$BGREMOVER_API_KEY``, then ``$BGREMOVER_TOKEN``. The API refuses a request carrying both, so only
+    one is ever sent; passing both explicitly is a mistake (``ValueError``)."""
+    if token is not None and api_key is not None:
+        raise ValueError("pass either token or api_key, not both")
+    if api_key is not None or (token is None and os.environ.get(API_KEY_ENV, "").strip()):
+        key = (api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")).strip()
+        return {"X-Api-Key": key} if key else {}
+    resolved = resolve_token(token)
+    return {"Authorization": f"Bearer {resolved}"} if resolved else {}
+
+
+def default_headers(token: str | None, api_key: str | None = None) -> dict[str, str]:
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json, application/problem+json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
+    headers.update(resolve_credentials(token, api_key))
     return headers
 
 
@@ -190,6 +203,18 @@ class Endpoints:
         return Call("DELETE", f"{API_PREFIX}/subscription")
 
     @staticmethod
+    def create_api_key(name: str) -> Call:
+        return Call("POST", f"{API_PREFIX}/api-keys", json={"name": name} if name else None)
+
+    @staticmethod
+    def api_keys() -> Call:
+        return Call("GET", f"{API_PREFIX}/api-keys")
+
+    @staticmethod
+    def revoke_api_key(key_id: str) -> Call:
+        return Call("DELETE", f"{API_PREFIX}/api-keys/{key_id}")
+
+    @staticmethod
     def ready() -> Call:
         return Call("GET", f"{API_PREFIX}/health/ready")
 
@@ -307,6 +332,7 @@ class Poller(Generic[T]):
 
 
 __all__ = [
+    "API_KEY_ENV",
     "API_PREFIX",
     "DEFAULT_URL",
     "TOKEN_ENV",
@@ -320,6 +346,7 @@ __all__ = [
     "json_body",
     "raise_for_problem",
     "resolve_base_url",
+    "resolve_credentials",
     "resolve_token",
     "transport_error",
 ]

@@ -250,6 +250,7 @@ _BY_CODE: dict[str, type[APIError]] = {
     "job_not_cancellable": JobNotCancellable,
     "batch_not_finished": BatchNotFinished,
     "already_subscribed": AlreadySubscribed,
+    "api_key_limit_reached": Conflict,
     "idempotency_in_progress": IdempotencyInProgress,
     "webhook_secret_missing": WebhookSecretMissing,
     "invalid_image": InvalidImage,

@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 __all__ = [
     "BATCH_FINAL_STATUSES",
     "JOB_FINAL_STATUSES",
+    "ApiKey",
     "Balance",
     "Batch",
     "BatchImage",
@@ -377,6 +378,29 @@ class Balance:
     @classmethod
     def from_api(cls, body: Mapping[str, Any]) -> Balance:
         return cls(balance=_int(body.get("balance")), user_id=str(body.get("userId", "")))
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """One of the caller's API keys (``GET /api-keys``); ``key`` is set only in the answer that created it."""
+
+    id: str
+    prefix: str
+    name: str
+    created_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+    key: str | None = None
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> ApiKey:
+        return cls(
+            id=str(body.get("id", "")),
+            prefix=str(body.get("prefix", "")),
+            name=str(body.get("name", "")),
+            created_at=_time(body.get("createdAt")),
+            last_used_at=_time(body.get("lastUsedAt")),
+            key=_str(body.get("key")),
+        )
 
 
 @dataclass(frozen=True)

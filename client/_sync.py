@@ -21,11 +21,10 @@ from client._core import (
     json_body,
     raise_for_problem,
     resolve_base_url,
-    resolve_token,
     transport_error,
 )
 from client._files import ImageSource, collect_images, load_image
-from client._models import Balance, Batch, Job, Page, Pricing, Readiness, Stats, Subscription
+from client._models import ApiKey, Balance, Batch, Job, Page, Pricing, Readiness, Stats, Subscription
 from client._options import OptionArgs, OutputOptions, merge_options
 
 __all__ = ["Client"]
@@ -35,7 +34,8 @@ class Client:
     """Blocking client of the bgremover API.
 
     ``base_url`` defaults to ``$BGREMOVER_URL`` or ``http://127.0.0.1:8000``; ``token`` to
-    ``$BGREMOVER_TOKEN``. Use it as a context manager (or call :meth:`close`). Every method raises a
+    ``$BGREMOVER_TOKEN``; pass ``api_key`` (or set ``$BGREMOVER_API_KEY``) to authenticate with an API
+    key instead. Use it as a context manager (or call :meth:`close`). Every method raises a
     :class:`~client.BgRemoverClientError` subclass on failure.
     """
 
@@ -44,6 +44,7 @@ class Client:
         base_url: str | None = None,
         token: str | None = None,
         *,
+        api_key: str | None = None,
         timeout: float = 60.0,
         transport: httpx.BaseTransport | None = None,
         event_hooks: dict[str, list[Callable[..., Any]]] | None = None,
@@ -51,7 +52,7 @@ class Client:
         self.base_url = resolve_base_url(base_url)
         self._http = httpx.Client(
             base_url=self.base_url,
-            headers=default_headers(resolve_token(token)),
+            headers=default_headers(token, api_key),
             timeout=timeout,
             transport=transport,
             event_hooks=event_hooks,
@@ -125,6 +126,22 @@ class Client:
     def cancel_subscription(self) -> Subscription:
         """Cancel the active subscription at once; ``Conflict`` when there is none."""
         return Subscription.from_api(self._json(Endpoints.cancel_subscription())["subscription"])
+
+    # -- API keys -------------------------------------------------------------------------------------
+
+    def create_api_key(self, name: str = "") -> ApiKey:
+        """A new API key; its ``key`` is in this answer only (store it). Needs a bearer token."""
+        return ApiKey.from_api(self._json(Endpoints.create_api_key(name)))
+
+    def api_keys(self) -> list[ApiKey]:
+        """The caller's active API keys (prefix, name, dates; never the keys)."""
+        body = self._json(Endpoints.api_keys())
+        return [ApiKey.from_api(k) for k in body.get("apiKeys", []) if isinstance(k, dict)]
+
+    def revoke_api_key(self, key: ApiKey | str) -> ApiKey:
+        """Revoke a key (by id or :class:`ApiKey`); it is refused from the next request on."""
+        key_id = key if isinstance(key, str) else key.id
+        return ApiKey.from_api(self._json(Endpoints.revoke_api_key(key_id)))
 
     # -- jobs -----------------------------------------------------------------------------------------
 

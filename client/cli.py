@@ -29,7 +29,7 @@ from client._errors import (
     QuotaExceeded,
 )
 from client._files import collect_images, extract_zip
-from client._models import Batch, Job, Pricing, Subscription
+from client._models import ApiKey, Batch, Job, Pricing, Subscription
 from client._options import OutputOptions
 from client._progress import ProgressBar
 from client._sync import Client
@@ -63,14 +63,18 @@ EXIT_CODES: dict[int, str] = {
     EXIT_OK: "success: every image was processed",
     EXIT_FAILED_IMAGES: "the request was accepted but some (or all) images failed",
     EXIT_USAGE: "usage error (unknown command, bad flag)",
-    EXIT_AUTH: "authentication or permission problem (401/403: set BGREMOVER_TOKEN or --token)",
+    EXIT_AUTH: "authentication or permission problem (401/403: set BGREMOVER_TOKEN / --token or BGREMOVER_API_KEY)",
     EXIT_CREDITS: "insufficient credits (402) or subscription quota used up (429 quota_exceeded)",
     EXIT_UNAVAILABLE: "service unavailable, rate limited, server error, network error or wait timeout",
     EXIT_INVALID: "invalid input: missing file, unusable image, bad option, unknown tier, not found, conflict",
 }
 
 _MESSAGES: dict[str, str] = {
-    "unauthorized": "Authentication failed: {detail}. Set BGREMOVER_TOKEN (make token USER=you) or pass --token.",
+    "unauthorized": (
+        "Authentication failed: {detail}. Set BGREMOVER_TOKEN (make token USER=you) or pass --token, "
+        "or use an API key (BGREMOVER_API_KEY or --api-key)."
+    ),
+    "api_key_limit_reached": "Too many API keys: {detail}",
     "forbidden": "Not allowed: {detail}",
     "quota_exceeded": "Subscription quota used up for today: {detail}",
     "rate_limited": "Too many requests: {detail}{retry}",
@@ -184,8 +188,9 @@ def _epilog() -> str:
     lines += [
         "",
         "environment:",
-        "  BGREMOVER_URL    API base URL (default http://127.0.0.1:8000)",
-        "  BGREMOVER_TOKEN  bearer token (`make token USER=you` prints a development one)",
+        "  BGREMOVER_URL      API base URL (default http://127.0.0.1:8000)",
+        "  BGREMOVER_TOKEN    bearer token (`make token USER=you` prints a development one)",
+        "  BGREMOVER_API_KEY  API key, used instead of the token (`bgremover keys create`)",
         "",
         "examples:",
         "  bgremover remove photo.jpg --out cutouts",
@@ -204,7 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--url", help="API base URL (default: $BGREMOVER_URL or http://127.0.0.1:8000)")
-    parser.add_argument("--token", help="bearer token (default: $BGREMOVER_TOKEN)")
+    credential = parser.add_mutually_exclusive_group()
+    credential.add_argument("--token", help="bearer token (default: $BGREMOVER_TOKEN)")
+    credential.add_argument("--api-key", help="API key instead of a token (default: $BGREMOVER_API_KEY)")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -240,6 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
     action.add_argument("--renew", action="store_true", help="pay one more period of your plan in credits")
     action.add_argument("--cancel", action="store_true", help="cancel now (the rest of the period is not refunded)")
     sub.add_argument("--idempotency-key", help="with --subscribe or --renew: a retry with the same key charges once")
+
+    keys = commands.add_parser("keys", help="create, list or revoke your API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create = key_commands.add_parser("create", help="create a key and print it (shown once; needs a bearer token)")
+    create.add_argument("--name", default="", help="a label to tell keys apart")
+    key_commands.add_parser("list", help="list your active keys (never the keys themselves)")
+    revoke = key_commands.add_parser("revoke", help="revoke a key: it is refused from then on")
+    revoke.add_argument("key_id", metavar="ID", help="the key's id, as `bgremover keys list` shows it")
     return parser
 
 
@@ -251,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
-        with Client(args.url, args.token) as bg:
+        with Client(args.url, args.token, api_key=args.api_key) as bg:
             command = args.command
             if command == "remove":
                 return _remove(bg, args)
@@ -267,6 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stats = bg.stats()
                 _out(args, dict(vars(stats)), _format_stats(vars(stats)))
                 return EXIT_OK
+            if command == "keys":
+                return _keys(bg, args)
             return _subscription(bg, args)
     except (BgRemoverClientError, FileNotFoundError, IsADirectoryError) as exc:
         _err(message_for(exc))
@@ -444,6 +461,27 @@ def _subscription(bg: Client, args: argparse.Namespace) -> int:
     else:
         sub = bg.subscription()
     _out(args, None if sub is None else dict(vars(sub)), _describe_subscription(sub))
+    return EXIT_OK
+
+
+def _describe_key(key: ApiKey) -> str:
+    created = key.created_at.strftime("%Y-%m-%d %H:%M") if key.created_at else "?"
+    used = key.last_used_at.strftime("%Y-%m-%d %H:%M") if key.last_used_at else "never used"
+    return f"{key.id}  {key.prefix}…  created {created}  last used {used}  {key.name}".rstrip()
+
+
+def _keys(bg: Client, args: argparse.Namespace) -> int:
+    if args.keys_command == "create":
+        key = bg.create_api_key(args.name)
+        if not args.json:
+            _err(f"API key {key.id} created; it is shown this once, store it now:")
+        _out(args, dict(vars(key)), key.key or "")
+    elif args.keys_command == "list":
+        keys = bg.api_keys()
+        _out(args, [dict(vars(k)) for k in keys], "\n".join(map(_describe_key, keys)) or "No API keys.")
+    else:
+        key = bg.revoke_api_key(args.key_id)
+        _out(args, dict(vars(key)), f"Revoked {key.id} ({key.prefix}…).")
     return EXIT_OK
 
 

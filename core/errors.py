@@ -29,6 +29,7 @@ The API turns any :class:`BgRemoverError` into an RFC 9457 problem+json response
     │   ├── JobNotCancellable         409 job_not_cancellable
     │   ├── BatchNotFinished          409 batch_not_finished
     │   ├── AlreadySubscribed         409 already_subscribed
+    │   ├── ApiKeyLimitReached        409 api_key_limit_reached
     │   ├── IdempotencyInProgress     409 idempotency_in_progress
     │   └── WebhookSecretMissing      409 webhook_secret_missing
     ├── IdempotencyKeyReused          422 idempotency_key_reused
@@ -250,6 +251,12 @@ class AlreadySubscribed(Conflict):
     """The user already has an active subscription."""
 
     code = "already_subscribed"
+
+
+class ApiKeyLimitReached(Conflict):
+    """The user already has as many active API keys as allowed (``MAX_API_KEYS_PER_USER``)."""
+
+    code = "api_key_limit_reached"
 
 
 class IdempotencyInProgress(Conflict):

@@ -60,6 +60,10 @@ class JobRow(_Row):
     error_message: str | None
     attempts: int
     processing_ms: int | None
+    foreground_left: int | None
+    foreground_top: int | None
+    foreground_width: int | None
+    foreground_height: int | None
     created_at: dt.datetime
     updated_at: dt.datetime
     started_at: dt.datetime | None
@@ -135,3 +139,15 @@ class FinishedJob:
 
     job: JobRow
     batch_done: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRow(_Row):
+    """An API key as its owner may see it: never the key itself, nor its hash."""
+
+    id: uuid.UUID
+    user_id: str
+    name: str
+    prefix: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None

@@ -225,6 +225,15 @@ class Settings:
     max_header_bytes: int = field(default_factory=lambda: _env_int("MAX_HEADER_BYTES", 16 * 1024))
     """An incomplete request head (request line and headers) larger than this is refused with 400."""
 
+    max_api_keys_per_user: int = field(default_factory=lambda: _env_int("MAX_API_KEYS_PER_USER", 10))
+    """Active (not revoked) API keys one user may hold; creating more is refused with 409."""
+
+    removebg_tier: str = field(default_factory=lambda: _env("REMOVEBG_TIER", "standard"))
+    """The tier (and so the price) of every image sent to the remove.bg-compatible ``POST /v1.0/removebg``."""
+
+    removebg_wait_s: float = field(default_factory=lambda: _env_float("REMOVEBG_WAIT_S", 60.0))
+    """How long ``POST /v1.0/removebg`` waits for its job before answering 504 (the job is not lost)."""
+
     @property
     def heartbeat_key(self) -> str:
         return f"{self.queue_name}:workers"

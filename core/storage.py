@@ -99,5 +99,13 @@ def output_key(job_id: object, extension: str) -> str:
     return f"outputs/{job_id}.{extension}"
 
 
+_RESULT_MEDIA_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg"}
+
+
+def result_media_type(key: str) -> str:
+    """The ``Content-Type`` of a stored result, from its key's extension."""
+    return _RESULT_MEDIA_TYPES.get(key.rsplit(".", 1)[-1], "application/octet-stream")
+
+
 def zip_key(batch_id: object) -> str:
     return f"zips/{batch_id}.zip"

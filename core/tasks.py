@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix, result_key_prefix
+from redis.asyncio import Redis
 
 from core.statuses import WebhookKind
 
@@ -75,3 +76,21 @@ async def enqueue_webhook(redis: ArqRedis, queue_name: str, kind: WebhookKind, o
         _queue_name=webhook_queue(queue_name),
     )
     return job is not None
+
+
+DONE_SIGNAL_TTL_S = 120
+"""A "job is final" signal nobody waited for disappears after this."""
+
+
+def done_key(queue_name: str, job_id: uuid.UUID | str) -> str:
+    """A list the worker pushes to when a single job reaches its final state, so that a caller blocked on
+    it (``BLPOP``: the synchronous remove.bg route) wakes at once instead of polling the database."""
+    return f"{queue_name}:done:{job_id}"
+
+
+async def signal_job_final(redis: Redis, queue_name: str, job_id: uuid.UUID | str) -> None:
+    key = done_key(queue_name, job_id)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.rpush(key, "final")
+        pipe.expire(key, DONE_SIGNAL_TTL_S)
+        await pipe.execute()

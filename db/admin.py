@@ -1,4 +1,5 @@
-"""``python -m db.admin grant --user alice --credits 500``: operator commands (``make grant``)."""
+"""``python -m db.admin grant --user alice --credits 500``: operator commands (``make grant``,
+``make api-key``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import asyncio
 import sys
 import uuid
 
-from db import credits
+from core import api_keys as keys
+from core.identity import is_canonical_user_id
+from core.settings import get_settings
+from db import api_keys, credits
 
 
 async def _grant(user: str, amount: int, reason: str, grant_id: str | None) -> int:
@@ -21,6 +25,13 @@ async def _grant(user: str, amount: int, reason: str, grant_id: str | None) -> i
     return 0
 
 
+async def _api_key(user: str, name: str) -> int:
+    new = keys.generate()
+    await api_keys.create(user, new, name=name, limit=get_settings().max_api_keys_per_user)
+    print(new.key)  # alone on stdout, so that `KEY=$(make -s api-key USER=alice)` works
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m db.admin", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -31,7 +42,14 @@ def main(argv: list[str] | None = None) -> int:
     grant.add_argument("--grant-id", default=None, help="makes the grant idempotent (same id = same grant)")
     balance = sub.add_parser("balance", help="print a user's balance")
     balance.add_argument("--user", required=True)
+    key = sub.add_parser("api-key", help="create an API key for a user and print it (shown this once)")
+    key.add_argument("--user", required=True)
+    key.add_argument("--name", default="created with make api-key")
     args = parser.parse_args(argv)
+    if args.command == "api-key":
+        if not is_canonical_user_id(args.user):
+            parser.error("--user must be a user id in canonical form (no surrounding spaces)")
+        return asyncio.run(_api_key(args.user, args.name[: keys.MAX_NAME_LENGTH]))
     if args.command == "grant":
         if not 0 < args.credits <= 10_000_000:
             parser.error("--credits must be between 1 and 10000000")

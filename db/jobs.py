@@ -61,7 +61,8 @@ _JOB_COLUMNS = (
     "id, user_id, batch_id, position, tier, status, pricing_type, original_filename, input_key, output_key, "
     "input_width, input_height, input_bytes, input_format, output_options, credits_charged, "
     "covered_by_subscription, usage_date, webhook_url, webhook_status, error_code, error_message, attempts, "
-    "processing_ms, created_at, updated_at, started_at, finished_at"
+    "processing_ms, foreground_left, foreground_top, foreground_width, foreground_height, "
+    "created_at, updated_at, started_at, finished_at"
 )
 
 
@@ -148,19 +149,23 @@ async def transition_to_final(
     error_code: str | None = None,
     error_message: str | None = None,
     user_id: str | None = None,
+    foreground: tuple[int, int, int, int] | None = None,
 ) -> JobRow | None:
     """Move a job to a final state exactly once; None when it was not in ``from_statuses``.
 
-    Whatever goes with the transition (refund, batch counters) must run only when this returns a row.
+    ``foreground`` is the subject's (left, top, width, height) in the result. Whatever goes with the
+    transition (refund, batch counters) must run only when this returns a row.
     """
     allowed = sql_list(from_statuses)
     user_clause = " AND user_id = {}" if user_id is not None else ""
-    args: list[Any] = [status, output_key, processing_ms, error_code, error_message, job_id]
+    box: tuple[int | None, ...] = foreground or (None, None, None, None)
+    args: list[Any] = [status, output_key, processing_ms, *box, error_code, error_message, job_id]
     if user_id is not None:
         args.append(user_id)
     rows = await BackgroundRemovalJob.raw(
         "UPDATE background_removal_job SET status = {}, output_key = COALESCE({}, output_key), "
-        "processing_ms = COALESCE({}, processing_ms), error_code = {}, error_message = {}, "
+        "processing_ms = COALESCE({}, processing_ms), foreground_left = {}, foreground_top = {}, "
+        "foreground_width = {}, foreground_height = {}, error_code = {}, error_message = {}, "
         "finished_at = now(), updated_at = clock_timestamp() "
         f"WHERE id = {{}} AND status IN ({allowed}){user_clause} RETURNING " + _JOB_COLUMNS,
         *args,

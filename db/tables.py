@@ -96,6 +96,11 @@ class BackgroundRemovalJob(Table, tablename="background_removal_job"):
     worker_id = Varchar(length=128, null=True, default=None)
     """The worker processing (or last to process) the job; a dead worker's jobs are taken over."""
     processing_ms = Integer(null=True, default=None)
+    foreground_left = Integer(null=True, default=None)
+    """The subject's bounding box in the result image, in pixels (what remove.bg clients read)."""
+    foreground_top = Integer(null=True, default=None)
+    foreground_width = Integer(null=True, default=None)
+    foreground_height = Integer(null=True, default=None)
     usage_date = Date(null=True, default=None)
     """The subscription day whose quota covered this job (given back if the job finally fails)."""
     webhook_url = Varchar(length=2048, null=True, default=None)
@@ -230,6 +235,25 @@ class WebhookDelivery(Table, tablename="webhook_delivery"):
     webhook_delivery_event_unique = Unique(["kind", "object_id"])
 
 
+class ApiKey(Table, tablename="api_key"):
+    """A user's API key, accepted as ``X-Api-Key`` beside bearer tokens.
+
+    Only the sha256 of the key is stored: the key is shown once, when it is created, and a copy of this
+    table does not let anyone call the API. ``prefix`` (the first characters) lets a user tell keys apart.
+    A revoked key keeps its row (``revoked_at``) so that the list of keys ever issued stays auditable.
+    """
+
+    id = UUID(primary_key=True)
+    user_id = Varchar(length=255, null=False, index=True)
+    name = Varchar(length=100, null=False, default="")
+    prefix = Varchar(length=16, null=False)
+    key_hash = Varchar(length=64, null=False, unique=True)
+    created_at = Timestamptz(null=False, default=TimestamptzNow())
+    last_used_at = Timestamptz(null=True, default=None)
+    """Updated at most once a minute per key, so authentication adds no write to every request."""
+    revoked_at = Timestamptz(null=True, default=None)
+
+
 TABLES: tuple[type[Table], ...] = (
     BackgroundRemovalBatch,
     BackgroundRemovalJob,
@@ -239,6 +263,7 @@ TABLES: tuple[type[Table], ...] = (
     IdempotencyRecord,
     WebhookSigningSecret,
     WebhookDelivery,
+    ApiKey,
 )
 """Every table, parents first (the order migrations and test set-up create them in)."""
 

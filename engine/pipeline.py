@@ -43,6 +43,8 @@ class Cutout:
     input_format: str
     input_width: int
     input_height: int
+    foreground: tuple[int, int, int, int]
+    """The subject's (left, top, width, height) in the output image."""
 
 
 @dataclass
@@ -120,6 +122,7 @@ class Engine:
             input_format=image.info.format,
             input_width=image.info.width,
             input_height=image.info.height,
+            foreground=out.foreground,
         )
 
     def segment(self, image: DecodedImage, spec: Pipeline, runner: ModelRunner, clock: _Clock | None = None) -> Frame:

@@ -31,6 +31,8 @@ class Rendered:
     extension: str
     width: int
     height: int
+    foreground: tuple[int, int, int, int]
+    """The subject's (left, top, width, height) in the output; all zero when nothing is opaque enough."""
 
 
 def to_u8(alpha: F32) -> U8:
@@ -48,6 +50,13 @@ def crop_box(alpha: U8, options: OutputOptions) -> tuple[int, int, int, int]:
     y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
     margin = options.crop_margin.pixels(x1 - x0, y1 - y0)
     return max(0, x0 - margin), max(0, y0 - margin), min(width, x1 + margin), min(height, y1 + margin)
+
+
+def foreground_box(alpha: U8) -> tuple[int, int, int, int]:
+    """(left, top, width, height) of the pixels that count as subject (the crop's threshold)."""
+    _, subject = cv2.threshold(alpha, _CROP_THRESHOLD - 1, 255, cv2.THRESH_BINARY)
+    left, top, width, height = cv2.boundingRect(subject)
+    return int(left), int(top), int(width), int(height)
 
 
 def render(rgb: U8, alpha: U8, options: OutputOptions) -> Rendered:
@@ -85,7 +94,7 @@ def render(rgb: U8, alpha: U8, options: OutputOptions) -> Rendered:
         raise OutputTooLarge(f"the {options.format.upper()} encoder refused a {width}×{height} image") from exc
     if not ok:
         raise OutputTooLarge(f"the {options.format.upper()} encoder refused a {width}×{height} image")
-    return Rendered(encoded.tobytes(), media_type, extension, width, height)
+    return Rendered(encoded.tobytes(), media_type, extension, width, height, foreground_box(alpha))
 
 
 def _composite(rgb: U8, alpha: U8, bg: tuple[int, int, int, int]) -> U8:

@@ -24,7 +24,7 @@ from core.rows import FinishedJob, JobRow
 from core.settings import Settings
 from core.statuses import UNFINISHED, JobStatus
 from core.storage import output_key
-from core.tasks import enqueue_batch_zip, enqueue_webhook
+from core.tasks import enqueue_batch_zip, enqueue_webhook, signal_job_final
 from db import batches, billing, jobs
 from db.piccolo_conf import DB
 from engine.pipeline import Cutout
@@ -92,7 +92,9 @@ async def process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
     key = output_key(jid, cutout.extension)
     try:
         await asyncio.to_thread(worker.storage.put, key, cutout.data)
-        final = await _finish(jid, JobStatus.COMPLETED, output_key=key, processing_ms=elapsed_ms)
+        final = await _finish(
+            jid, JobStatus.COMPLETED, output_key=key, processing_ms=elapsed_ms, foreground=cutout.foreground
+        )
     except Exception as exc:
         raise _retry_or_give_up(ctx, jid, exc, settings) from exc
     if final is not None:
@@ -109,6 +111,7 @@ async def _finish(
     processing_ms: int | None = None,
     error_code: str | None = None,
     error_message: str | None = None,
+    foreground: tuple[int, int, int, int] | None = None,
 ) -> FinishedJob | None:
     """The final transition, its refund and the batch counter, atomically."""
     async with DB.transaction():
@@ -120,6 +123,7 @@ async def _finish(
             processing_ms=processing_ms,
             error_code=error_code,
             error_message=error_message,
+            foreground=foreground,
         )
         if job is None:
             return None
@@ -153,8 +157,11 @@ async def _after_final(ctx: dict[str, Any], final: FinishedJob) -> None:
     try:
         if final.batch_done and job.batch_id is not None:
             await enqueue_batch_zip(worker.redis, queue, job.batch_id)
-        elif job.batch_id is None and job.webhook_url:
+        if job.batch_id is None and job.webhook_url:
             await enqueue_webhook(worker.redis, queue, "job", job.id)
+        if job.batch_id is None:
+            # a lost signal only delays a waiting remove.bg request until its next look at the row (≤ 1 s)
+            await signal_job_final(worker.redis, queue, job.id)
     except Exception as exc:  # the sweep builds unbuilt ZIPs and sends webhooks never attempted
         log.warning("job %s: could not enqueue its follow-up: %r", job.id, exc)
 

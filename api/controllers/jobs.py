@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from litestar.params import Body, FromPath, HeaderParameter, QueryParameter
 from litestar.response import File
 
 from api.auth import Principal
+from api.cancellation import cancel_pending_job
 from api.schemas import JobList
 from api.submissions import Submissions
 from api.web import openapi_examples as ex
@@ -25,12 +25,9 @@ from core.filenames import safe_stem
 from core.rows import JobRow
 from core.serialisers import JobOut, job_out
 from core.statuses import UNFINISHED, JobStatus
-from core.storage import LocalStorage
-from db import billing, jobs
+from core.storage import LocalStorage, result_media_type
+from db import jobs
 from db.idempotency import check_key
-from db.piccolo_conf import DB
-
-_MEDIA_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg"}
 
 
 @dataclass
@@ -157,7 +154,7 @@ class JobController(Controller):
         return File(
             path=path,
             filename=f"{safe_stem(row.original_filename, str(job_id))}.{extension}",
-            media_type=_MEDIA_TYPES.get(extension, "application/octet-stream"),
+            media_type=result_media_type(row.output_key),
             content_disposition_type="inline",
         )
 
@@ -174,22 +171,8 @@ class JobController(Controller):
         existing = await _own_job(job_id, user_id)
         if existing.batch_id is not None:
             raise JobNotCancellable("Images of a batch cannot be cancelled one by one.", jobStatus=existing.status)
-        async with DB.transaction():
-            row = await jobs.transition_to_final(
-                job_id,
-                JobStatus.CANCELLED,
-                from_statuses=frozenset({JobStatus.PENDING}),
-                error_code="cancelled",
-                error_message="Cancelled by the client.",
-                user_id=user_id,
-            )
-            if row is not None:
-                await billing.release_job(row, reason="job cancelled")
-        if row is not None and row.input_key:
-            # Refunded in full, so the upload must not stay: else cancel-and-resubmit stores for free.
-            storage: LocalStorage = request.app.state.storage
-            await asyncio.to_thread(storage.delete, row.input_key)
-            await jobs.forget_input(row.id)
+        storage: LocalStorage = request.app.state.storage
+        row = await cancel_pending_job(job_id, user_id, storage)
         if row is None:
             current = await _own_job(job_id, user_id)
             raise JobNotCancellable(

@@ -14,6 +14,9 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 
 from api.schemas import (
+    ApiKeyCreated,
+    ApiKeyList,
+    ApiKeyOut,
     Balance,
     BatchList,
     GrantOut,
@@ -946,4 +949,65 @@ LIST_WEBHOOK_DELIVERIES_RESPONSES = {
         description="Newest first",
     ),
     400: bad_request("GET", "/webhooks/deliveries", "limit", "Expected `int` <= 100"),
+}
+
+# ----------------------------------------------------------------------------- API keys
+
+_KEY_ID = "5b0d7c1e-2f4a-4c8e-9b6d-3a1e0f9c7d52"
+API_KEY: dict[str, Any] = {
+    "id": _KEY_ID,
+    "prefix": "bgr_Q2x9mT0a",
+    "name": "nightly export",
+    "createdAt": "2025-06-01T09:30:00.123456Z",
+    "lastUsedAt": "2025-06-02T04:00:12.004211Z",
+}
+API_KEY_EXAMPLES = [Example(id="named", summary="A key with a label", value={"name": "nightly export"})]
+
+CREATE_API_KEY_RESPONSES = {
+    201: ok(
+        ApiKeyCreated,
+        Example(
+            id="created",
+            summary="The key, shown this once",
+            value={**API_KEY, "lastUsedAt": None, "key": "bgr_Q2x9mT0aVn4Lk7yWc1Rz8bP3sE6uH5jD0fG2aK9qM4t"},
+        ),
+        description="Created: store `key` now, it is never shown again",
+    ),
+    403: problems(
+        problem(
+            403,
+            "forbidden",
+            "Forbidden",
+            "API keys are created with a bearer token, not with another API key.",
+            "/api-keys",
+        ),
+        description="Sent with an API key instead of a bearer token (problem+json)",
+    ),
+    409: problems(
+        problem(
+            409,
+            "api_key_limit_reached",
+            "Conflict",
+            "You already have 10 active API keys, the most allowed; revoke one first.",
+            "/api-keys",
+            limit=10,
+        ),
+        description="Too many active keys (problem+json)",
+    ),
+    401: unauthorized("/api-keys"),
+}
+
+LIST_API_KEYS_RESPONSES = {
+    200: ok(ApiKeyList, Example(id="keys", value={"apiKeys": [API_KEY], "limit": 10}), description="Active keys"),
+    401: unauthorized("/api-keys"),
+}
+
+REVOKE_API_KEY_RESPONSES = {
+    200: ok(ApiKeyOut, Example(id="revoked", value=API_KEY), description="Revoked: refused from the next request on"),
+    404: problems(
+        problem(
+            404, "not_found", "Not Found", f"No active API key {_KEY_ID}.", f"/api-keys/{_KEY_ID}", resource="api_key"
+        ),
+        description="No such active key of the caller's (problem+json)",
+    ),
 }

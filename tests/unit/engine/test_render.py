@@ -92,3 +92,17 @@ def test_size_only_downscales() -> None:
     assert _open(out.data).size == (32, 24)
     out = render(subject_image(), _alpha(), OutputOptions(size=1000))
     assert (out.width, out.height) == (64, 48)
+
+
+def test_foreground_box_is_in_output_coordinates() -> None:
+    alpha = _alpha()  # subject at x 19..39, y 10..29
+    assert render(subject_image(), alpha, OutputOptions()).foreground == (19, 10, 21, 20)
+    # the same box whatever the colours: a jpg on white has no alpha left to measure, the result still knows it
+    assert render(subject_image(), alpha, OutputOptions(format="jpg")).foreground == (19, 10, 21, 20)
+    cropped = render(subject_image(), alpha, OutputOptions.from_params({"crop": "true", "crop_margin": "5"}))
+    assert cropped.foreground == (5, 5, 21, 20)
+    halved = render(subject_image(), alpha, OutputOptions(size=32))
+    left, top, width, height = halved.foreground
+    assert (9 <= left <= 10, top == 5, 10 <= width <= 12, height == 10) == (True, True, True, True)
+    empty = render(subject_image(), np.zeros((48, 64), np.uint8), OutputOptions())
+    assert empty.foreground == (0, 0, 0, 0)

@@ -1,0 +1,42 @@
+"""API keys: how they look, how they are made and how they are stored.
+
+A key is ``bgr_`` followed by 43 URL-safe characters (32 random bytes). That is far beyond guessing,
+so a plain sha256 of the key is a safe thing to store and look up (a slow password hash protects
+low-entropy secrets; this one has 256 bits). The prefix makes a leaked key recognisable to secret
+scanners and to people; the first characters are kept in the clear so users can tell keys apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+KEY_PREFIX = "bgr_"
+KEY_PATTERN = re.compile(r"bgr_[A-Za-z0-9_-]{43}")
+SHOWN_PREFIX_LENGTH = 12
+"""``bgr_`` plus 8 characters of the key: enough to tell keys apart, far too little to guess the rest."""
+MAX_NAME_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class NewKey:
+    key: str
+    """The key itself: returned to the user once, never stored."""
+    prefix: str
+    hash: str
+
+
+def generate() -> NewKey:
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    return NewKey(key=key, prefix=key[:SHOWN_PREFIX_LENGTH], hash=hash_key(key))
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("ascii")).hexdigest()
+
+
+def looks_like_key(value: str) -> bool:
+    """Shape check before any database look-up: anything else cannot be a key we issued."""
+    return KEY_PATTERN.fullmatch(value) is not None

@@ -27,6 +27,7 @@ from api.controllers.billing import (
 )
 from api.controllers.health import HealthController
 from api.controllers.jobs import JobController
+from api.controllers.signed import SignedFileController, before_signed_request
 from api.limits import RateLimiter
 from api.problems import EXCEPTION_HANDLERS, add_request_id_header
 from api.queue import Enqueuer
@@ -38,6 +39,7 @@ from core.errors import DatabaseUnavailable
 from core.pricing import plans
 from core.serialisers import API_PREFIX
 from core.settings import Settings, get_settings
+from core.signed_urls import UrlSigner
 from core.storage import LocalStorage
 from db.piccolo_conf import DB
 
@@ -120,8 +122,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=64 * 1024,
     )
     health = Router(path=API_PREFIX, route_handlers=[HealthController])
+    signed = Router(path=API_PREFIX, route_handlers=[SignedFileController], before_request=before_signed_request)
     app = Litestar(
-        route_handlers=[health, api, *web_route_handlers()],
+        route_handlers=[health, signed, api, *web_route_handlers()],
         on_app_init=[jwt_auth.on_app_init],
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[add_request_id_header],
@@ -148,6 +151,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     app.state.settings = settings
     app.state.storage = LocalStorage(settings.storage_dir)
+    app.state.url_signer = UrlSigner.from_settings(settings)
     app.state.enqueuer = Enqueuer(settings)
     app.state.rate_limiter = RateLimiter(settings)
     app.state.schema_gate = SchemaGate(settings.database_url, timeout_s=min(settings.db_timeout_s, 5.0))

@@ -33,6 +33,8 @@ The API turns any :class:`BgRemoverError` into an RFC 9457 problem+json response
     ├── IdempotencyKeyReused          422 idempotency_key_reused
     ├── ResultNotReady                404 result_not_ready
     ├── ResultExpired                 410 result_expired
+    ├── InvalidSignature              403 invalid_signature
+    ├── LinkExpired                   410 link_expired
     ├── DatabaseUnavailable           503 database_unavailable
     ├── SchemaNotReady                503 schema_not_ready
     ├── InsufficientStorage           507 insufficient_storage
@@ -277,6 +279,22 @@ class ResultExpired(BgRemoverError):
     """The result existed but was deleted after the retention period."""
 
     code = "result_expired"
+    status = 410
+    title = "Gone"
+
+
+class InvalidSignature(BgRemoverError):
+    """A signed link whose signature is missing or does not match its path and expiry."""
+
+    code = "invalid_signature"
+    status = 403
+    title = "Forbidden"
+
+
+class LinkExpired(BgRemoverError):
+    """A signed link that was genuine but whose expiry has passed: ask the API for a fresh one."""
+
+    code = "link_expired"
     status = 410
     title = "Gone"
 

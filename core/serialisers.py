@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 
 from core.rows import BatchImageRow, BatchRow, JobRow
+from core.signed_urls import UrlSigner, batch_zip_path, job_result_path
 from core.statuses import PROGRESS, JobStatus
 
 API_PREFIX = "/api/background-remover"
@@ -25,6 +26,10 @@ class Camel(msgspec.Struct, rename="camel"):
 class JobLinks(Camel):
     self: str
     result: str | None
+    """The result with the bearer token, once completed."""
+    download: str | None
+    """The result without a token (``<img src>``, ``<a href download>``): signed, short-lived; null in
+    webhooks, whose payloads are kept and logged far longer than a link should live."""
 
 
 class JobOut(Camel):
@@ -68,7 +73,10 @@ class BatchImage(Camel):
 
 class BatchLinks(Camel):
     self: str
+    result: str | None
+    """The ZIP with the bearer token, once it exists."""
     download: str | None
+    """The ZIP without a token: signed and short-lived, like a job's ``links.download``."""
 
 
 class BatchOut(Camel):
@@ -93,7 +101,9 @@ class BatchOut(Camel):
     images: list[BatchImage] | None = None
 
 
-def job_out(row: JobRow) -> JobOut:
+def job_out(row: JobRow, signer: UrlSigner | None = None) -> JobOut:
+    """``signer`` makes ``links.download``; without it (webhooks) the link is null."""
+    completed = row.status is JobStatus.COMPLETED
     return JobOut(
         id=row.id,
         batch_id=row.batch_id,
@@ -121,12 +131,13 @@ def job_out(row: JobRow) -> JobOut:
         finished_at=row.finished_at,
         links=JobLinks(
             self=f"{API_PREFIX}/jobs/{row.id}",
-            result=f"{API_PREFIX}/jobs/{row.id}/result" if row.status is JobStatus.COMPLETED else None,
+            result=f"{API_PREFIX}/jobs/{row.id}/result" if completed else None,
+            download=signer.sign(job_result_path(row.id)) if completed and signer else None,
         ),
     )
 
 
-def batch_out(row: BatchRow, images: list[BatchImageRow] | None = None) -> BatchOut:
+def batch_out(row: BatchRow, images: list[BatchImageRow] | None = None, signer: UrlSigner | None = None) -> BatchOut:
     total = row.total_images
     processed = row.processed_images
     return BatchOut(
@@ -149,7 +160,8 @@ def batch_out(row: BatchRow, images: list[BatchImageRow] | None = None) -> Batch
         finished_at=row.finished_at,
         links=BatchLinks(
             self=f"{API_PREFIX}/batches/{row.id}",
-            download=f"{API_PREFIX}/batches/{row.id}/download" if row.zip_key else None,
+            result=f"{API_PREFIX}/batches/{row.id}/download" if row.zip_key else None,
+            download=signer.sign(batch_zip_path(row.id)) if row.zip_key and signer else None,
         ),
         images=None
         if images is None

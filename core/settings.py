@@ -28,6 +28,10 @@ DEV_WEBHOOK_SECRET = "whsec_ZGV2LW9ubHktd2ViaG9vay1zZWNyZXQtY2hhbmdlLW1l"
 # sign with them, so a deployment that still uses one has no secret at all.
 PUBLIC_JWT_SECRETS = frozenset({DEV_JWT_SECRET, "change-me-to-a-long-random-secret-of-32-bytes-or-more"})
 PUBLIC_WEBHOOK_SECRETS = frozenset({DEV_WEBHOOK_SECRET})
+DEV_SIGNED_URL_SECRET = "dev-only-signed-url-secret-change-me-in-production"
+PUBLIC_SIGNED_URL_SECRETS = frozenset({DEV_SIGNED_URL_SECRET})
+SIGNED_URL_MIN_KEY_BYTES = 32
+"""HMAC-SHA256 signs the links: a key shorter than the hash could be guessed offline from one link."""
 # RFC 7518 §3.2: an HMAC key must be at least as long as the hash output.
 HMAC_MIN_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 
@@ -212,6 +216,16 @@ class Settings:
     max_header_bytes: int = field(default_factory=lambda: _env_int("MAX_HEADER_BYTES", 16 * 1024))
     """An incomplete request head (request line and headers) larger than this is refused with 400."""
 
+    signed_url_secret: str = field(default_factory=lambda: _env("SIGNED_URL_SECRET", DEV_SIGNED_URL_SECRET))
+    """HMAC-SHA256 key of the result and ZIP links that work without a bearer token."""
+
+    signed_url_ttl_s: int = field(default_factory=lambda: _env_int("SIGNED_URL_TTL_S", 900))
+    """How long a signed link works (rounded up to the next minute, so repeated polls get the same link)."""
+
+    public_base_url: str = field(default_factory=lambda: _env("PUBLIC_BASE_URL", "").strip().rstrip("/"))
+    """The API's public origin (``https://api.example.com``), put in front of signed links so that a page
+    on another origin can use them; empty: links are paths, resolved against the API's own origin."""
+
     @property
     def heartbeat_key(self) -> str:
         return f"{self.queue_name}:workers"
@@ -243,6 +257,16 @@ class Settings:
                 "WEBHOOK_SECRET is a default published in the bgremover repository: anyone can forge webhooks "
                 "that receivers will trust. Generate one: "
                 "python -c 'from core.webhooks import generate_secret; print(generate_secret())'."
+            )
+        if self.signed_url_secret in PUBLIC_SIGNED_URL_SECRETS:
+            problems.append(
+                "SIGNED_URL_SECRET is a default published in the bgremover repository: anyone can sign links "
+                "to every user's results. Set a random value of at least 32 bytes (openssl rand -base64 48)."
+            )
+        elif len(self.signed_url_secret.encode()) < SIGNED_URL_MIN_KEY_BYTES:
+            problems.append(
+                f"SIGNED_URL_SECRET is {len(self.signed_url_secret.encode())} bytes; HMAC-SHA256 needs at least "
+                f"{SIGNED_URL_MIN_KEY_BYTES}, or the key can be guessed offline from any signed link."
             )
         if self.webhook_allow_private:
             problems.append(

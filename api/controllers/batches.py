@@ -103,7 +103,7 @@ class BatchController(Controller):
         before = decode_cursor(cursor) if cursor else None
         rows, nxt = await batches.list_batches(request.user.user_id, limit=limit, before=before)
         return BatchList(
-            batches=[batch_out(r) for r in rows],
+            batches=[batch_out(r, signer=request.app.state.url_signer) for r in rows],
             next_cursor=encode_cursor(*nxt) if nxt else None,
             limit=limit,
         )
@@ -118,7 +118,7 @@ class BatchController(Controller):
         """Counts (total, processed, failed), progress 0–1 and one entry per image with its status and error.
         `batch_id` is the id or the public `batchId`."""
         row = await _own_batch(batch_id, request.user.user_id)
-        body = batch_out(row, images=await batches.batch_images(row.id))
+        body = batch_out(row, images=await batches.batch_images(row.id), signer=request.app.state.url_signer)
         headers = {"Retry-After": "2"} if row.unfinished else {}
         return Response(content=body, headers=headers)
 

@@ -24,6 +24,7 @@ from core.errors import JobNotCancellable, NotFound, ResultExpired, ResultNotRea
 from core.filenames import safe_stem
 from core.rows import JobRow
 from core.serialisers import JobOut, job_out
+from core.signed_urls import UrlSigner
 from core.statuses import UNFINISHED, JobStatus
 from core.storage import LocalStorage
 from db import billing, jobs
@@ -113,7 +114,8 @@ class JobController(Controller):
         """Keyset pagination: pass `nextCursor` back as `cursor` until it is null. Batch images are listed
         under their batch, not here."""
         rows, next_cursor = await jobs.list_single_jobs(request.user.user_id, limit=limit, cursor=cursor)
-        return JobList(jobs=[job_out(r) for r in rows], next_cursor=next_cursor, limit=limit)
+        signer: UrlSigner = request.app.state.url_signer
+        return JobList(jobs=[job_out(r, signer) for r in rows], next_cursor=next_cursor, limit=limit)
 
     @get(
         "/{job_id:uuid}",
@@ -125,7 +127,7 @@ class JobController(Controller):
         """Send the `ETag` back as `If-None-Match` to get `304 Not Modified` while nothing changed;
         `Retry-After` suggests when to poll again while the job is pending or processing."""
         row = await _own_job(job_id, request.user.user_id)
-        body = job_out(row)
+        body = job_out(row, request.app.state.url_signer)
         etag = _etag(body)
         headers = {"ETag": etag, "Cache-Control": "no-cache", **_poll_headers(row.status)}
         if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:

@@ -33,6 +33,9 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 _JOB_ID = "3f6c2a58-9a8e-4b7e-9d51-0c1f2e8a7b44"
 _BATCH_ID = "b7d9e0c4-5a61-4f2b-8e3d-2c9a1f60d7e5"
 _REQUEST_ID = "8e1f0c2b9d4a4e6f9a7b3c5d1e2f4a6b"
+_SIGNED = "?expires=1748771460&signature=Zb3K0c9mQk2V4n7Yt1xR8pLw6sJd5hFg0aEiUoTyBqc"
+SIGNED_JOB_RESULT = f"{API_PREFIX}/signed/jobs/{_JOB_ID}/result{_SIGNED}"
+SIGNED_BATCH_ZIP = f"{API_PREFIX}/signed/batches/{_BATCH_ID}/zip{_SIGNED}"
 
 
 class Problem(msgspec.Struct, rename="camel", omit_defaults=True):
@@ -139,7 +142,7 @@ JOB_PENDING: dict[str, Any] = {
     "updatedAt": "2025-06-01T09:30:00.123456Z",
     "startedAt": None,
     "finishedAt": None,
-    "links": {"self": f"{API_PREFIX}/jobs/{_JOB_ID}", "result": None},
+    "links": {"self": f"{API_PREFIX}/jobs/{_JOB_ID}", "result": None, "download": None},
 }
 JOB_COMPLETED: dict[str, Any] = {
     **JOB_PENDING,
@@ -150,7 +153,11 @@ JOB_COMPLETED: dict[str, Any] = {
     "updatedAt": "2025-06-01T09:30:01.502311Z",
     "startedAt": "2025-06-01T09:30:01.050402Z",
     "finishedAt": "2025-06-01T09:30:01.502311Z",
-    "links": {"self": f"{API_PREFIX}/jobs/{_JOB_ID}", "result": f"{API_PREFIX}/jobs/{_JOB_ID}/result"},
+    "links": {
+        "self": f"{API_PREFIX}/jobs/{_JOB_ID}",
+        "result": f"{API_PREFIX}/jobs/{_JOB_ID}/result",
+        "download": SIGNED_JOB_RESULT,
+    },
 }
 JOB_FAILED: dict[str, Any] = {
     **JOB_COMPLETED,
@@ -158,7 +165,7 @@ JOB_FAILED: dict[str, Any] = {
     "creditsCharged": 0,
     "errorCode": "no_subject_detected",
     "errorMessage": "The model found no foreground in the image.",
-    "links": {"self": f"{API_PREFIX}/jobs/{_JOB_ID}", "result": None},
+    "links": {"self": f"{API_PREFIX}/jobs/{_JOB_ID}", "result": None, "download": None},
 }
 JOB_CANCELLED: dict[str, Any] = {
     **JOB_PENDING,
@@ -202,7 +209,7 @@ BATCH_PENDING: dict[str, Any] = {
     "createdAt": "2025-06-01T09:31:00.214031Z",
     "startedAt": None,
     "finishedAt": None,
-    "links": {"self": f"{API_PREFIX}/batches/{_BATCH_ID}", "download": None},
+    "links": {"self": f"{API_PREFIX}/batches/{_BATCH_ID}", "result": None, "download": None},
     "images": None,
 }
 BATCH_PROCESSING: dict[str, Any] = {
@@ -226,7 +233,11 @@ BATCH_PARTIAL: dict[str, Any] = {
     "succeededImages": 2,
     "progress": 1.0,
     "finishedAt": "2025-06-01T09:31:02.412846Z",
-    "links": {"self": f"{API_PREFIX}/batches/{_BATCH_ID}", "download": f"{API_PREFIX}/batches/{_BATCH_ID}/download"},
+    "links": {
+        "self": f"{API_PREFIX}/batches/{_BATCH_ID}",
+        "result": f"{API_PREFIX}/batches/{_BATCH_ID}/download",
+        "download": SIGNED_BATCH_ZIP,
+    },
     "images": [_batch_image(0, "completed"), _batch_image(1, "failed", failed=True), _batch_image(2, "completed")],
 }
 
@@ -827,3 +838,39 @@ DOWNLOAD_BATCH_RESPONSES = {
     ),
     400: bad_request("GET", f"/batches/{_BATCH_ID}/download", "batch_id", "Expected `str`", "path"),
 }
+
+
+def _signed_link_problems(path: str) -> dict[int, ResponseSpec]:
+    return {
+        403: problems(
+            problem(
+                403,
+                "invalid_signature",
+                "Forbidden",
+                "The link's signature does not match: it was altered or was not issued here.",
+                path,
+            ),
+            description="A missing, altered or foreign signature (problem+json)",
+        ),
+        410: problems(
+            problem(
+                410,
+                "link_expired",
+                "Gone",
+                "This link has expired; ask the API for the job or batch again to get a fresh one.",
+                path,
+            ),
+            problem(
+                410,
+                "result_expired",
+                "Gone",
+                "The result was deleted after the retention period.",
+                path,
+            ),
+            description="The link expired, or the file was deleted after the retention period (problem+json)",
+        ),
+    }
+
+
+SIGNED_RESULT_RESPONSES = _signed_link_problems(f"/signed/jobs/{_JOB_ID}/result")
+SIGNED_ZIP_RESPONSES = _signed_link_problems(f"/signed/batches/{_BATCH_ID}/zip")

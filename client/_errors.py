@@ -23,7 +23,7 @@ One root, so ``except BgRemoverClientError`` catches everything the client raise
         │   │                            no_subject_detected, invalid_image, payload_too_large
         │   └── InvalidOptions           invalid_options, output_too_large, unknown_tier, invalid_webhook_url,
         │                                batch_too_small, batch_too_large, idempotency_key_reused,
-        │                                validation_error, bad_request
+        │                                unknown_field, validation_error, bad_request
         ├── RateLimited                  429 rate_limited, too_many_queued_images, storage_quota_exceeded
         │                                (.retry_after)
         │   └── QuotaExceeded            429 quota_exceeded: the subscription's daily quota is used up
@@ -261,6 +261,7 @@ _BY_CODE: dict[str, type[APIError]] = {
     "unknown_tier": InvalidOptions,
     "batch_too_large": InvalidOptions,
     "batch_too_small": InvalidOptions,
+    "unknown_field": InvalidOptions,
     "idempotency_key_reused": InvalidOptions,
     "validation_error": InvalidOptions,
     "bad_request": InvalidOptions,

@@ -35,6 +35,7 @@ The API turns any :class:`BgRemoverError` into an RFC 9457 problem+json response
     ├── ResultExpired                 410 result_expired
     ├── InvalidSignature              403 invalid_signature
     ├── LinkExpired                   410 link_expired
+    ├── UnknownField                  422 unknown_field
     ├── DatabaseUnavailable           503 database_unavailable
     ├── SchemaNotReady                503 schema_not_ready
     ├── InsufficientStorage           507 insufficient_storage
@@ -297,6 +298,15 @@ class LinkExpired(BgRemoverError):
     code = "link_expired"
     status = 410
     title = "Gone"
+
+
+class UnknownField(BgRemoverError):
+    """A form field the route does not take: refused rather than ignored, so that a misspelt or foreign
+    option (``qualityTier`` for ``tier``) never silently runs as the default."""
+
+    code = "unknown_field"
+    status = 422
+    title = "Unknown field"
 
 
 class DatabaseUnavailable(BgRemoverError):

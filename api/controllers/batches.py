@@ -12,6 +12,7 @@ from litestar.params import Body, FromPath, HeaderParameter, QueryParameter
 from litestar.response import File
 
 from api.auth import Principal
+from api.form_fields import BATCH_FIELDS, refuse_unknown
 from api.schemas import BatchList
 from api.submissions import Submissions, check_batch_size, form_fields
 from api.web import openapi_examples as ex
@@ -71,13 +72,15 @@ class BatchController(Controller):
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)] = None,
     ) -> Response[Any]:
         """Multipart: `images[]` repeated (2–500 JPEG/PNG/WebP files), `tier`, output options
-        (`format`, `channels`, `bg_color`, `crop`, `crop_margin`, `size`) and optional `webhook_url`.
+        (`format`, `channels`, `bg_color`, `crop`, `crop_margin`, `size`) and optional `webhook_url`; any
+        other field is 422 `unknown_field`.
 
         Every image is validated first: one bad image rejects the batch with every problem listed
         and nothing charged. The batch is paid in credits with the volume discount; each image that
         finally fails is refunded.
         """
         settings = submissions.settings
+        refuse_unknown(data.keys(), BATCH_FIELDS, route="POST /batches")
         fields = form_fields(data)
         files = _files(data)
         check_batch_size(len(files), settings)

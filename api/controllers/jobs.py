@@ -17,6 +17,7 @@ from litestar.params import Body, FromPath, HeaderParameter, QueryParameter
 from litestar.response import File
 
 from api.auth import Principal
+from api.form_fields import JOB_FIELDS, refuse_unknown
 from api.schemas import JobList
 from api.submissions import Submissions
 from api.web import openapi_examples as ex
@@ -85,8 +86,10 @@ class JobController(Controller):
         """Upload `image` (JPEG, PNG or WebP) with a `tier` and output options.
 
         Answers 202 with the job and a `Location` to poll. The price (or one image of the
-        subscription's daily quota) is taken now and given back if the job finally fails.
+        subscription's daily quota) is taken now and given back if the job finally fails. A form field
+        this route does not take (`qualityTier`, `bgColor`, …) is 422 `unknown_field`, never ignored.
         """
+        refuse_unknown((await request.form()).keys(), JOB_FIELDS, route="POST /jobs")
         key = check_key(idempotency_key) if idempotency_key is not None else None
         fields = {
             "format": data.format,

@@ -693,7 +693,19 @@ CREATE_JOB_RESPONSES = {
             "/jobs",
             tier="ultra",
         ),
-        description="Invalid options, tier or image (problem+json)",
+        problem(
+            422,
+            "unknown_field",
+            "Unknown field",
+            "POST /jobs does not take the form field 'qualityTier'; did you mean 'tier'? (`qualityTier` is the "
+            "Lumiku clients' name: POST /remove-single takes it.) Accepted fields: bg_color, channels, crop, "
+            "crop_margin, format, image, size, tier, webhook_url.",
+            "/jobs",
+            summary="A field this route does not take",
+            fields=["qualityTier"],
+            accepted=["bg_color", "channels", "crop", "crop_margin", "format", "image", "size", "tier", "webhook_url"],
+        ),
+        description="Invalid options, tier, image or an unknown field (problem+json)",
     ),
     400: bad_request("POST", "/jobs", "image", "Object missing required field `image`", "body"),
 }

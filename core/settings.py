@@ -116,6 +116,11 @@ class Settings:
     jwt_algorithm: str = field(default_factory=lambda: _env("JWT_ALGORITHM", "HS256"))
     jwt_issuer: str = field(default_factory=lambda: _env("JWT_ISSUER", "bgremover"))
     jwt_audience: str = field(default_factory=lambda: _env("JWT_AUDIENCE", "bgremover-api"))
+    """An empty ``JWT_ISSUER`` or ``JWT_AUDIENCE`` switches that check off (tokens of an issuer that sets
+    neither claim, such as Lumiku's); the signature, algorithm and ``exp`` are always checked."""
+
+    jwt_user_claim: str = field(default_factory=lambda: _env("JWT_USER_CLAIM", "sub").strip() or "sub")
+    """The claim naming the user: ``sub``, or ``userId`` for Lumiku's tokens."""
 
     jwt_max_lifetime_s: int = field(default_factory=lambda: _env_int("JWT_MAX_LIFETIME_S", 7 * 24 * 3600))
     """Tokens whose ``exp - iat`` is longer are refused: a leaked token is not a key for life."""

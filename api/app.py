@@ -28,6 +28,7 @@ from api.controllers.billing import (
 from api.controllers.health import HealthController
 from api.controllers.jobs import JobController
 from api.controllers.signed import SignedFileController, before_signed_request
+from api.cors import cors_config
 from api.limits import RateLimiter
 from api.problems import EXCEPTION_HANDLERS, add_request_id_header
 from api.queue import Enqueuer
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[health, signed, api, *web_route_handlers()],
         on_app_init=[jwt_auth.on_app_init],
+        cors_config=cors_config(settings),
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[add_request_id_header],
         lifespan=[_lifespan(settings)],

@@ -231,6 +231,14 @@ class Settings:
     """The API's public origin (``https://api.example.com``), put in front of signed links so that a page
     on another origin can use them; empty: links are paths, resolved against the API's own origin."""
 
+    cors_allowed_origins: str = field(default_factory=lambda: _env("CORS_ALLOWED_ORIGINS", ""))
+    """Comma-separated origins (``https://app.example.com``) whose pages may call the API from a browser;
+    none when empty."""
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_allowed_origins.split(",") if o.strip()]
+
     @property
     def heartbeat_key(self) -> str:
         return f"{self.queue_name}:workers"

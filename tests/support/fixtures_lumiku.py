@@ -1,5 +1,5 @@
 """Fixtures for a deployment configured for the original Lumiku clients (registered in ``tests/conftest.py``):
-Lumiku's tokens (``userId``, no issuer or audience)."""
+Lumiku's tokens (``userId``, no issuer or audience), its frontend's origin allowed by CORS."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from db import credits
 from tests.support.api_client import User
 from tests.support.tokens import auth, lumiku_token
 
+LUMIKU_ORIGIN = "https://app.lumiku.example"
+
 
 @pytest.fixture(scope="session")
 def lumiku_settings(settings: Settings) -> Settings:
@@ -26,6 +28,7 @@ def lumiku_settings(settings: Settings) -> Settings:
         jwt_user_claim="userId",
         jwt_issuer="",
         jwt_audience="",
+        cors_allowed_origins=LUMIKU_ORIGIN,
     )
 
 

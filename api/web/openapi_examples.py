@@ -52,6 +52,8 @@ class Problem(msgspec.Struct, rename="camel", omit_defaults=True):
     instance: str
     code: str
     request_id: str
+    error: str
+    """The same sentence as ``detail``, for clients written against the original Lumiku service."""
 
 
 def problem(
@@ -66,6 +68,7 @@ def problem(
         "instance": API_PREFIX + path,
         "code": code,
         "requestId": _REQUEST_ID,
+        "error": detail,
         **extra,
     }
     return Example(id=code, summary=summary or f"{status} {code}", value=value)

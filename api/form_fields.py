@@ -13,7 +13,7 @@ from core.errors import UnknownField
 from core.options import OPTION_KEYS
 
 JOB_FIELDS = frozenset({"image", "tier", *OPTION_KEYS, "webhook_url"})
-BATCH_FIELDS = frozenset({"images", "images[]", "tier", *OPTION_KEYS, "webhook_url"})
+BATCH_FIELDS = frozenset({"images", "images[]", "tier", *OPTION_KEYS, "webhook_url", "name"})
 
 # Names clients send for our fields: other APIs' spellings, camelCase, the original Lumiku frontend's.
 _MEANT = {
@@ -23,6 +23,7 @@ _MEANT = {
     "bgColor": "bg_color",
     "cropMargin": "crop_margin",
     "webhookUrl": "webhook_url",
+    "batchName": "name",
     "image_file": "image",
     "file": "image",
 }

@@ -48,6 +48,11 @@ async def count_single_jobs(user_id: str) -> int:
     return int(await job.count().where((job.user_id == user_id) & job.batch_id.is_null()))
 
 
+async def count_jobs(user_id: str) -> int:
+    """Every image the user submitted, single or in a batch."""
+    return int(await BackgroundRemovalJob.count().where(BackgroundRemovalJob.user_id == user_id))
+
+
 async def completed_counts_by_tier(user_id: str) -> dict[str, int]:
     rows = await BackgroundRemovalJob.raw(
         "SELECT tier, count(*)::int AS n FROM background_removal_job "

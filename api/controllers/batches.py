@@ -72,8 +72,8 @@ class BatchController(Controller):
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)] = None,
     ) -> Response[Any]:
         """Multipart: `images[]` repeated (2–500 JPEG/PNG/WebP files), `tier`, output options
-        (`format`, `channels`, `bg_color`, `crop`, `crop_margin`, `size`) and optional `webhook_url`; any
-        other field is 422 `unknown_field`.
+        (`format`, `channels`, `bg_color`, `crop`, `crop_margin`, `size`), optional `webhook_url` and `name`
+        (a label of up to 255 characters, shown back as `name`); any other field is 422 `unknown_field`.
 
         Every image is validated first: one bad image rejects the batch with every problem listed
         and nothing charged. The batch is paid in credits with the volume discount; each image that

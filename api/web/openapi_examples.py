@@ -120,65 +120,109 @@ def bad_request(method: str, path: str, key: str, message: str, source: str = "q
 
 # ----------------------------------------------------------------------------- bodies
 
-JOB_PENDING: dict[str, Any] = {
-    "id": _JOB_ID,
-    "batchId": None,
-    "tier": "basic",
-    "status": "pending",
-    "pricingType": "credit",
-    "originalFilename": "quokka.jpg",
-    "inputWidth": 960,
-    "inputHeight": 643,
-    "inputBytes": 187412,
-    "inputFormat": "jpeg",
-    "outputOptions": {"format": "png", "channels": "rgba"},
-    "creditsCharged": 3,
-    "coveredBySubscription": False,
-    "errorCode": None,
-    "errorMessage": None,
-    "attempts": 0,
-    "processingMs": None,
-    "progress": 0.0,
-    "webhookUrl": None,
-    "webhookStatus": None,
-    "createdAt": "2025-06-01T09:30:00.123456Z",
-    "updatedAt": "2025-06-01T09:30:00.123456Z",
-    "startedAt": None,
-    "finishedAt": None,
-    "links": {"self": f"{API_PREFIX}/jobs/{_JOB_ID}", "result": None, "download": None},
-}
-JOB_COMPLETED: dict[str, Any] = {
-    **JOB_PENDING,
-    "status": "completed",
-    "attempts": 1,
-    "processingMs": 412,
-    "progress": 1.0,
-    "updatedAt": "2025-06-01T09:30:01.502311Z",
-    "startedAt": "2025-06-01T09:30:01.050402Z",
-    "finishedAt": "2025-06-01T09:30:01.502311Z",
-    "links": {
-        "self": f"{API_PREFIX}/jobs/{_JOB_ID}",
-        "result": f"{API_PREFIX}/jobs/{_JOB_ID}/result",
-        "download": SIGNED_JOB_RESULT,
-    },
-}
-JOB_FAILED: dict[str, Any] = {
-    **JOB_COMPLETED,
-    "status": "failed",
-    "creditsCharged": 0,
-    "errorCode": "no_subject_detected",
-    "errorMessage": "The model found no foreground in the image.",
-    "links": {"self": f"{API_PREFIX}/jobs/{_JOB_ID}", "result": None, "download": None},
-}
-JOB_CANCELLED: dict[str, Any] = {
-    **JOB_PENDING,
-    "status": "cancelled",
-    "creditsCharged": 0,
-    "errorCode": "cancelled",
-    "errorMessage": "Cancelled by the client.",
-    "progress": 1.0,
-    "finishedAt": "2025-06-01T09:30:00.803190Z",
-}
+
+def _job(body: dict[str, Any]) -> dict[str, Any]:
+    """A job example with the original service's names filled in, as ``core.serialisers.job_out`` does."""
+    download = body["links"]["download"]
+    originals = {
+        "qualityTier": body["tier"],
+        "creditsUsed": body["creditsCharged"],
+        "processedUrl": download,
+        "processedImageUrl": download,
+        "originalSize": body["inputBytes"],
+        "processingTime": body["processingMs"],
+        "itemIndex": body.get("itemIndex"),
+        "completedAt": body["finishedAt"],
+    }
+    return {**body, **originals}
+
+
+def _batch(body: dict[str, Any]) -> dict[str, Any]:
+    """A batch example with the original service's names filled in, as ``core.serialisers.batch_out`` does."""
+    images = body.pop("images", None)
+    originals = {
+        "name": body.get("name"),
+        "qualityTier": body["tier"],
+        "completedImages": body["succeededImages"],
+        "totalCreditsUsed": body["creditsCharged"],
+        "totalCredits": body["creditsCharged"],
+        "originalPrice": body["creditsBeforeDiscount"],
+        "finalPrice": body["creditsCharged"],
+        "discountPercentage": body["discountPercent"],
+        "progressPercentage": body["processedImages"] * 100 // body["totalImages"],
+        "zipUrl": body["links"]["download"],
+        "completedAt": body["finishedAt"],
+    }
+    return {**body, **originals, "images": images}
+
+
+JOB_PENDING: dict[str, Any] = _job(
+    {
+        "id": _JOB_ID,
+        "batchId": None,
+        "tier": "basic",
+        "status": "pending",
+        "pricingType": "credit",
+        "originalFilename": "quokka.jpg",
+        "inputWidth": 960,
+        "inputHeight": 643,
+        "inputBytes": 187412,
+        "inputFormat": "jpeg",
+        "outputOptions": {"format": "png", "channels": "rgba"},
+        "creditsCharged": 3,
+        "coveredBySubscription": False,
+        "errorCode": None,
+        "errorMessage": None,
+        "attempts": 0,
+        "processingMs": None,
+        "progress": 0.0,
+        "webhookUrl": None,
+        "webhookStatus": None,
+        "createdAt": "2025-06-01T09:30:00.123456Z",
+        "updatedAt": "2025-06-01T09:30:00.123456Z",
+        "startedAt": None,
+        "finishedAt": None,
+        "links": {"self": f"{API_PREFIX}/jobs/{_JOB_ID}", "result": None, "download": None},
+    }
+)
+JOB_COMPLETED: dict[str, Any] = _job(
+    {
+        **JOB_PENDING,
+        "status": "completed",
+        "attempts": 1,
+        "processingMs": 412,
+        "progress": 1.0,
+        "updatedAt": "2025-06-01T09:30:01.502311Z",
+        "startedAt": "2025-06-01T09:30:01.050402Z",
+        "finishedAt": "2025-06-01T09:30:01.502311Z",
+        "links": {
+            "self": f"{API_PREFIX}/jobs/{_JOB_ID}",
+            "result": f"{API_PREFIX}/jobs/{_JOB_ID}/result",
+            "download": SIGNED_JOB_RESULT,
+        },
+    }
+)
+JOB_FAILED: dict[str, Any] = _job(
+    {
+        **JOB_COMPLETED,
+        "status": "failed",
+        "creditsCharged": 0,
+        "errorCode": "no_subject_detected",
+        "errorMessage": "The model found no foreground in the image.",
+        "links": {"self": f"{API_PREFIX}/jobs/{_JOB_ID}", "result": None, "download": None},
+    }
+)
+JOB_CANCELLED: dict[str, Any] = _job(
+    {
+        **JOB_PENDING,
+        "status": "cancelled",
+        "creditsCharged": 0,
+        "errorCode": "cancelled",
+        "errorMessage": "Cancelled by the client.",
+        "progress": 1.0,
+        "finishedAt": "2025-06-01T09:30:00.803190Z",
+    }
+)
 
 
 def _batch_image(position: int, status: str, *, failed: bool = False) -> dict[str, Any]:
@@ -194,55 +238,61 @@ def _batch_image(position: int, status: str, *, failed: bool = False) -> dict[st
     }
 
 
-BATCH_PENDING: dict[str, Any] = {
-    "id": _BATCH_ID,
-    "batchId": "bat_7QkZ2xN4pR",
-    "tier": "basic",
-    "status": "pending",
-    "totalImages": 3,
-    "processedImages": 0,
-    "failedImages": 0,
-    "succeededImages": 0,
-    "progress": 0.0,
-    "creditsBeforeDiscount": 9,
-    "creditsCharged": 9,
-    "discountPercent": 0,
-    "outputOptions": {"format": "png", "channels": "rgba"},
-    "webhookUrl": None,
-    "createdAt": "2025-06-01T09:31:00.214031Z",
-    "startedAt": None,
-    "finishedAt": None,
-    "links": {"self": f"{API_PREFIX}/batches/{_BATCH_ID}", "result": None, "download": None},
-    "images": None,
-}
-BATCH_PROCESSING: dict[str, Any] = {
-    **BATCH_PENDING,
-    "status": "processing",
-    "processedImages": 2,
-    "failedImages": 1,
-    "succeededImages": 1,
-    "progress": 0.6667,
-    "startedAt": "2025-06-01T09:31:00.901377Z",
-    "images": [
-        _batch_image(0, "completed"),
-        _batch_image(1, "failed", failed=True),
-        _batch_image(2, "processing"),
-    ],
-}
-BATCH_PARTIAL: dict[str, Any] = {
-    **BATCH_PROCESSING,
-    "status": "partial",
-    "processedImages": 3,
-    "succeededImages": 2,
-    "progress": 1.0,
-    "finishedAt": "2025-06-01T09:31:02.412846Z",
-    "links": {
-        "self": f"{API_PREFIX}/batches/{_BATCH_ID}",
-        "result": f"{API_PREFIX}/batches/{_BATCH_ID}/download",
-        "download": SIGNED_BATCH_ZIP,
-    },
-    "images": [_batch_image(0, "completed"), _batch_image(1, "failed", failed=True), _batch_image(2, "completed")],
-}
+BATCH_PENDING: dict[str, Any] = _batch(
+    {
+        "id": _BATCH_ID,
+        "batchId": "bat_7QkZ2xN4pR",
+        "tier": "basic",
+        "status": "pending",
+        "totalImages": 3,
+        "processedImages": 0,
+        "failedImages": 0,
+        "succeededImages": 0,
+        "progress": 0.0,
+        "creditsBeforeDiscount": 9,
+        "creditsCharged": 9,
+        "discountPercent": 0,
+        "outputOptions": {"format": "png", "channels": "rgba"},
+        "webhookUrl": None,
+        "createdAt": "2025-06-01T09:31:00.214031Z",
+        "startedAt": None,
+        "finishedAt": None,
+        "links": {"self": f"{API_PREFIX}/batches/{_BATCH_ID}", "result": None, "download": None},
+        "images": None,
+    }
+)
+BATCH_PROCESSING: dict[str, Any] = _batch(
+    {
+        **BATCH_PENDING,
+        "status": "processing",
+        "processedImages": 2,
+        "failedImages": 1,
+        "succeededImages": 1,
+        "progress": 0.6667,
+        "startedAt": "2025-06-01T09:31:00.901377Z",
+        "images": [
+            _batch_image(0, "completed"),
+            _batch_image(1, "failed", failed=True),
+            _batch_image(2, "processing"),
+        ],
+    }
+)
+BATCH_PARTIAL: dict[str, Any] = _batch(
+    {
+        **BATCH_PROCESSING,
+        "status": "partial",
+        "processedImages": 3,
+        "succeededImages": 2,
+        "progress": 1.0,
+        "finishedAt": "2025-06-01T09:31:02.412846Z",
+        "links": {
+            "self": f"{API_PREFIX}/batches/{_BATCH_ID}",
+            "result": f"{API_PREFIX}/batches/{_BATCH_ID}/download",
+            "download": SIGNED_BATCH_ZIP,
+        },
+        "images": [_batch_image(0, "completed"), _batch_image(1, "failed", failed=True), _batch_image(2, "completed")],
+    }
+)
 
 PRICING: dict[str, Any] = {
     "tiers": [
@@ -318,6 +368,10 @@ SUBSCRIPTION: dict[str, Any] = {
         "usageToday": {"basic": 4},
         "active": True,
         "paymentId": None,
+        "dailyLimit": 70,
+        "remainingRemovals": 66,
+        "nextResetDate": "2025-06-02T00:00:00Z",
+        "usageRecords": [{"date": "2025-06-01", "tier": "basic", "removalsCount": 4, "totalCreditsEquivalent": 12}],
     }
 }
 SUBSCRIPTION_RENEWED: dict[str, Any] = {
@@ -334,6 +388,9 @@ SUBSCRIPTION_GRANTED: dict[str, Any] = {
         "dailyQuotas": {"basic": 200, "standard": 100, "professional": 50, "industry": 20},
         "usageToday": {},
         "paymentId": "midtrans-ORDER-20250601-0042",
+        "dailyLimit": 370,
+        "remainingRemovals": 370,
+        "usageRecords": [],
     },
 }
 SUBSCRIPTION_CANCELLED: dict[str, Any] = {
@@ -342,6 +399,7 @@ SUBSCRIPTION_CANCELLED: dict[str, Any] = {
         "status": "cancelled",
         "cancelledAt": "2025-06-02T10:00:00Z",
         "active": False,
+        "remainingRemovals": 0,
     }
 }
 
@@ -373,7 +431,7 @@ BATCH_FORM_EXAMPLES = [
         id="three-photos",
         summary="Three photos in one batch",
         description="`curl … -F 'images[]=@a.jpg' -F 'images[]=@b.jpg' -F 'images[]=@c.jpg' -F tier=basic …/batches`",
-        value={"images[]": ["(binary)", "(binary)", "(binary)"], "tier": "basic", "format": "png"},
+        value={"images[]": ["(binary)", "(binary)", "(binary)"], "tier": "basic", "format": "png", "name": "June"},
     )
 ]
 SUBSCRIBE_EXAMPLES = [
@@ -463,6 +521,9 @@ STATS_RESPONSES = {
                     "plan": "starter",
                     "creditsUsed": 87,
                     "completedByTier": {"basic": 30, "standard": 4},
+                    "totalJobs": 37,
+                    "creditsSpent": 87,
+                    "hasActiveSubscription": True,
                 }
             },
         ),

@@ -68,3 +68,18 @@ async def test_every_documented_field_is_still_accepted(api, make_user, settings
     r = await submit(api, user, variant(settings, 2, size=(64, 48)), tier="standard", size="64", **fields)
     assert r.status_code == 202, r.text
     assert r.json()["tier"] == "standard"
+
+
+async def test_a_batch_takes_a_name_and_shows_it(api, make_user, settings: Settings) -> None:
+    user = await make_user(100)
+    files = [("images[]", (f"{i}.jpg", variant(settings, 20 + i, size=(64, 48)), "image/jpeg")) for i in range(2)]
+    r = await api.post(API + "/batches", files=files, data={"tier": "basic", "name": " June "}, headers=user.headers)
+    assert r.status_code == 202, r.text
+    assert r.json()["name"] == "June"
+    shown = await api.get(r.headers["location"], headers=user.headers)
+    assert shown.json()["name"] == "June"
+    for bad in ("x" * 256, "tab\there"):
+        r = await api.post(API + "/batches", files=files, data={"tier": "basic", "name": bad}, headers=user.headers)
+        assert r.status_code == 422, r.text
+        assert r.json()["code"] == "invalid_options" and r.json()["parameter"] == "name"
+    assert await balance(api, user) == 100 - 6

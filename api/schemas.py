@@ -176,6 +176,16 @@ class Pricing(Camel):
 
 class SubscribeIn(msgspec.Struct):
     plan: str
+    payment_id: str | None = msgspec.field(default=None, name="paymentId")
+    """Sent by clients of the original backend, which trusted it. A payment a user merely names proves
+    nothing, so anything but null is refused (403): an operator applies payments (``POST /subscriptions/grants``)."""
+
+
+class SubscriptionMessage(Camel):
+    """A subscribe or cancel answer: the subscription, and the sentence the original clients show."""
+
+    message: str
+    subscription: SubscriptionOut | None
 
 
 class SubscriptionGrantIn(Camel):

@@ -24,6 +24,7 @@ from api.schemas import (
     StatsEnvelope,
     SubscriptionEnvelope,
     SubscriptionGrantOut,
+    SubscriptionMessage,
 )
 from core.serialisers import API_PREFIX, BatchOut, JobOut
 from core.statuses import UNFINISHED
@@ -554,8 +555,8 @@ GET_SUBSCRIPTION_RESPONSES = {
 
 SUBSCRIBE_RESPONSES = {
     201: ok(
-        SubscriptionEnvelope,
-        Example(id="subscribed", value=SUBSCRIPTION),
+        SubscriptionMessage,
+        Example(id="subscribed", value={"message": "Subscription created successfully", **SUBSCRIPTION}),
         description="Subscribed and charged (a replayed `Idempotency-Key` gets the same, `Idempotent-Replayed: true`)",
     ),
     402: problems(
@@ -580,6 +581,17 @@ SUBSCRIBE_RESPONSES = {
         ),
         description="Already subscribed (problem+json)",
     ),
+    403: problems(
+        problem(
+            403,
+            "forbidden",
+            "Forbidden",
+            "A payment is applied by an operator (POST /subscriptions/grants), not by naming its paymentId; "
+            "send only the plan to pay for it in credits.",
+            "/subscription",
+        ),
+        description="A `paymentId` sent by the user (problem+json)",
+    ),
     422: problems(
         problem(
             422,
@@ -596,8 +608,12 @@ SUBSCRIBE_RESPONSES = {
 
 RENEW_SUBSCRIPTION_RESPONSES = {
     200: ok(
-        SubscriptionEnvelope,
-        Example(id="renewed", summary="One more period from the old expiry", value=SUBSCRIPTION_RENEWED),
+        SubscriptionMessage,
+        Example(
+            id="renewed",
+            summary="One more period from the old expiry",
+            value={"message": "Subscription renewed successfully", **SUBSCRIPTION_RENEWED},
+        ),
         description="Renewed and charged (a replayed `Idempotency-Key` gets the same, `Idempotent-Replayed: true`)",
     ),
     402: problems(
@@ -684,8 +700,8 @@ SUBSCRIPTION_GRANT_RESPONSES = {
 
 CANCEL_SUBSCRIPTION_RESPONSES = {
     200: ok(
-        SubscriptionEnvelope,
-        Example(id="cancelled", value=SUBSCRIPTION_CANCELLED),
+        SubscriptionMessage,
+        Example(id="cancelled", value={"message": "Subscription cancelled successfully", **SUBSCRIPTION_CANCELLED}),
         description="Cancelled at once; the rest of the period is not refunded",
     ),
     409: problems(

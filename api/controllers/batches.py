@@ -13,12 +13,13 @@ from litestar.response import File
 
 from api.auth import Principal
 from api.form_fields import BATCH_FIELDS, refuse_unknown
+from api.lumiku.views import BatchDetail, batch_detail
 from api.schemas import BatchList
 from api.submissions import Submissions, check_batch_size, form_fields
 from api.web import openapi_examples as ex
 from core.errors import BatchNotFinished, InvalidOptions, NotFound, ResultExpired, ResultNotReady
 from core.rows import BatchRow
-from core.serialisers import BatchOut, batch_out
+from core.serialisers import batch_out
 from core.storage import LocalStorage
 from db import batches
 from db.idempotency import check_key
@@ -42,7 +43,7 @@ def _files(form: dict[str, Any]) -> list[UploadFile]:
     return files
 
 
-async def _own_batch(batch_id: str, user_id: str) -> BatchRow:
+async def own_batch(batch_id: str, user_id: str) -> BatchRow:
     # a NUL cannot even be compared in PostgreSQL text; no id of ours is that long either
     usable = "\x00" not in batch_id and len(batch_id) <= 64
     row = await batches.get_batch(batch_id, user_id) if usable else None
@@ -117,11 +118,13 @@ class BatchController(Controller):
         summary="Progress and per-image status of a batch",
         responses=ex.GET_BATCH_RESPONSES,
     )
-    async def get_batch(self, request: Request[Principal, Any, Any], batch_id: FromPath[str]) -> Response[BatchOut]:
+    async def get_batch(self, request: Request[Principal, Any, Any], batch_id: FromPath[str]) -> Response[BatchDetail]:
         """Counts (total, processed, failed), progress 0–1 and one entry per image with its status and error.
-        `batch_id` is the id or the public `batchId`."""
-        row = await _own_batch(batch_id, request.user.user_id)
-        body = batch_out(row, images=await batches.batch_images(row.id), signer=request.app.state.url_signer)
+        `batch_id` is the id or the public `batchId`. The batch (without `images`) is also under `batch`,
+        which the original Lumiku frontend reads."""
+        row = await own_batch(batch_id, request.user.user_id)
+        signer = request.app.state.url_signer
+        body = batch_detail(batch_out(row, images=await batches.batch_images(row.id), signer=signer))
         headers = {"Retry-After": "2"} if row.unfinished else {}
         return Response(content=body, headers=headers)
 
@@ -135,7 +138,7 @@ class BatchController(Controller):
     async def download(self, request: Request[Principal, Any, Any], batch_id: FromPath[str]) -> File:
         """One entry per succeeded image, named `001_<original name>.png` (position first, so names are
         unique and keep the upload order). 409 `batch_not_finished` until every image is done."""
-        row = await _own_batch(batch_id, request.user.user_id)
+        row = await own_batch(batch_id, request.user.user_id)
         if row.unfinished:
             raise BatchNotFinished(
                 f"Batch {row.public_id} is still {row.status} ({row.processed_images}/{row.total_images} images done).",

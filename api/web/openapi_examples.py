@@ -13,6 +13,7 @@ import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 
+from api.lumiku.views import BatchDetail, JobDetail
 from api.schemas import (
     Balance,
     BatchList,
@@ -804,13 +805,24 @@ LIST_JOBS_RESPONSES = {
     400: bad_request("GET", "/jobs", "limit", "Expected `int` <= 100"),
 }
 
+
+def _with_job(job: dict[str, Any]) -> dict[str, Any]:
+    """``GET /jobs/{id}``: the job, and the same job under ``job`` (the original backend's envelope)."""
+    return {**job, "job": job}
+
+
+def _with_batch(batch: dict[str, Any]) -> dict[str, Any]:
+    """``GET /batches/{id}``: the batch, and under ``batch`` the same without ``images`` (original frontend)."""
+    return {**batch, "batch": {**batch, "images": None}}
+
+
 GET_JOB_RESPONSES = {
     200: ok(
-        JobOut,
-        Example(id="pending", summary="Still queued (`Retry-After: 1`)", value=JOB_PENDING),
-        Example(id="completed", summary="Done: `links.result` is set", value=JOB_COMPLETED),
-        Example(id="failed", summary="Failed and refunded", value=JOB_FAILED),
-        description="The job (with `ETag`; `304` for a matching `If-None-Match`)",
+        JobDetail,
+        Example(id="pending", summary="Still queued (`Retry-After: 1`)", value=_with_job(JOB_PENDING)),
+        Example(id="completed", summary="Done: `links.result` is set", value=_with_job(JOB_COMPLETED)),
+        Example(id="failed", summary="Failed and refunded", value=_with_job(JOB_FAILED)),
+        description="The job (with `ETag`; `304` for a matching `If-None-Match`), also under `job`",
     ),
     404: problems(
         problem(404, "not_found", "Not Found", f"No job {_JOB_ID}.", f"/jobs/{_JOB_ID}", resource="job"),
@@ -895,10 +907,10 @@ LIST_BATCHES_RESPONSES = {
 
 GET_BATCH_RESPONSES = {
     200: ok(
-        BatchOut,
-        Example(id="processing", summary="Under way (`Retry-After: 2`)", value=BATCH_PROCESSING),
-        Example(id="partial", summary="Finished, one image failed and was refunded", value=BATCH_PARTIAL),
-        description="The batch with one entry per image",
+        BatchDetail,
+        Example(id="processing", summary="Under way (`Retry-After: 2`)", value=_with_batch(BATCH_PROCESSING)),
+        Example(id="partial", summary="Finished, one image failed and was refunded", value=_with_batch(BATCH_PARTIAL)),
+        description="The batch with one entry per image; the batch alone also under `batch`",
     ),
     404: problems(
         problem(404, "not_found", "Not Found", "No batch bat_nope.", "/batches/bat_nope", resource="batch"),

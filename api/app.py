@@ -30,6 +30,7 @@ from api.controllers.jobs import JobController
 from api.controllers.signed import SignedFileController, before_signed_request
 from api.cors import cors_config
 from api.limits import RateLimiter
+from api.lumiku.routes import LumikuAccountController, LumikuBatchController, LumikuRemoveController
 from api.problems import EXCEPTION_HANDLERS, add_request_id_header
 from api.queue import Enqueuer
 from api.schema_gate import SchemaGate
@@ -104,8 +105,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # Upload limits per route: a single image, or a whole batch; both a little above the per-image
     # limit so that an oversized image is reported as `file_too_large`, not as a cut-off body.
     single_limit = settings.max_image_bytes + 1024 * 1024
-    jobs = Router(path="/", route_handlers=[JobController], request_max_body_size=single_limit)
-    batches = Router(path="/", route_handlers=[BatchController], request_max_body_size=settings.max_batch_bytes)
+    jobs = Router(path="/", route_handlers=[JobController, LumikuRemoveController], request_max_body_size=single_limit)
+    batches = Router(
+        path="/",
+        route_handlers=[BatchController, LumikuBatchController],
+        request_max_body_size=settings.max_batch_bytes,
+    )
     api = Router(
         path=API_PREFIX,
         route_handlers=[
@@ -114,6 +119,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SubscriptionController,
             SubscriptionGrantController,
             CreditsController,
+            LumikuAccountController,
             jobs,
             batches,
         ],

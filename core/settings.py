@@ -235,6 +235,10 @@ class Settings:
     """Comma-separated origins (``https://app.example.com``) whose pages may call the API from a browser;
     none when empty."""
 
+    lumiku_wait_s: float = field(default_factory=lambda: _env_float("LUMIKU_WAIT_S", 55.0))
+    """How long ``POST /remove`` and ``/remove-single`` wait for the result before answering with the job
+    still under way (the original clients read the finished job from that answer)."""
+
     @property
     def cors_origins(self) -> list[str]:
         return [o.strip().rstrip("/") for o in self.cors_allowed_origins.split(",") if o.strip()]

@@ -131,6 +131,14 @@ async def get_job(job_id: uuid.UUID, user_id: str | None = None) -> JobRow | Non
     return JobRow.from_record(rows[0]) if rows else None
 
 
+async def batch_jobs(batch_id: uuid.UUID) -> list[JobRow]:
+    """Every image of a batch as a full job row, by position (the original backend's ``batch.jobs``)."""
+    rows = await BackgroundRemovalJob.raw(
+        "SELECT " + _JOB_COLUMNS + " FROM background_removal_job WHERE batch_id = {} ORDER BY position", batch_id
+    )
+    return [JobRow.from_record(r) for r in rows]
+
+
 async def claim_for_processing(job_id: uuid.UUID, worker_id: str) -> JobRow | None:
     """Mark the job processing by ``worker_id`` (again, after a crash) and count the attempt; None when final."""
     rows = await BackgroundRemovalJob.raw(

@@ -28,8 +28,11 @@ from api.controllers.billing import (
 )
 from api.controllers.health import HealthController
 from api.controllers.jobs import JobController
+from api.controllers.signed import SignedFileController, before_signed_request
 from api.controllers.webhooks import WebhookController
+from api.cors import cors_config
 from api.limits import RateLimiter
+from api.lumiku.routes import LumikuAccountController, LumikuBatchController, LumikuRemoveController
 from api.problems import EXCEPTION_HANDLERS, add_request_id_header
 from api.queue import Enqueuer
 from api.removebg import removebg_router
@@ -41,6 +44,7 @@ from core.errors import DatabaseUnavailable
 from core.pricing import plans
 from core.serialisers import API_PREFIX
 from core.settings import Settings, get_settings
+from core.signed_urls import UrlSigner
 from core.storage import LocalStorage
 from db.piccolo_conf import DB
 
@@ -104,8 +108,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # Upload limits per route: a single image, or a whole batch; both a little above the per-image
     # limit so that an oversized image is reported as `file_too_large`, not as a cut-off body.
     single_limit = settings.max_image_bytes + 1024 * 1024
-    jobs = Router(path="/", route_handlers=[JobController], request_max_body_size=single_limit)
-    batches = Router(path="/", route_handlers=[BatchController], request_max_body_size=settings.max_batch_bytes)
+    jobs = Router(path="/", route_handlers=[JobController, LumikuRemoveController], request_max_body_size=single_limit)
+    batches = Router(
+        path="/",
+        route_handlers=[BatchController, LumikuBatchController],
+        request_max_body_size=settings.max_batch_bytes,
+    )
     api = Router(
         path=API_PREFIX,
         route_handlers=[
@@ -116,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SubscriptionGrantController,
             CreditsController,
             WebhookController,
+            LumikuAccountController,
             jobs,
             batches,
         ],
@@ -125,9 +134,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=64 * 1024,
     )
     health = Router(path=API_PREFIX, route_handlers=[HealthController])
+    signed = Router(path=API_PREFIX, route_handlers=[SignedFileController], before_request=before_signed_request)
     app = Litestar(
-        route_handlers=[health, api, removebg_router(settings, checks=before_api_request), *web_route_handlers()],
+        route_handlers=[
+            health,
+            signed,
+            api,
+            removebg_router(settings, checks=before_api_request),
+            *web_route_handlers(),
+        ],
         on_app_init=[jwt_auth.on_app_init],
+        cors_config=cors_config(settings),
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[add_request_id_header],
         lifespan=[_lifespan(settings)],
@@ -154,6 +171,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     app.state.settings = settings
     app.state.storage = LocalStorage(settings.storage_dir)
+    app.state.url_signer = UrlSigner.from_settings(settings)
     app.state.enqueuer = Enqueuer(settings)
     app.state.rate_limiter = RateLimiter(settings)
     app.state.schema_gate = SchemaGate(settings.database_url, timeout_s=min(settings.db_timeout_s, 5.0))

@@ -4,11 +4,16 @@ Tokens are verified with pyjwt through Litestar's ``JWTAuth``; the algorithm lis
 configured one, so ``alg: none`` and algorithm-confusion tokens are refused with 401. A token must
 also be short-lived (``exp - iat`` at most ``JWT_MAX_LIFETIME_S``) and name its user in canonical
 form (:func:`core.identity.is_canonical_user_id`).
+
+For tokens of another issuer (Lumiku's are ``{userId, email, iat, exp}``), ``JWT_USER_CLAIM`` names the
+claim that holds the user and an empty ``JWT_ISSUER`` / ``JWT_AUDIENCE`` drops that check; the
+signature, the pinned algorithm, ``exp``, ``iat`` and the lifetime cap stay.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +23,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AuthenticationResult
 from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
+from litestar.security.jwt.token import JWTDecodeOptions
 
 from api.key_auth import API_KEY_HEADER, key_owner
 from core.identity import is_canonical_user_id
@@ -27,6 +33,7 @@ PUBLIC_PATHS = [
     "^/api/background-remover/health",
     # the remove.bg routes authenticate X-Api-Key themselves, to answer remove.bg's 403 (api/removebg)
     "^/v1\\.0/",
+    "^/api/background-remover/signed/",  # the link's own signature is checked instead (api/controllers/signed.py)
     "^/schema",
     "^/favicon.ico$",
 ]
@@ -42,12 +49,43 @@ class Principal:
     api_key_id: uuid.UUID | None = None
 
 
+# Claims with a meaning of their own: naming the user by one of them would be a configuration mistake.
+_NOT_USER_CLAIMS = frozenset({"exp", "iat", "nbf", "iss", "aud", "jti", "scope"})
+
+
+def _token_class(user_claim: str) -> type[Token]:
+    """Litestar's ``Token`` reads the user from ``sub``; for an issuer that names the user in another claim,
+    that claim becomes the subject (and a ``sub`` beside it is ignored: one claim decides, never two)."""
+    if user_claim == "sub":
+        return Token
+    if user_claim in _NOT_USER_CLAIMS:
+        raise ValueError(f"JWT_USER_CLAIM cannot be {user_claim!r}: that claim does not name a user")
+
+    class UserClaimToken(Token):
+        @classmethod
+        def decode_payload(
+            cls,
+            encoded_token: str,
+            secret: str,
+            algorithms: list[str],
+            issuer: str | Sequence[str] | None = None,
+            audience: str | Sequence[str] | None = None,
+            options: JWTDecodeOptions | None = None,
+        ) -> Any:
+            payload = super().decode_payload(encoded_token, secret, algorithms, issuer, audience, options)
+            # a missing claim is a KeyError, which Token.decode turns into 401 like any other bad token
+            payload["sub"] = payload.pop(user_claim)
+            return payload
+
+    return UserClaimToken
+
+
 async def principal_from_token(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
     subject = token.sub
+    settings: Settings = connection.app.state.settings
     if not is_canonical_user_id(subject):
         # never strip or normalise: " alice" must not become a second key to alice's account
-        raise NotAuthorizedException("sub is not a user id in canonical form")
-    settings: Settings = connection.app.state.settings
+        raise NotAuthorizedException(f"{settings.jwt_user_claim} is not a user id in canonical form")
     lifetime_s = (token.exp - token.iat).total_seconds()
     if lifetime_s > settings.jwt_max_lifetime_s:
         # a leaked long-lived token would be a key for life; the issuer must mint short ones
@@ -84,18 +122,25 @@ class BearerAuthenticationMiddleware(JWTAuthenticationMiddleware):
 
 
 def build_jwt_auth(settings: Settings) -> JWTAuth[Principal, Token]:
+    claim = settings.jwt_user_claim
+    required = ["exp", "iat", claim]
+    required += ["iss"] if settings.jwt_issuer else []
+    required += ["aud"] if settings.jwt_audience else []
     return JWTAuth[Principal, Token](
         retrieve_user_handler=principal_from_token,
         token_secret=settings.jwt_secret,
         algorithm=settings.jwt_algorithm,
-        accepted_issuers=[settings.jwt_issuer],
-        accepted_audiences=[settings.jwt_audience],
-        require_claims=["exp", "iat", "sub", "iss", "aud"],
+        token_cls=_token_class(claim),
+        # None switches pyjwt's check off; the operator chose that by leaving the setting empty
+        accepted_issuers=[settings.jwt_issuer] if settings.jwt_issuer else None,
+        accepted_audiences=[settings.jwt_audience] if settings.jwt_audience else None,
+        require_claims=required,
         exclude=PUBLIC_PATHS,
         authentication_middleware_class=BearerAuthenticationMiddleware,
         description=(
-            "A JWT signed with the service's key: `sub` is the user id; `exp`, `iat`, `iss` and `aud` are "
-            "required, and `exp - iat` may not exceed the service's maximum token lifetime."
+            f"A JWT signed with the service's key: `{claim}` is the user id; "
+            f"{', '.join(f'`{c}`' for c in required if c != claim)} are required, and `exp - iat` may not "
+            "exceed the service's maximum token lifetime."
         ),
     )
 
@@ -111,12 +156,14 @@ def make_token(settings: Settings, user_id: str, *, ttl: timedelta = timedelta(h
         raise ValueError(f"a token may live at most JWT_MAX_LIFETIME_S = {settings.jwt_max_lifetime_s} seconds")
     now = datetime.now(UTC)
     claims: dict[str, Any] = {
-        "sub": user_id,
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
+        settings.jwt_user_claim: user_id,
         "iat": int(now.timestamp()),
         "exp": int((now + ttl).timestamp()),
     }
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
     if scope:
         claims["scope"] = scope
     return jwt.encode(claims, settings.jwt_secret, algorithm=settings.jwt_algorithm)

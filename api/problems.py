@@ -95,6 +95,8 @@ def problem_response(
         "instance": request.url.path,
         "code": code,
         "requestId": request_id_of(request),
+        # the original Lumiku clients show `response.data.error`; the same sentence as `detail`
+        "error": detail,
     }
     body.update({k: v for k, v in extra.items() if k not in body})
     return Response(content=body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)

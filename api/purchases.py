@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from litestar import Response
 
-from api.schemas import SubscriptionEnvelope, subscription_out
+from api.schemas import SubscriptionMessage, subscription_out
 from db import idempotency
 from db.piccolo_conf import DB
 from db.subscriptions import SubscriptionRow
@@ -32,9 +32,9 @@ class Answer:
         return Response(content=self.body, status_code=self.status_code, headers=headers)
 
 
-def envelope(row: SubscriptionRow) -> Any:
-    """The JSON body of a purchase: the subscription as ``GET /subscription`` shows it."""
-    return msgspec.to_builtins(SubscriptionEnvelope(subscription=subscription_out(row, active=True)))
+def envelope(row: SubscriptionRow, message: str) -> Any:
+    """The JSON body of a purchase: the subscription as ``GET /subscription`` shows it, and a sentence."""
+    return msgspec.to_builtins(SubscriptionMessage(message=message, subscription=subscription_out(row, active=True)))
 
 
 async def once(
@@ -44,6 +44,7 @@ async def once(
     idempotency_key: str | None,
     request: list[bytes | str],
     status_code: int,
+    message: str,
     buy: Callable[[], Awaitable[SubscriptionRow]],
 ) -> Answer:
     """Run ``buy`` in one transaction; with a key, only the first request with it runs ``buy``."""
@@ -56,7 +57,7 @@ async def once(
             if isinstance(claimed, idempotency.Replay):
                 return Answer(claimed.status_code, claimed.body, replayed=True)
             record_id = claimed
-        body = envelope(await buy())
+        body = envelope(await buy(), message)
         if record_id is not None:
             await idempotency.complete(record_id, status_code, body, {})
     return Answer(status_code, body, replayed=False)

@@ -8,7 +8,19 @@ import uuid
 import msgspec
 
 from core.serialisers import BatchOut, Camel, JobOut
+from core.tiers import TIERS
+from db import subscriptions
 from db.subscriptions import SubscriptionRow
+
+
+class UsageRecord(Camel):
+    """Today's covered images of one tier, under the original service's names."""
+
+    date: dt.date
+    tier: str
+    removals_count: int
+    total_credits_equivalent: int
+    """What these images would have cost in credits."""
 
 
 class SubscriptionOut(Camel):
@@ -23,6 +35,14 @@ class SubscriptionOut(Camel):
     active: bool
     payment_id: str | None
     """The external payment an admin recorded for the current period; null when paid in credits."""
+    # the original service's view of the same quotas, which its frontend shows ("12 / 70 today")
+    daily_limit: int
+    """Covered images a day, all tiers together."""
+    remaining_removals: int
+    """Covered images left today, all tiers together (0 unless active)."""
+    next_reset_date: dt.datetime
+    """When today's usage starts again from zero (midnight UTC)."""
+    usage_records: list[UsageRecord]
 
 
 class SubscriptionEnvelope(Camel):
@@ -42,6 +62,11 @@ class Stats(Camel):
     plan: str | None
     credits_used: int
     completed_by_tier: dict[str, int]
+    # the original frontend's names
+    total_jobs: int
+    """Every image submitted, single or in a batch."""
+    credits_spent: int
+    has_active_subscription: bool
 
 
 class StatsEnvelope(Camel):
@@ -72,6 +97,8 @@ class Readiness(Camel):
 
 
 def subscription_out(row: SubscriptionRow, *, active: bool) -> SubscriptionOut:
+    today = subscriptions.today()
+    remaining = sum(max(0, quota - row.usage_today.get(tier, 0)) for tier, quota in row.daily_quotas.items())
     return SubscriptionOut(
         id=row.id,
         plan=row.plan,
@@ -83,7 +110,19 @@ def subscription_out(row: SubscriptionRow, *, active: bool) -> SubscriptionOut:
         usage_today=row.usage_today,
         active=active,
         payment_id=row.payment_id,
+        daily_limit=sum(row.daily_quotas.values()),
+        remaining_removals=remaining if active else 0,
+        next_reset_date=dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC),
+        usage_records=[
+            UsageRecord(date=today, tier=tier, removals_count=n, total_credits_equivalent=n * _credits_of(tier))
+            for tier, n in sorted(row.usage_today.items())
+        ],
     )
+
+
+def _credits_of(tier: str) -> int:
+    spec = TIERS.get(tier)
+    return spec.credits if spec else 0
 
 
 class BatchList(Camel):
@@ -137,6 +176,16 @@ class Pricing(Camel):
 
 class SubscribeIn(msgspec.Struct):
     plan: str
+    payment_id: str | None = msgspec.field(default=None, name="paymentId")
+    """Sent by clients of the original backend, which trusted it. A payment a user merely names proves
+    nothing, so anything but null is refused (403): an operator applies payments (``POST /subscriptions/grants``)."""
+
+
+class SubscriptionMessage(Camel):
+    """A subscribe or cancel answer: the subscription, and the sentence the original clients show."""
+
+    message: str
+    subscription: SubscriptionOut | None
 
 
 class SubscriptionGrantIn(Camel):

@@ -48,6 +48,7 @@ async def too_many_connections(scope: Any, receive: Any, send: Any) -> None:
             "title": TooManyConnections.title,
             "status": TooManyConnections.status,
             "detail": "The server has too many open connections. Retry in a moment.",
+            "error": "The server has too many open connections. Retry in a moment.",
             "instance": scope.get("path", "/"),
             "code": TooManyConnections.code,
             "requestId": rid,

@@ -60,11 +60,14 @@ class StoredUpload:
     """sha256 of the bytes, for the ``Idempotency-Key`` fingerprint."""
 
 
-def check_batch_size(count: int, settings: Settings) -> None:
-    if count < settings.batch_min_images:
+def check_batch_size(count: int, settings: Settings, *, minimum: int | None = None) -> None:
+    """``minimum`` replaces ``BATCH_MIN_IMAGES`` for routes whose clients send batches of one (Lumiku's)."""
+    least = settings.batch_min_images if minimum is None else minimum
+    if count < least:
+        hint = " Use POST /jobs for one image." if minimum is None else ""
         raise BatchTooSmall(
-            f"A batch needs at least {settings.batch_min_images} images; got {count}. Use POST /jobs for one image.",
-            minImages=settings.batch_min_images,
+            f"A batch needs at least {least} images; got {count}.{hint}",
+            minImages=least,
             received=count,
         )
     if count > settings.batch_max_images:
@@ -101,6 +104,19 @@ def form_fields(form: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+MAX_BATCH_NAME = 255
+
+
+def batch_name(raw: str | None) -> str | None:
+    """A batch's optional label (shown by the Lumiku frontend): printable, at most 255 characters."""
+    name = (raw or "").strip()
+    if not name:
+        return None
+    if len(name) > MAX_BATCH_NAME or not name.isprintable():
+        raise InvalidOptions(f"name must be 1-{MAX_BATCH_NAME} printable characters", parameter="name")
+    return name
+
+
 @dataclass(frozen=True)
 class Order:
     """What a submission asks for, validated: the tier (priced once, here), options and webhook."""
@@ -109,6 +125,8 @@ class Order:
     unit_credits: int
     options: OutputOptions
     webhook_url: str | None
+    name: str | None = None
+    """A batch's label; single jobs have none."""
 
     def fingerprint(self, uploads: Sequence[StoredUpload]) -> str:
         """What makes two submissions the same request, for ``Idempotency-Key``."""
@@ -117,6 +135,8 @@ class Order:
                 self.tier,
                 repr(sorted(self.options.as_params().items())),
                 self.webhook_url or "",
+                # only when given, so that the fingerprints of unnamed batches did not change
+                *([f"name:{self.name}"] if self.name else []),
                 *[u.digest for u in uploads],
             ]
         )
@@ -142,9 +162,19 @@ class Submissions:
         self.redis = redis
 
     async def order(
-        self, user_id: str, tier: str, fields: Mapping[str, str | None], webhook_url: str | None, images: int
+        self,
+        user_id: str,
+        tier: str,
+        fields: Mapping[str, str | None],
+        webhook_url: str | None,
+        images: int,
+        *,
+        batch: bool | None = None,
     ) -> Order:
         """Validate everything but the images, cheapest first; raises before anything is stored.
+
+        ``batch`` says how it will be paid (a batch: in credits, never by a subscription); by default
+        one image is a single job and more are a batch.
 
         The money check comes before the webhook host's DNS lookup and before any upload is stored:
         a user who cannot pay never makes the service wait on a name server or write a file.
@@ -153,15 +183,16 @@ class Submissions:
         if not model_installed(tier, self.settings.model_dir):
             raise TierUnavailable(f"Tier {tier!r} is not available on this deployment right now.", tier=tier)
         options = OutputOptions.from_params({k: v for k, v in fields.items() if k in OPTION_KEYS and v is not None})
+        name = batch_name(fields.get("name"))
         await ensure_queue_has_room(self.redis, self.settings, images)
-        if images == 1:
+        if not (images > 1 if batch is None else batch):
             await billing.ensure_can_pay(user_id, credits, tier=tier)
         else:
             await billing.ensure_can_pay(user_id, batch_price(credits, images).total)
         if webhook_url:
             await check_webhook_target(webhook_url, allow_private=self.settings.webhook_allow_private)
         await webhook_secrets.require_for(user_id, webhook_url)  # 409 webhook_secret_missing
-        return Order(tier=tier, unit_credits=credits, options=options, webhook_url=webhook_url or None)
+        return Order(tier=tier, unit_credits=credits, options=options, webhook_url=webhook_url or None, name=name)
 
     async def store(self, user_id: str, order: Order, files: Sequence[UploadFile]) -> list[StoredUpload]:
         """Validate and store each image in turn; one bad image rejects them all, every problem listed.
@@ -263,6 +294,7 @@ class Submissions:
             batch = await batches.insert_batch(
                 batch_id=batch_id,
                 public_id="b_" + secrets.token_urlsafe(12),
+                name=order.name,
                 user_id=user_id,
                 tier=order.tier,
                 total_images=len(uploads),

@@ -12,7 +12,7 @@ from core.settings import get_settings
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--user", required=True, help="user id, becomes the token's `sub`")
+    parser.add_argument("--user", required=True, help="user id, put in the token's JWT_USER_CLAIM (`sub` by default)")
     parser.add_argument(
         "--hours", type=float, default=12.0, help="lifetime in hours (default 12; at most JWT_MAX_LIFETIME_S)"
     )

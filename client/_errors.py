@@ -7,9 +7,10 @@ One root, so ``except BgRemoverClientError`` catches everything the client raise
     ├── WaitTimeout                      wait() gave up before the job or batch reached a final state
     └── APIError                         the API answered with an error status
         ├── AuthenticationError          401 unauthorized: missing, expired or invalid bearer token
-        ├── PermissionDenied             403 forbidden
+        ├── PermissionDenied             403 forbidden, invalid_signature
         ├── InsufficientCredits          402 insufficient_credits (.required, .balance)
-        ├── NotFound                     404 not_found: no such job/batch for this user; 410 result_expired
+        ├── NotFound                     404 not_found: no such job/batch for this user; 410 result_expired,
+        │                                link_expired
         │   └── ResultNotReady           404 result_not_ready (.job_status)
         ├── Conflict                     409 conflict
         │   ├── JobNotCancellable        409 job_not_cancellable (.job_status)
@@ -23,7 +24,7 @@ One root, so ``except BgRemoverClientError`` catches everything the client raise
         │   │                            no_subject_detected, invalid_image, payload_too_large
         │   └── InvalidOptions           invalid_options, output_too_large, unknown_tier, invalid_webhook_url,
         │                                batch_too_small, batch_too_large, idempotency_key_reused,
-        │                                validation_error, bad_request
+        │                                unknown_field, validation_error, bad_request
         ├── RateLimited                  429 rate_limited, too_many_queued_images, storage_quota_exceeded
         │                                (.retry_after)
         │   └── QuotaExceeded            429 quota_exceeded: the subscription's daily quota is used up
@@ -267,6 +268,7 @@ _BY_CODE: dict[str, type[APIError]] = {
     "unknown_tier": InvalidOptions,
     "batch_too_large": InvalidOptions,
     "batch_too_small": InvalidOptions,
+    "unknown_field": InvalidOptions,
     "idempotency_key_reused": InvalidOptions,
     "validation_error": InvalidOptions,
     "bad_request": InvalidOptions,
@@ -288,6 +290,9 @@ _BY_CODE: dict[str, type[APIError]] = {
     "too_many_connections": ServiceUnavailable,
     # a full disk is an outage to wait out, not a bug to report
     "insufficient_storage": ServiceUnavailable,
+    # signed links: a forged one is refused, an expired one is gone (fetch the job again for a fresh link)
+    "invalid_signature": PermissionDenied,
+    "link_expired": NotFound,
     "internal_error": ServerError,
 }
 

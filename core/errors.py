@@ -35,6 +35,9 @@ The API turns any :class:`BgRemoverError` into an RFC 9457 problem+json response
     ├── IdempotencyKeyReused          422 idempotency_key_reused
     ├── ResultNotReady                404 result_not_ready
     ├── ResultExpired                 410 result_expired
+    ├── InvalidSignature              403 invalid_signature
+    ├── LinkExpired                   410 link_expired
+    ├── UnknownField                  422 unknown_field
     ├── DatabaseUnavailable           503 database_unavailable
     ├── SchemaNotReady                503 schema_not_ready
     ├── InsufficientStorage           507 insufficient_storage
@@ -293,6 +296,31 @@ class ResultExpired(BgRemoverError):
     code = "result_expired"
     status = 410
     title = "Gone"
+
+
+class InvalidSignature(BgRemoverError):
+    """A signed link whose signature is missing or does not match its path and expiry."""
+
+    code = "invalid_signature"
+    status = 403
+    title = "Forbidden"
+
+
+class LinkExpired(BgRemoverError):
+    """A signed link that was genuine but whose expiry has passed: ask the API for a fresh one."""
+
+    code = "link_expired"
+    status = 410
+    title = "Gone"
+
+
+class UnknownField(BgRemoverError):
+    """A form field the route does not take: refused rather than ignored, so that a misspelt or foreign
+    option (``qualityTier`` for ``tier``) never silently runs as the default."""
+
+    code = "unknown_field"
+    status = 422
+    title = "Unknown field"
 
 
 class DatabaseUnavailable(BgRemoverError):

@@ -83,6 +83,7 @@ class BatchRow(_Row):
     id: uuid.UUID
     user_id: str
     public_id: str
+    name: str | None
     tier: str
     status: BatchStatus
     total_images: int

@@ -1,7 +1,13 @@
 """Job and batch bodies as clients see them, shared by the API's responses and the webhook payloads.
 
 camelCase on the wire, as the original front end expects. Both the API and the worker's notifications
-serialise through here, so a webhook carries exactly what ``GET /jobs/{id}`` would answer.
+serialise through here, so a webhook carries what ``GET /jobs/{id}`` would answer (without the signed
+``links.download``).
+
+Each body also carries the original Lumiku service's names for the same facts (``qualityTier`` for
+``tier``, ``creditsUsed`` for ``creditsCharged``, ``processedImageUrl`` for ``links.download``, …): the
+routes the original clients share with ours (``GET /jobs``, ``GET /batches/{id}``) answer these bodies,
+and those clients read only the original names. They are copies, never different facts.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from typing import Any
 import msgspec
 
 from core.rows import BatchImageRow, BatchRow, JobRow
+from core.signed_urls import UrlSigner, batch_zip_path, job_result_path
 from core.statuses import PROGRESS, JobStatus
 
 API_PREFIX = "/api/background-remover"
@@ -25,6 +32,10 @@ class Camel(msgspec.Struct, rename="camel"):
 class JobLinks(Camel):
     self: str
     result: str | None
+    """The result with the bearer token, once completed."""
+    download: str | None
+    """The result without a token (``<img src>``, ``<a href download>``): signed, short-lived; null in
+    webhooks, whose payloads are kept and logged far longer than a link should live."""
 
 
 class JobOut(Camel):
@@ -53,6 +64,15 @@ class JobOut(Camel):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     links: JobLinks
+    # the original service's names for the fields above
+    quality_tier: str
+    credits_used: int
+    processed_url: str | None
+    processed_image_url: str | None
+    original_size: int | None
+    processing_time: int | None
+    item_index: int | None
+    completed_at: dt.datetime | None
 
 
 class BatchImage(Camel):
@@ -68,7 +88,10 @@ class BatchImage(Camel):
 
 class BatchLinks(Camel):
     self: str
+    result: str | None
+    """The ZIP with the bearer token, once it exists."""
     download: str | None
+    """The ZIP without a token: signed and short-lived, like a job's ``links.download``."""
 
 
 class BatchOut(Camel):
@@ -90,10 +113,25 @@ class BatchOut(Camel):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     links: BatchLinks
+    name: str | None
+    # the original service's names for the fields above
+    quality_tier: str
+    completed_images: int
+    total_credits_used: int
+    total_credits: int
+    original_price: int
+    final_price: int
+    discount_percentage: int
+    progress_percentage: int
+    zip_url: str | None
+    completed_at: dt.datetime | None
     images: list[BatchImage] | None = None
 
 
-def job_out(row: JobRow) -> JobOut:
+def job_out(row: JobRow, signer: UrlSigner | None = None) -> JobOut:
+    """``signer`` makes ``links.download``; without it (webhooks) the link is null."""
+    completed = row.status is JobStatus.COMPLETED
+    download = signer.sign(job_result_path(row.id)) if completed and signer else None
     return JobOut(
         id=row.id,
         batch_id=row.batch_id,
@@ -121,14 +159,24 @@ def job_out(row: JobRow) -> JobOut:
         finished_at=row.finished_at,
         links=JobLinks(
             self=f"{API_PREFIX}/jobs/{row.id}",
-            result=f"{API_PREFIX}/jobs/{row.id}/result" if row.status is JobStatus.COMPLETED else None,
+            result=f"{API_PREFIX}/jobs/{row.id}/result" if completed else None,
+            download=download,
         ),
+        quality_tier=row.tier,
+        credits_used=row.credits_charged,
+        processed_url=download,
+        processed_image_url=download,
+        original_size=row.input_bytes,
+        processing_time=row.processing_ms,
+        item_index=row.position,
+        completed_at=row.finished_at,
     )
 
 
-def batch_out(row: BatchRow, images: list[BatchImageRow] | None = None) -> BatchOut:
+def batch_out(row: BatchRow, images: list[BatchImageRow] | None = None, signer: UrlSigner | None = None) -> BatchOut:
     total = row.total_images
     processed = row.processed_images
+    download = signer.sign(batch_zip_path(row.id)) if row.zip_key and signer else None
     return BatchOut(
         id=row.id,
         batch_id=row.public_id,
@@ -149,8 +197,20 @@ def batch_out(row: BatchRow, images: list[BatchImageRow] | None = None) -> Batch
         finished_at=row.finished_at,
         links=BatchLinks(
             self=f"{API_PREFIX}/batches/{row.id}",
-            download=f"{API_PREFIX}/batches/{row.id}/download" if row.zip_key else None,
+            result=f"{API_PREFIX}/batches/{row.id}/download" if row.zip_key else None,
+            download=download,
         ),
+        name=row.name,
+        quality_tier=row.tier,
+        completed_images=processed - row.failed_images,
+        total_credits_used=row.credits_charged,
+        total_credits=row.credits_charged,
+        original_price=row.credits_before_discount,
+        final_price=row.credits_charged,
+        discount_percentage=row.discount_percent,
+        progress_percentage=processed * 100 // total if total else 0,
+        zip_url=download,
+        completed_at=row.finished_at,
         images=None
         if images is None
         else [

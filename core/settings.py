@@ -28,6 +28,10 @@ DEV_WEBHOOK_SECRET = "whsec_ZGV2LW9ubHktd2ViaG9vay1zZWNyZXQtY2hhbmdlLW1l"
 # sign with them, so a deployment that still uses one has no secret at all.
 PUBLIC_JWT_SECRETS = frozenset({DEV_JWT_SECRET, "change-me-to-a-long-random-secret-of-32-bytes-or-more"})
 PUBLIC_WEBHOOK_SECRETS = frozenset({DEV_WEBHOOK_SECRET})
+DEV_SIGNED_URL_SECRET = "dev-only-signed-url-secret-change-me-in-production"
+PUBLIC_SIGNED_URL_SECRETS = frozenset({DEV_SIGNED_URL_SECRET})
+SIGNED_URL_MIN_KEY_BYTES = 32
+"""HMAC-SHA256 signs the links: a key shorter than the hash could be guessed offline from one link."""
 # RFC 7518 §3.2: an HMAC key must be at least as long as the hash output.
 HMAC_MIN_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 
@@ -112,6 +116,11 @@ class Settings:
     jwt_algorithm: str = field(default_factory=lambda: _env("JWT_ALGORITHM", "HS256"))
     jwt_issuer: str = field(default_factory=lambda: _env("JWT_ISSUER", "bgremover"))
     jwt_audience: str = field(default_factory=lambda: _env("JWT_AUDIENCE", "bgremover-api"))
+    """An empty ``JWT_ISSUER`` or ``JWT_AUDIENCE`` switches that check off (tokens of an issuer that sets
+    neither claim, such as Lumiku's); the signature, algorithm and ``exp`` are always checked."""
+
+    jwt_user_claim: str = field(default_factory=lambda: _env("JWT_USER_CLAIM", "sub").strip() or "sub")
+    """The claim naming the user: ``sub``, or ``userId`` for Lumiku's tokens."""
 
     jwt_max_lifetime_s: int = field(default_factory=lambda: _env_int("JWT_MAX_LIFETIME_S", 7 * 24 * 3600))
     """Tokens whose ``exp - iat`` is longer are refused: a leaked token is not a key for life."""
@@ -233,6 +242,27 @@ class Settings:
 
     removebg_wait_s: float = field(default_factory=lambda: _env_float("REMOVEBG_WAIT_S", 60.0))
     """How long ``POST /v1.0/removebg`` waits for its job before answering 504 (the job is not lost)."""
+    signed_url_secret: str = field(default_factory=lambda: _env("SIGNED_URL_SECRET", DEV_SIGNED_URL_SECRET))
+    """HMAC-SHA256 key of the result and ZIP links that work without a bearer token."""
+
+    signed_url_ttl_s: int = field(default_factory=lambda: _env_int("SIGNED_URL_TTL_S", 900))
+    """How long a signed link works (rounded up to the next minute, so repeated polls get the same link)."""
+
+    public_base_url: str = field(default_factory=lambda: _env("PUBLIC_BASE_URL", "").strip().rstrip("/"))
+    """The API's public origin (``https://api.example.com``), put in front of signed links so that a page
+    on another origin can use them; empty: links are paths, resolved against the API's own origin."""
+
+    cors_allowed_origins: str = field(default_factory=lambda: _env("CORS_ALLOWED_ORIGINS", ""))
+    """Comma-separated origins (``https://app.example.com``) whose pages may call the API from a browser;
+    none when empty."""
+
+    lumiku_wait_s: float = field(default_factory=lambda: _env_float("LUMIKU_WAIT_S", 55.0))
+    """How long ``POST /remove`` and ``/remove-single`` wait for the result before answering with the job
+    still under way (the original clients read the finished job from that answer)."""
+
+    @property
+    def cors_origins(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_allowed_origins.split(",") if o.strip()]
 
     @property
     def heartbeat_key(self) -> str:
@@ -265,6 +295,16 @@ class Settings:
                 "WEBHOOK_SECRET is a default published in the bgremover repository: anyone can forge webhooks "
                 "that receivers will trust. Generate one: "
                 "python -c 'from core.webhooks import generate_secret; print(generate_secret())'."
+            )
+        if self.signed_url_secret in PUBLIC_SIGNED_URL_SECRETS:
+            problems.append(
+                "SIGNED_URL_SECRET is a default published in the bgremover repository: anyone can sign links "
+                "to every user's results. Set a random value of at least 32 bytes (openssl rand -base64 48)."
+            )
+        elif len(self.signed_url_secret.encode()) < SIGNED_URL_MIN_KEY_BYTES:
+            problems.append(
+                f"SIGNED_URL_SECRET is {len(self.signed_url_secret.encode())} bytes; HMAC-SHA256 needs at least "
+                f"{SIGNED_URL_MIN_KEY_BYTES}, or the key can be guessed offline from any signed link."
             )
         if self.webhook_allow_private:
             problems.append(

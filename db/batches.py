@@ -11,7 +11,7 @@ from core.statuses import UNFINISHED, sql_list
 from db.tables import BackgroundRemovalBatch
 
 _BATCH_COLUMNS = (
-    "id, user_id, public_id, tier, status, total_images, processed_images, failed_images, "
+    "id, user_id, public_id, name, tier, status, total_images, processed_images, failed_images, "
     "credits_before_discount, credits_charged, discount_percent, output_options, zip_key, webhook_url, "
     "created_at, started_at, finished_at"
 )
@@ -25,6 +25,7 @@ async def insert_batch(
     *,
     batch_id: uuid.UUID,
     public_id: str,
+    name: str | None,
     user_id: str,
     tier: str,
     total_images: int,
@@ -35,13 +36,14 @@ async def insert_batch(
     webhook_url: str | None,
 ) -> BatchRow:
     rows = await BackgroundRemovalBatch.raw(
-        "INSERT INTO background_removal_batch (id, user_id, public_id, tier, status, total_images, "
+        "INSERT INTO background_removal_batch (id, user_id, public_id, name, tier, status, total_images, "
         "credits_before_discount, credits_charged, discount_percent, output_options, webhook_url, created_at) "
-        "VALUES ({}, {}, {}, {}, 'pending', {}, {}, {}, {}, {}::jsonb, {}, clock_timestamp()) "
+        "VALUES ({}, {}, {}, {}, {}, 'pending', {}, {}, {}, {}, {}::jsonb, {}, clock_timestamp()) "
         "RETURNING " + _BATCH_COLUMNS,
         batch_id,
         user_id,
         public_id,
+        name,
         tier,
         total_images,
         credits_before_discount,

@@ -48,6 +48,11 @@ async def count_single_jobs(user_id: str) -> int:
     return int(await job.count().where((job.user_id == user_id) & job.batch_id.is_null()))
 
 
+async def count_jobs(user_id: str) -> int:
+    """Every image the user submitted, single or in a batch."""
+    return int(await BackgroundRemovalJob.count().where(BackgroundRemovalJob.user_id == user_id))
+
+
 async def completed_counts_by_tier(user_id: str) -> dict[str, int]:
     rows = await BackgroundRemovalJob.raw(
         "SELECT tier, count(*)::int AS n FROM background_removal_job "
@@ -125,6 +130,14 @@ async def get_job(job_id: uuid.UUID, user_id: str | None = None) -> JobRow | Non
             user_id,
         )
     return JobRow.from_record(rows[0]) if rows else None
+
+
+async def batch_jobs(batch_id: uuid.UUID) -> list[JobRow]:
+    """Every image of a batch as a full job row, by position (the original backend's ``batch.jobs``)."""
+    rows = await BackgroundRemovalJob.raw(
+        "SELECT " + _JOB_COLUMNS + " FROM background_removal_job WHERE batch_id = {} ORDER BY position", batch_id
+    )
+    return [JobRow.from_record(r) for r in rows]
 
 
 async def claim_for_processing(job_id: uuid.UUID, worker_id: str) -> JobRow | None:

@@ -46,6 +46,7 @@ class BackgroundRemovalBatch(Table, tablename="background_removal_batch"):
     id = UUID(primary_key=True)
     user_id = Varchar(length=255, null=False, index=True)
     public_id = Varchar(length=64, null=False, unique=True)
+    name = Varchar(length=255, null=True, default=None)
     tier = Varchar(length=32, null=False)
     status = Varchar(length=16, null=False, default="pending")
     total_images = Integer(null=False, default=0)

@@ -37,6 +37,7 @@ pytest_plugins = [
     "tests.support.fixtures_db",
     "tests.support.fixtures_worker",
     "tests.support.fixtures_api",
+    "tests.support.fixtures_lumiku",
 ]
 
 _TESTS = Path(__file__).parent

@@ -17,20 +17,26 @@ class AccountController(Controller):
 
     @get("/stats", operation_id="getStats", summary="Usage statistics of the caller", responses=ex.STATS_RESPONSES)
     async def get_stats(self, request: Request[Principal, Any, Any]) -> StatsEnvelope:
-        """Counts of single removals and batches, subscription plan, credits used and completed images per tier."""
+        """Counts of single removals and batches, subscription plan, credits used and completed images per tier;
+        also under the original frontend's names (`totalJobs`: every image, single or in a batch;
+        `creditsSpent`; `hasActiveSubscription`)."""
         user_id = request.user.user_id
         single = await jobs.count_single_jobs(user_id)
         batch_count = await batches.count_batches(user_id)
         sub = await subscriptions.get_subscription(user_id)
         active = subscriptions.is_active(sub)
+        used = await credits.credits_used(user_id)
         return StatsEnvelope(
             stats=Stats(
                 total_single_removals=single,
                 total_batches=batch_count,
                 has_subscription=active,
                 plan=sub.plan if sub is not None and active else None,
-                credits_used=await credits.credits_used(user_id),
+                credits_used=used,
                 completed_by_tier=await jobs.completed_counts_by_tier(user_id),
+                total_jobs=await jobs.count_jobs(user_id),
+                credits_spent=used,
+                has_active_subscription=active,
             )
         )
 

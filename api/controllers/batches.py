@@ -12,12 +12,14 @@ from litestar.params import Body, FromPath, HeaderParameter, QueryParameter
 from litestar.response import File
 
 from api.auth import Principal
+from api.form_fields import BATCH_FIELDS, refuse_unknown
+from api.lumiku.views import BatchDetail, batch_detail
 from api.schemas import BatchList
 from api.submissions import Submissions, check_batch_size, form_fields
 from api.web import openapi_examples as ex
 from core.errors import BatchNotFinished, InvalidOptions, NotFound, ResultExpired, ResultNotReady
 from core.rows import BatchRow
-from core.serialisers import BatchOut, batch_out
+from core.serialisers import batch_out
 from core.storage import LocalStorage
 from db import batches
 from db.idempotency import check_key
@@ -41,7 +43,7 @@ def _files(form: dict[str, Any]) -> list[UploadFile]:
     return files
 
 
-async def _own_batch(batch_id: str, user_id: str) -> BatchRow:
+async def own_batch(batch_id: str, user_id: str) -> BatchRow:
     # a NUL cannot even be compared in PostgreSQL text; no id of ours is that long either
     usable = "\x00" not in batch_id and len(batch_id) <= 64
     row = await batches.get_batch(batch_id, user_id) if usable else None
@@ -71,13 +73,15 @@ class BatchController(Controller):
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)] = None,
     ) -> Response[Any]:
         """Multipart: `images[]` repeated (2–500 JPEG/PNG/WebP files), `tier`, output options
-        (`format`, `channels`, `bg_color`, `crop`, `crop_margin`, `size`) and optional `webhook_url`.
+        (`format`, `channels`, `bg_color`, `crop`, `crop_margin`, `size`), optional `webhook_url` and `name`
+        (a label of up to 255 characters, shown back as `name`); any other field is 422 `unknown_field`.
 
         Every image is validated first: one bad image rejects the batch with every problem listed
         and nothing charged. The batch is paid in credits with the volume discount; each image that
         finally fails is refunded.
         """
         settings = submissions.settings
+        refuse_unknown(data.keys(), BATCH_FIELDS, route="POST /batches")
         fields = form_fields(data)
         files = _files(data)
         check_batch_size(len(files), settings)
@@ -103,7 +107,7 @@ class BatchController(Controller):
         before = decode_cursor(cursor) if cursor else None
         rows, nxt = await batches.list_batches(request.user.user_id, limit=limit, before=before)
         return BatchList(
-            batches=[batch_out(r) for r in rows],
+            batches=[batch_out(r, signer=request.app.state.url_signer) for r in rows],
             next_cursor=encode_cursor(*nxt) if nxt else None,
             limit=limit,
         )
@@ -114,11 +118,13 @@ class BatchController(Controller):
         summary="Progress and per-image status of a batch",
         responses=ex.GET_BATCH_RESPONSES,
     )
-    async def get_batch(self, request: Request[Principal, Any, Any], batch_id: FromPath[str]) -> Response[BatchOut]:
+    async def get_batch(self, request: Request[Principal, Any, Any], batch_id: FromPath[str]) -> Response[BatchDetail]:
         """Counts (total, processed, failed), progress 0–1 and one entry per image with its status and error.
-        `batch_id` is the id or the public `batchId`."""
-        row = await _own_batch(batch_id, request.user.user_id)
-        body = batch_out(row, images=await batches.batch_images(row.id))
+        `batch_id` is the id or the public `batchId`. The batch (without `images`) is also under `batch`,
+        which the original Lumiku frontend reads."""
+        row = await own_batch(batch_id, request.user.user_id)
+        signer = request.app.state.url_signer
+        body = batch_detail(batch_out(row, images=await batches.batch_images(row.id), signer=signer))
         headers = {"Retry-After": "2"} if row.unfinished else {}
         return Response(content=body, headers=headers)
 
@@ -132,7 +138,7 @@ class BatchController(Controller):
     async def download(self, request: Request[Principal, Any, Any], batch_id: FromPath[str]) -> File:
         """One entry per succeeded image, named `001_<original name>.png` (position first, so names are
         unique and keep the upload order). 409 `batch_not_finished` until every image is done."""
-        row = await _own_batch(batch_id, request.user.user_id)
+        row = await own_batch(batch_id, request.user.user_id)
         if row.unfinished:
             raise BatchNotFinished(
                 f"Batch {row.public_id} is still {row.status} ({row.processed_images}/{row.total_images} images done).",

@@ -22,6 +22,7 @@ from api.schemas import (
     SubscriptionEnvelope,
     SubscriptionGrantIn,
     SubscriptionGrantOut,
+    SubscriptionMessage,
     TierPrice,
     VolumeDiscount,
     subscription_out,
@@ -112,6 +113,46 @@ class PricingController(Controller):
         )
 
 
+async def subscribe_answer(
+    request: Request[Principal, Any, Any], data: SubscribeIn, idempotency_key: str | None
+) -> Response[Any]:
+    """Subscribing, for ``POST /subscription`` and the original frontend's ``POST /subscription/subscribe``."""
+    if data.payment_id is not None:
+        # the original backend took the client's word for a payment: a free subscription for anyone
+        raise PermissionDeniedException(
+            "A payment is applied by an operator (POST /subscriptions/grants), not by naming its paymentId; "
+            "send only the plan to pay for it in credits."
+        )
+    settings: Settings = request.app.state.settings
+    key = check_key(idempotency_key) if idempotency_key is not None else None
+    chosen = plan(settings, data.plan)
+    user_id = request.user.user_id
+
+    async def buy() -> subscriptions.SubscriptionRow:
+        return await subscription_periods.subscribe(user_id, chosen)
+
+    answer = await purchases.once(
+        user_id=user_id,
+        endpoint="POST /subscription",
+        idempotency_key=key,
+        request=["subscribe", chosen.name],
+        status_code=201,
+        message="Subscription created successfully",
+        buy=buy,
+    )
+    return answer.response()
+
+
+async def cancel_answer(user_id: str) -> SubscriptionMessage:
+    """Cancelling, for ``DELETE /subscription`` and the original frontend's ``POST /subscription/cancel``."""
+    row = await subscriptions.cancel(user_id)
+    if row is None:
+        raise Conflict("There is no active subscription to cancel.")
+    return SubscriptionMessage(
+        message="Subscription cancelled successfully", subscription=subscription_out(row, active=False)
+    )
+
+
 class SubscriptionController(Controller):
     path = "/subscription"
     tags = ["billing"]
@@ -146,24 +187,10 @@ class SubscriptionController(Controller):
         """`{"plan": "starter"}` or `{"plan": "pro"}`. Charges the plan's price in credits (see `GET /pricing`)
         for one period starting now; from then on single jobs within the daily quotas cost no credits.
         402 `insufficient_credits` when the balance is short (nothing is stored), 409 `already_subscribed`
-        while a subscription is active. `Idempotency-Key` replays the first answer and charges once."""
-        settings: Settings = request.app.state.settings
-        key = check_key(idempotency_key) if idempotency_key is not None else None
-        chosen = plan(settings, data.plan)
-        user_id = request.user.user_id
-
-        async def buy() -> subscriptions.SubscriptionRow:
-            return await subscription_periods.subscribe(user_id, chosen)
-
-        answer = await purchases.once(
-            user_id=user_id,
-            endpoint="POST /subscription",
-            idempotency_key=key,
-            request=["subscribe", chosen.name],
-            status_code=201,
-            buy=buy,
-        )
-        return answer.response()
+        while a subscription is active. `Idempotency-Key` replays the first answer and charges once. A
+        `paymentId` (which the original backend trusted) is 403 `forbidden`: payments are applied by an
+        operator through `POST /subscriptions/grants`."""
+        return await subscribe_answer(request, data, idempotency_key)
 
     @post(
         "/renew",
@@ -193,6 +220,7 @@ class SubscriptionController(Controller):
             idempotency_key=key,
             request=["renew"],
             status_code=200,
+            message="Subscription renewed successfully",
             buy=buy,
         )
         return answer.response()
@@ -204,13 +232,10 @@ class SubscriptionController(Controller):
         status_code=200,
         responses=ex.CANCEL_SUBSCRIPTION_RESPONSES,
     )
-    async def cancel(self, request: Request[Principal, Any, Any]) -> SubscriptionEnvelope:
+    async def cancel(self, request: Request[Principal, Any, Any]) -> SubscriptionMessage:
         """Takes effect at once: a cancelled subscription covers nothing, and the rest of the paid period
-        is not refunded."""
-        row = await subscriptions.cancel(request.user.user_id)
-        if row is None:
-            raise Conflict("There is no active subscription to cancel.")
-        return SubscriptionEnvelope(subscription=subscription_out(row, active=False))
+        is not refunded. A JSON body (the original clients send `{"reason": …}`) is accepted and not kept."""
+        return await cancel_answer(request.user.user_id)
 
 
 class SubscriptionGrantController(Controller):

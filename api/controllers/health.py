@@ -87,11 +87,13 @@ class HealthController(Controller):
             return Response(content=body, status_code=200)
         code = _first_failure_code(checks)
         failing = [name for name, c in checks.items() if not c.ok]
+        detail = "Not ready: " + "; ".join(f"{name}: {checks[name].detail}" for name in failing)
         problem = {
             "type": problem_type(code),
             "title": "Service Unavailable",
             "status": 503,
-            "detail": "Not ready: " + "; ".join(f"{name}: {checks[name].detail}" for name in failing),
+            "detail": detail,
+            "error": detail,
             "instance": request.url.path,
             "code": code,
             "requestId": request_id_of(request),

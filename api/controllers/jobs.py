@@ -17,6 +17,8 @@ from litestar.response import File
 
 from api.auth import Principal
 from api.cancellation import cancel_pending_job
+from api.form_fields import JOB_FIELDS, refuse_unknown
+from api.lumiku.views import JobDetail, job_detail
 from api.schemas import JobList
 from api.submissions import Submissions
 from api.web import openapi_examples as ex
@@ -24,6 +26,7 @@ from core.errors import JobNotCancellable, NotFound, ResultExpired, ResultNotRea
 from core.filenames import safe_stem
 from core.rows import JobRow
 from core.serialisers import JobOut, job_out
+from core.signed_urls import UrlSigner
 from core.statuses import UNFINISHED, JobStatus
 from core.storage import LocalStorage, result_media_type
 from db import jobs
@@ -45,7 +48,7 @@ class JobForm:
     webhook_url: str | None = None
 
 
-def _etag(body: JobOut) -> str:
+def _etag(body: JobDetail) -> str:
     return '"' + hashlib.sha256(msgspec.json.encode(body)).hexdigest()[:32] + '"'
 
 
@@ -53,7 +56,7 @@ def _poll_headers(status: str) -> dict[str, str]:
     return {"Retry-After": "1"} if status in UNFINISHED else {}
 
 
-async def _own_job(job_id: uuid.UUID, user_id: str) -> JobRow:
+async def own_job(job_id: uuid.UUID, user_id: str) -> JobRow:
     row = await jobs.get_job(job_id, user_id)
     if row is None:
         raise NotFound(f"No job {job_id}.", resource="job")
@@ -81,8 +84,10 @@ class JobController(Controller):
         """Upload `image` (JPEG, PNG or WebP) with a `tier` and output options.
 
         Answers 202 with the job and a `Location` to poll. The price (or one image of the
-        subscription's daily quota) is taken now and given back if the job finally fails.
+        subscription's daily quota) is taken now and given back if the job finally fails. A form field
+        this route does not take (`qualityTier`, `bgColor`, …) is 422 `unknown_field`, never ignored.
         """
+        refuse_unknown((await request.form()).keys(), JOB_FIELDS, route="POST /jobs")
         key = check_key(idempotency_key) if idempotency_key is not None else None
         fields = {
             "format": data.format,
@@ -110,7 +115,8 @@ class JobController(Controller):
         """Keyset pagination: pass `nextCursor` back as `cursor` until it is null. Batch images are listed
         under their batch, not here."""
         rows, next_cursor = await jobs.list_single_jobs(request.user.user_id, limit=limit, cursor=cursor)
-        return JobList(jobs=[job_out(r) for r in rows], next_cursor=next_cursor, limit=limit)
+        signer: UrlSigner = request.app.state.url_signer
+        return JobList(jobs=[job_out(r, signer) for r in rows], next_cursor=next_cursor, limit=limit)
 
     @get(
         "/{job_id:uuid}",
@@ -120,9 +126,10 @@ class JobController(Controller):
     )
     async def get_job(self, request: Request[Principal, Any, Any], job_id: FromPath[uuid.UUID]) -> Response[Any]:
         """Send the `ETag` back as `If-None-Match` to get `304 Not Modified` while nothing changed;
-        `Retry-After` suggests when to poll again while the job is pending or processing."""
-        row = await _own_job(job_id, request.user.user_id)
-        body = job_out(row)
+        `Retry-After` suggests when to poll again while the job is pending or processing. The same job is
+        also under `job`, the envelope the original Lumiku backend answered."""
+        row = await own_job(job_id, request.user.user_id)
+        body = job_detail(job_out(row, request.app.state.url_signer))
         etag = _etag(body)
         headers = {"ETag": etag, "Cache-Control": "no-cache", **_poll_headers(row.status)}
         if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
@@ -139,7 +146,7 @@ class JobController(Controller):
     async def get_result(self, request: Request[Principal, Any, Any], job_id: FromPath[uuid.UUID]) -> File:
         """The cut-out (PNG by default, as the job's `format` and `channels` asked); 404
         `result_not_ready` until the job completed."""
-        row = await _own_job(job_id, request.user.user_id)
+        row = await own_job(job_id, request.user.user_id)
         storage: LocalStorage = request.app.state.storage
         if row.status is JobStatus.COMPLETED and (not row.output_key or not storage.exists(row.output_key)):
             raise ResultExpired(f"The result of job {job_id} was deleted after the retention period.")
@@ -168,13 +175,13 @@ class JobController(Controller):
     async def cancel_job(self, request: Request[Principal, Any, Any], job_id: FromPath[uuid.UUID]) -> JobOut:
         """Only a pending single job can be cancelled; its credits (or quota) are given back at once."""
         user_id = request.user.user_id
-        existing = await _own_job(job_id, user_id)
+        existing = await own_job(job_id, user_id)
         if existing.batch_id is not None:
             raise JobNotCancellable("Images of a batch cannot be cancelled one by one.", jobStatus=existing.status)
         storage: LocalStorage = request.app.state.storage
         row = await cancel_pending_job(job_id, user_id, storage)
         if row is None:
-            current = await _own_job(job_id, user_id)
+            current = await own_job(job_id, user_id)
             raise JobNotCancellable(
                 f"Job {job_id} is {current.status}; only a pending job can be cancelled.",
                 jobStatus=current.status,

@@ -13,6 +13,7 @@ import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 
+from api.lumiku.views import BatchDetail, JobDetail
 from api.schemas import (
     ApiKeyCreated,
     ApiKeyList,
@@ -27,6 +28,7 @@ from api.schemas import (
     StatsEnvelope,
     SubscriptionEnvelope,
     SubscriptionGrantOut,
+    SubscriptionMessage,
 )
 from api.webhook_schemas import WebhookDeliveryList, WebhookSecretCreated, WebhookSecretInfo
 from core.serialisers import API_PREFIX, BatchOut, JobOut
@@ -37,6 +39,9 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 _JOB_ID = "3f6c2a58-9a8e-4b7e-9d51-0c1f2e8a7b44"
 _BATCH_ID = "b7d9e0c4-5a61-4f2b-8e3d-2c9a1f60d7e5"
 _REQUEST_ID = "8e1f0c2b9d4a4e6f9a7b3c5d1e2f4a6b"
+_SIGNED = "?expires=1748771460&signature=Zb3K0c9mQk2V4n7Yt1xR8pLw6sJd5hFg0aEiUoTyBqc"
+SIGNED_JOB_RESULT = f"{API_PREFIX}/signed/jobs/{_JOB_ID}/result{_SIGNED}"
+SIGNED_BATCH_ZIP = f"{API_PREFIX}/signed/batches/{_BATCH_ID}/zip{_SIGNED}"
 
 
 class Problem(msgspec.Struct, rename="camel", omit_defaults=True):
@@ -53,6 +58,8 @@ class Problem(msgspec.Struct, rename="camel", omit_defaults=True):
     instance: str
     code: str
     request_id: str
+    error: str
+    """The same sentence as ``detail``, for clients written against the original Lumiku service."""
 
 
 def problem(
@@ -67,6 +74,7 @@ def problem(
         "instance": API_PREFIX + path,
         "code": code,
         "requestId": _REQUEST_ID,
+        "error": detail,
         **extra,
     }
     return Example(id=code, summary=summary or f"{status} {code}", value=value)
@@ -133,61 +141,109 @@ def webhook_secret_missing(path: str) -> ResponseSpec:
 
 # ----------------------------------------------------------------------------- bodies
 
-JOB_PENDING: dict[str, Any] = {
-    "id": _JOB_ID,
-    "batchId": None,
-    "tier": "basic",
-    "status": "pending",
-    "pricingType": "credit",
-    "originalFilename": "quokka.jpg",
-    "inputWidth": 960,
-    "inputHeight": 643,
-    "inputBytes": 187412,
-    "inputFormat": "jpeg",
-    "outputOptions": {"format": "png", "channels": "rgba"},
-    "creditsCharged": 3,
-    "coveredBySubscription": False,
-    "errorCode": None,
-    "errorMessage": None,
-    "attempts": 0,
-    "processingMs": None,
-    "progress": 0.0,
-    "webhookUrl": None,
-    "webhookStatus": None,
-    "createdAt": "2025-06-01T09:30:00.123456Z",
-    "updatedAt": "2025-06-01T09:30:00.123456Z",
-    "startedAt": None,
-    "finishedAt": None,
-    "links": {"self": f"{API_PREFIX}/jobs/{_JOB_ID}", "result": None},
-}
-JOB_COMPLETED: dict[str, Any] = {
-    **JOB_PENDING,
-    "status": "completed",
-    "attempts": 1,
-    "processingMs": 412,
-    "progress": 1.0,
-    "updatedAt": "2025-06-01T09:30:01.502311Z",
-    "startedAt": "2025-06-01T09:30:01.050402Z",
-    "finishedAt": "2025-06-01T09:30:01.502311Z",
-    "links": {"self": f"{API_PREFIX}/jobs/{_JOB_ID}", "result": f"{API_PREFIX}/jobs/{_JOB_ID}/result"},
-}
-JOB_FAILED: dict[str, Any] = {
-    **JOB_COMPLETED,
-    "status": "failed",
-    "creditsCharged": 0,
-    "errorCode": "no_subject_detected",
-    "errorMessage": "The model found no foreground in the image.",
-    "links": {"self": f"{API_PREFIX}/jobs/{_JOB_ID}", "result": None},
-}
-JOB_CANCELLED: dict[str, Any] = {
-    **JOB_PENDING,
-    "status": "cancelled",
-    "creditsCharged": 0,
-    "errorCode": "cancelled",
-    "errorMessage": "Cancelled by the client.",
-    "progress": 1.0,
-    "finishedAt": "2025-06-01T09:30:00.803190Z",
-}
+
+def _job(body: dict[str, Any]) -> dict[str, Any]:
+    """A job example with the original service's names filled in, as ``core.serialisers.job_out`` does."""
+    download = body["links"]["download"]
+    originals = {
+        "qualityTier": body["tier"],
+        "creditsUsed": body["creditsCharged"],
+        "processedUrl": download,
+        "processedImageUrl": download,
+        "originalSize": body["inputBytes"],
+        "processingTime": body["processingMs"],
+        "itemIndex": body.get("itemIndex"),
+        "completedAt": body["finishedAt"],
+    }
+    return {**body, **originals}
+
+
+def _batch(body: dict[str, Any]) -> dict[str, Any]:
+    """A batch example with the original service's names filled in, as ``core.serialisers.batch_out`` does."""
+    images = body.pop("images", None)
+    originals = {
+        "name": body.get("name"),
+        "qualityTier": body["tier"],
+        "completedImages": body["succeededImages"],
+        "totalCreditsUsed": body["creditsCharged"],
+        "totalCredits": body["creditsCharged"],
+        "originalPrice": body["creditsBeforeDiscount"],
+        "finalPrice": body["creditsCharged"],
+        "discountPercentage": body["discountPercent"],
+        "progressPercentage": body["processedImages"] * 100 // body["totalImages"],
+        "zipUrl": body["links"]["download"],
+        "completedAt": body["finishedAt"],
+    }
+    return {**body, **originals, "images": images}
+
+
+JOB_PENDING: dict[str, Any] = _job(
+    {
+        "id": _JOB_ID,
+        "batchId": None,
+        "tier": "basic",
+        "status": "pending",
+        "pricingType": "credit",
+        "originalFilename": "quokka.jpg",
+        "inputWidth": 960,
+        "inputHeight": 643,
+        "inputBytes": 187412,
+        "inputFormat": "jpeg",
+        "outputOptions": {"format": "png", "channels": "rgba"},
+        "creditsCharged": 3,
+        "coveredBySubscription": False,
+        "errorCode": None,
+        "errorMessage": None,
+        "attempts": 0,
+        "processingMs": None,
+        "progress": 0.0,
+        "webhookUrl": None,
+        "webhookStatus": None,
+        "createdAt": "2025-06-01T09:30:00.123456Z",
+        "updatedAt": "2025-06-01T09:30:00.123456Z",
+        "startedAt": None,
+        "finishedAt": None,
+        "links": {"self": f"{API_PREFIX}/jobs/{_JOB_ID}", "result": None, "download": None},
+    }
+)
+JOB_COMPLETED: dict[str, Any] = _job(
+    {
+        **JOB_PENDING,
+        "status": "completed",
+        "attempts": 1,
+        "processingMs": 412,
+        "progress": 1.0,
+        "updatedAt": "2025-06-01T09:30:01.502311Z",
+        "startedAt": "2025-06-01T09:30:01.050402Z",
+        "finishedAt": "2025-06-01T09:30:01.502311Z",
+        "links": {
+            "self": f"{API_PREFIX}/jobs/{_JOB_ID}",
+            "result": f"{API_PREFIX}/jobs/{_JOB_ID}/result",
+            "download": SIGNED_JOB_RESULT,
+        },
+    }
+)
+JOB_FAILED: dict[str, Any] = _job(
+    {
+        **JOB_COMPLETED,
+        "status": "failed",
+        "creditsCharged": 0,
+        "errorCode": "no_subject_detected",
+        "errorMessage": "The model found no foreground in the image.",
+        "links": {"self": f"{API_PREFIX}/jobs/{_JOB_ID}", "result": None, "download": None},
+    }
+)
+JOB_CANCELLED: dict[str, Any] = _job(
+    {
+        **JOB_PENDING,
+        "status": "cancelled",
+        "creditsCharged": 0,
+        "errorCode": "cancelled",
+        "errorMessage": "Cancelled by the client.",
+        "progress": 1.0,
+        "finishedAt": "2025-06-01T09:30:00.803190Z",
+    }
+)
 
 
 def _batch_image(position: int, status: str, *, failed: bool = False) -> dict[str, Any]:
@@ -203,51 +259,61 @@ def _batch_image(position: int, status: str, *, failed: bool = False) -> dict[st
     }
 
 
-BATCH_PENDING: dict[str, Any] = {
-    "id": _BATCH_ID,
-    "batchId": "bat_7QkZ2xN4pR",
-    "tier": "basic",
-    "status": "pending",
-    "totalImages": 3,
-    "processedImages": 0,
-    "failedImages": 0,
-    "succeededImages": 0,
-    "progress": 0.0,
-    "creditsBeforeDiscount": 9,
-    "creditsCharged": 9,
-    "discountPercent": 0,
-    "outputOptions": {"format": "png", "channels": "rgba"},
-    "webhookUrl": None,
-    "createdAt": "2025-06-01T09:31:00.214031Z",
-    "startedAt": None,
-    "finishedAt": None,
-    "links": {"self": f"{API_PREFIX}/batches/{_BATCH_ID}", "download": None},
-    "images": None,
-}
-BATCH_PROCESSING: dict[str, Any] = {
-    **BATCH_PENDING,
-    "status": "processing",
-    "processedImages": 2,
-    "failedImages": 1,
-    "succeededImages": 1,
-    "progress": 0.6667,
-    "startedAt": "2025-06-01T09:31:00.901377Z",
-    "images": [
-        _batch_image(0, "completed"),
-        _batch_image(1, "failed", failed=True),
-        _batch_image(2, "processing"),
-    ],
-}
-BATCH_PARTIAL: dict[str, Any] = {
-    **BATCH_PROCESSING,
-    "status": "partial",
-    "processedImages": 3,
-    "succeededImages": 2,
-    "progress": 1.0,
-    "finishedAt": "2025-06-01T09:31:02.412846Z",
-    "links": {"self": f"{API_PREFIX}/batches/{_BATCH_ID}", "download": f"{API_PREFIX}/batches/{_BATCH_ID}/download"},
-    "images": [_batch_image(0, "completed"), _batch_image(1, "failed", failed=True), _batch_image(2, "completed")],
-}
+BATCH_PENDING: dict[str, Any] = _batch(
+    {
+        "id": _BATCH_ID,
+        "batchId": "bat_7QkZ2xN4pR",
+        "tier": "basic",
+        "status": "pending",
+        "totalImages": 3,
+        "processedImages": 0,
+        "failedImages": 0,
+        "succeededImages": 0,
+        "progress": 0.0,
+        "creditsBeforeDiscount": 9,
+        "creditsCharged": 9,
+        "discountPercent": 0,
+        "outputOptions": {"format": "png", "channels": "rgba"},
+        "webhookUrl": None,
+        "createdAt": "2025-06-01T09:31:00.214031Z",
+        "startedAt": None,
+        "finishedAt": None,
+        "links": {"self": f"{API_PREFIX}/batches/{_BATCH_ID}", "result": None, "download": None},
+        "images": None,
+    }
+)
+BATCH_PROCESSING: dict[str, Any] = _batch(
+    {
+        **BATCH_PENDING,
+        "status": "processing",
+        "processedImages": 2,
+        "failedImages": 1,
+        "succeededImages": 1,
+        "progress": 0.6667,
+        "startedAt": "2025-06-01T09:31:00.901377Z",
+        "images": [
+            _batch_image(0, "completed"),
+            _batch_image(1, "failed", failed=True),
+            _batch_image(2, "processing"),
+        ],
+    }
+)
+BATCH_PARTIAL: dict[str, Any] = _batch(
+    {
+        **BATCH_PROCESSING,
+        "status": "partial",
+        "processedImages": 3,
+        "succeededImages": 2,
+        "progress": 1.0,
+        "finishedAt": "2025-06-01T09:31:02.412846Z",
+        "links": {
+            "self": f"{API_PREFIX}/batches/{_BATCH_ID}",
+            "result": f"{API_PREFIX}/batches/{_BATCH_ID}/download",
+            "download": SIGNED_BATCH_ZIP,
+        },
+        "images": [_batch_image(0, "completed"), _batch_image(1, "failed", failed=True), _batch_image(2, "completed")],
+    }
+)
 
 PRICING: dict[str, Any] = {
     "tiers": [
@@ -323,6 +389,10 @@ SUBSCRIPTION: dict[str, Any] = {
         "usageToday": {"basic": 4},
         "active": True,
         "paymentId": None,
+        "dailyLimit": 70,
+        "remainingRemovals": 66,
+        "nextResetDate": "2025-06-02T00:00:00Z",
+        "usageRecords": [{"date": "2025-06-01", "tier": "basic", "removalsCount": 4, "totalCreditsEquivalent": 12}],
     }
 }
 SUBSCRIPTION_RENEWED: dict[str, Any] = {
@@ -339,6 +409,9 @@ SUBSCRIPTION_GRANTED: dict[str, Any] = {
         "dailyQuotas": {"basic": 200, "standard": 100, "professional": 50, "industry": 20},
         "usageToday": {},
         "paymentId": "midtrans-ORDER-20250601-0042",
+        "dailyLimit": 370,
+        "remainingRemovals": 370,
+        "usageRecords": [],
     },
 }
 SUBSCRIPTION_CANCELLED: dict[str, Any] = {
@@ -347,6 +420,7 @@ SUBSCRIPTION_CANCELLED: dict[str, Any] = {
         "status": "cancelled",
         "cancelledAt": "2025-06-02T10:00:00Z",
         "active": False,
+        "remainingRemovals": 0,
     }
 }
 
@@ -378,7 +452,7 @@ BATCH_FORM_EXAMPLES = [
         id="three-photos",
         summary="Three photos in one batch",
         description="`curl … -F 'images[]=@a.jpg' -F 'images[]=@b.jpg' -F 'images[]=@c.jpg' -F tier=basic …/batches`",
-        value={"images[]": ["(binary)", "(binary)", "(binary)"], "tier": "basic", "format": "png"},
+        value={"images[]": ["(binary)", "(binary)", "(binary)"], "tier": "basic", "format": "png", "name": "June"},
     )
 ]
 SUBSCRIBE_EXAMPLES = [
@@ -468,6 +542,9 @@ STATS_RESPONSES = {
                     "plan": "starter",
                     "creditsUsed": 87,
                     "completedByTier": {"basic": 30, "standard": 4},
+                    "totalJobs": 37,
+                    "creditsSpent": 87,
+                    "hasActiveSubscription": True,
                 }
             },
         ),
@@ -498,8 +575,8 @@ GET_SUBSCRIPTION_RESPONSES = {
 
 SUBSCRIBE_RESPONSES = {
     201: ok(
-        SubscriptionEnvelope,
-        Example(id="subscribed", value=SUBSCRIPTION),
+        SubscriptionMessage,
+        Example(id="subscribed", value={"message": "Subscription created successfully", **SUBSCRIPTION}),
         description="Subscribed and charged (a replayed `Idempotency-Key` gets the same, `Idempotent-Replayed: true`)",
     ),
     402: problems(
@@ -524,6 +601,17 @@ SUBSCRIBE_RESPONSES = {
         ),
         description="Already subscribed (problem+json)",
     ),
+    403: problems(
+        problem(
+            403,
+            "forbidden",
+            "Forbidden",
+            "A payment is applied by an operator (POST /subscriptions/grants), not by naming its paymentId; "
+            "send only the plan to pay for it in credits.",
+            "/subscription",
+        ),
+        description="A `paymentId` sent by the user (problem+json)",
+    ),
     422: problems(
         problem(
             422,
@@ -540,8 +628,12 @@ SUBSCRIBE_RESPONSES = {
 
 RENEW_SUBSCRIPTION_RESPONSES = {
     200: ok(
-        SubscriptionEnvelope,
-        Example(id="renewed", summary="One more period from the old expiry", value=SUBSCRIPTION_RENEWED),
+        SubscriptionMessage,
+        Example(
+            id="renewed",
+            summary="One more period from the old expiry",
+            value={"message": "Subscription renewed successfully", **SUBSCRIPTION_RENEWED},
+        ),
         description="Renewed and charged (a replayed `Idempotency-Key` gets the same, `Idempotent-Replayed: true`)",
     ),
     402: problems(
@@ -628,8 +720,8 @@ SUBSCRIPTION_GRANT_RESPONSES = {
 
 CANCEL_SUBSCRIPTION_RESPONSES = {
     200: ok(
-        SubscriptionEnvelope,
-        Example(id="cancelled", value=SUBSCRIPTION_CANCELLED),
+        SubscriptionMessage,
+        Example(id="cancelled", value={"message": "Subscription cancelled successfully", **SUBSCRIPTION_CANCELLED}),
         description="Cancelled at once; the rest of the period is not refunded",
     ),
     409: problems(
@@ -701,7 +793,19 @@ CREATE_JOB_RESPONSES = {
             "/jobs",
             tier="ultra",
         ),
-        description="Invalid options, tier or image (problem+json)",
+        problem(
+            422,
+            "unknown_field",
+            "Unknown field",
+            "POST /jobs does not take the form field 'qualityTier'; did you mean 'tier'? (`qualityTier` is the "
+            "Lumiku clients' name: POST /remove-single takes it.) Accepted fields: bg_color, channels, crop, "
+            "crop_margin, format, image, size, tier, webhook_url.",
+            "/jobs",
+            summary="A field this route does not take",
+            fields=["qualityTier"],
+            accepted=["bg_color", "channels", "crop", "crop_margin", "format", "image", "size", "tier", "webhook_url"],
+        ),
+        description="Invalid options, tier, image or an unknown field (problem+json)",
     ),
     409: webhook_secret_missing("/jobs"),
     400: bad_request("POST", "/jobs", "image", "Object missing required field `image`", "body"),
@@ -721,13 +825,24 @@ LIST_JOBS_RESPONSES = {
     400: bad_request("GET", "/jobs", "limit", "Expected `int` <= 100"),
 }
 
+
+def _with_job(job: dict[str, Any]) -> dict[str, Any]:
+    """``GET /jobs/{id}``: the job, and the same job under ``job`` (the original backend's envelope)."""
+    return {**job, "job": job}
+
+
+def _with_batch(batch: dict[str, Any]) -> dict[str, Any]:
+    """``GET /batches/{id}``: the batch, and under ``batch`` the same without ``images`` (original frontend)."""
+    return {**batch, "batch": {**batch, "images": None}}
+
+
 GET_JOB_RESPONSES = {
     200: ok(
-        JobOut,
-        Example(id="pending", summary="Still queued (`Retry-After: 1`)", value=JOB_PENDING),
-        Example(id="completed", summary="Done: `links.result` is set", value=JOB_COMPLETED),
-        Example(id="failed", summary="Failed and refunded", value=JOB_FAILED),
-        description="The job (with `ETag`; `304` for a matching `If-None-Match`)",
+        JobDetail,
+        Example(id="pending", summary="Still queued (`Retry-After: 1`)", value=_with_job(JOB_PENDING)),
+        Example(id="completed", summary="Done: `links.result` is set", value=_with_job(JOB_COMPLETED)),
+        Example(id="failed", summary="Failed and refunded", value=_with_job(JOB_FAILED)),
+        description="The job (with `ETag`; `304` for a matching `If-None-Match`), also under `job`",
     ),
     404: problems(
         problem(404, "not_found", "Not Found", f"No job {_JOB_ID}.", f"/jobs/{_JOB_ID}", resource="job"),
@@ -813,10 +928,10 @@ LIST_BATCHES_RESPONSES = {
 
 GET_BATCH_RESPONSES = {
     200: ok(
-        BatchOut,
-        Example(id="processing", summary="Under way (`Retry-After: 2`)", value=BATCH_PROCESSING),
-        Example(id="partial", summary="Finished, one image failed and was refunded", value=BATCH_PARTIAL),
-        description="The batch with one entry per image",
+        BatchDetail,
+        Example(id="processing", summary="Under way (`Retry-After: 2`)", value=_with_batch(BATCH_PROCESSING)),
+        Example(id="partial", summary="Finished, one image failed and was refunded", value=_with_batch(BATCH_PARTIAL)),
+        description="The batch with one entry per image; the batch alone also under `batch`",
     ),
     404: problems(
         problem(404, "not_found", "Not Found", "No batch bat_nope.", "/batches/bat_nope", resource="batch"),
@@ -1011,3 +1126,39 @@ REVOKE_API_KEY_RESPONSES = {
         description="No such active key of the caller's (problem+json)",
     ),
 }
+
+
+def _signed_link_problems(path: str) -> dict[int, ResponseSpec]:
+    return {
+        403: problems(
+            problem(
+                403,
+                "invalid_signature",
+                "Forbidden",
+                "The link's signature does not match: it was altered or was not issued here.",
+                path,
+            ),
+            description="A missing, altered or foreign signature (problem+json)",
+        ),
+        410: problems(
+            problem(
+                410,
+                "link_expired",
+                "Gone",
+                "This link has expired; ask the API for the job or batch again to get a fresh one.",
+                path,
+            ),
+            problem(
+                410,
+                "result_expired",
+                "Gone",
+                "The result was deleted after the retention period.",
+                path,
+            ),
+            description="The link expired, or the file was deleted after the retention period (problem+json)",
+        ),
+    }
+
+
+SIGNED_RESULT_RESPONSES = _signed_link_problems(f"/signed/jobs/{_JOB_ID}/result")
+SIGNED_ZIP_RESPONSES = _signed_link_problems(f"/signed/batches/{_BATCH_ID}/zip")

@@ -40,3 +40,24 @@ def unsigned_token(settings: Settings, user_id: str = "alice") -> str:
 
 def auth(tok: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {tok}"}
+
+
+LUMIKU_LIFETIME_S = 7 * 24 * 3600
+"""Lumiku's default ``JWT_EXPIRES_IN`` (``7d``)."""
+
+
+def lumiku_token(
+    settings: Settings, user_id: str, *, email: str | None = None, key: str | None = None, **overrides: Any
+) -> str:
+    """A token as Lumiku's backend signs it (``jsonwebtoken``, HS256): ``{userId, email, iat, exp}``, with
+    no ``sub``, ``iss`` or ``aud``."""
+    now = int(time.time())
+    payload: dict[str, Any] = {
+        "userId": user_id,
+        "email": email or f"{user_id}@example.com",
+        "iat": now,
+        "exp": now + LUMIKU_LIFETIME_S,
+    }
+    payload.update(overrides)
+    payload = {k: v for k, v in payload.items() if v is not None}
+    return jwt.encode(payload, key or settings.jwt_secret, algorithm="HS256")

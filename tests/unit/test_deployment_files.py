@@ -21,7 +21,7 @@ def _compose() -> dict[str, Any]:
 def test_compose_requires_every_secret_instead_of_defaulting_it() -> None:
     for name, service in _compose()["services"].items():
         env = service.get("environment", {})
-        for secret in ("JWT_SECRET", "WEBHOOK_SECRET"):
+        for secret in ("JWT_SECRET", "WEBHOOK_SECRET", "SIGNED_URL_SECRET"):
             if secret in env:
                 assert re.fullmatch(rf"\$\{{{secret}:\?[^}}]+\}}", env[secret]), (name, secret, env[secret])
         if "JWT_SECRET" in env:

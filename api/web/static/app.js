@@ -296,8 +296,9 @@ async function followBatch(url, batch, run) {
     if (run !== state.run) return;
   }
   await loadAccount();
-  if (batch.links.download) {
-    state.zipUrl = batch.links.download;
+  if (batch.links.result) {
+    // the bearer link: it stays valid, where links.download is signed and expires
+    state.zipUrl = batch.links.result;
     $("download-zip").hidden = false;
   } else {
     showError(new ApiError(422, { title: "Batch failed", code: "batch_failed", detail: "No image succeeded." }));

@@ -14,13 +14,18 @@ import sys
 
 import pytest
 
+from core.settings import DEV_SIGNED_URL_SECRET
 from core.webhooks import generate_secret
 from tests.support.processes import ROOT, env_with
 
 API_FACTORY = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--port", "0"]
 API_SERVER = [sys.executable, "-m", "api.server", "--port", "0"]
 WORKER = [sys.executable, "-m", "worker"]
-STRONG = {"JWT_SECRET": secrets.token_urlsafe(48), "WEBHOOK_SECRET": generate_secret()}
+STRONG = {
+    "JWT_SECRET": secrets.token_urlsafe(48),
+    "WEBHOOK_SECRET": generate_secret(),
+    "SIGNED_URL_SECRET": secrets.token_urlsafe(48),
+}
 
 
 def _env(**settings: str | None) -> dict[str, str]:
@@ -61,8 +66,10 @@ def test_the_public_default_secrets_stop_every_serving_process(command: list[str
         ("JWT_SECRET", "change-me-to-a-long-random-secret-of-32-bytes-or-more"),  # the old compose.yaml default
         ("JWT_SECRET", "x" * 31),
         ("WEBHOOK_ALLOW_PRIVATE", "1"),
+        ("SIGNED_URL_SECRET", DEV_SIGNED_URL_SECRET),
+        ("SIGNED_URL_SECRET", "x" * 31),
     ],
-    ids=["old compose default", "31-byte key", "private webhooks"],
+    ids=["old compose default", "31-byte key", "private webhooks", "public link key", "31-byte link key"],
 )
 def test_each_unsafe_setting_alone_stops_the_api(setting: str, value: str) -> None:
     result = _start(API_FACTORY, _env(**{setting: value}))

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from core.settings import DEV_JWT_SECRET, DEV_WEBHOOK_SECRET, Settings, UnsafeSettings
+from core.settings import DEV_JWT_SECRET, DEV_SIGNED_URL_SECRET, DEV_WEBHOOK_SECRET, Settings, UnsafeSettings
 
 
 def test_defaults_work_on_a_developer_machine(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,6 +40,7 @@ def _production(**overrides: Any) -> Settings:
         "jwt_secret": "k" * 32,
         "webhook_secret": "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA==",
         "webhook_allow_private": False,
+        "signed_url_secret": "s" * 32,
     }
     return dataclasses.replace(Settings(), **{**safe, **overrides})
 
@@ -62,6 +63,8 @@ def test_production_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"jwt_secret": "é" * 16}, None),  # 32 bytes in UTF-8: long enough
         ({"webhook_secret": DEV_WEBHOOK_SECRET}, "WEBHOOK_SECRET"),
         ({"webhook_allow_private": True}, "WEBHOOK_ALLOW_PRIVATE"),
+        ({"signed_url_secret": DEV_SIGNED_URL_SECRET}, "SIGNED_URL_SECRET"),
+        ({"signed_url_secret": "s" * 31}, "31 bytes"),
     ],
 )
 def test_each_unsafe_setting_is_named(overrides: dict[str, Any], named: str | None) -> None:

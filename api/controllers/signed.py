@@ -1,0 +1,102 @@
+"""Results and ZIPs behind signed links: no bearer token, the link's signature is the permission.
+
+Mounted outside the authenticated router (``api.auth.PUBLIC_PATHS``) because ``<img src>`` and
+``<a href download>`` cannot send a header. The signature names the object (its id is in the signed
+path), so a link opens that one result until it expires; it is never a way into anything else.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get
+from litestar.params import FromPath, QueryParameter
+from litestar.response import File
+
+from api.schema_gate import SchemaGate
+from api.web import openapi_examples as ex
+from core.errors import NotFound, ResultExpired
+from core.filenames import safe_stem
+from core.signed_urls import UrlSigner, batch_zip_path, job_result_path
+from core.statuses import JobStatus
+from core.storage import LocalStorage
+from db import batches, jobs
+
+_MEDIA_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg"}
+Expires = Annotated[str | None, QueryParameter(max_length=20, description="unix seconds, as issued")]
+Signature = Annotated[str | None, QueryParameter(max_length=100, description="as issued")]
+
+
+async def before_signed_request(request: Request[Any, Any, Any]) -> None:
+    gate: SchemaGate = request.app.state.schema_gate
+    await gate.require_ready()
+
+
+def _file(path: Path, filename: str, media_type: str, expires: str) -> File:
+    # Private: a shared cache must not hand one user's cut-out to another; no longer than the link lives.
+    max_age = max(0, math.floor(int(expires) - time.time()))
+    return File(
+        path=path,
+        filename=filename,
+        media_type=media_type,
+        content_disposition_type="attachment",
+        headers={"Cache-Control": f"private, max-age={max_age}", "Referrer-Policy": "no-referrer"},
+    )
+
+
+class SignedFileController(Controller):
+    path = "/signed"
+    tags = ["signed links"]
+
+    @get(
+        "/jobs/{job_id:uuid}/result",
+        operation_id="getSignedJobResult",
+        summary="A job's result through its signed link (no bearer token)",
+        media_type="application/octet-stream",
+        responses=ex.SIGNED_RESULT_RESPONSES,
+    )
+    async def job_result(
+        self, request: Request[Any, Any, Any], job_id: FromPath[uuid.UUID], expires: Expires, signature: Signature
+    ) -> File:
+        """The URL is a completed job's `links.download` as the API issued it; 403 `invalid_signature` when it
+        was altered, 410 `link_expired` after `SIGNED_URL_TTL_S` (fetch the job again for a fresh link)."""
+        signer: UrlSigner = request.app.state.url_signer
+        signer.verify("GET", job_result_path(job_id), expires, signature)
+        row = await jobs.get_job(job_id)
+        if row is None or row.status is not JobStatus.COMPLETED:
+            raise NotFound(f"No result for job {job_id}.", resource="job")
+        storage: LocalStorage = request.app.state.storage
+        if not row.output_key or not storage.exists(row.output_key):
+            raise ResultExpired(f"The result of job {job_id} was deleted after the retention period.")
+        extension = row.output_key.rsplit(".", 1)[-1]
+        return _file(
+            storage.local_path(row.output_key),
+            f"{safe_stem(row.original_filename, str(job_id))}.{extension}",
+            _MEDIA_TYPES.get(extension, "application/octet-stream"),
+            str(expires),
+        )
+
+    @get(
+        "/batches/{batch_id:uuid}/zip",
+        operation_id="getSignedBatchZip",
+        summary="A batch's ZIP through its signed link (no bearer token)",
+        media_type="application/zip",
+        responses=ex.SIGNED_ZIP_RESPONSES,
+    )
+    async def batch_zip(
+        self, request: Request[Any, Any, Any], batch_id: FromPath[uuid.UUID], expires: Expires, signature: Signature
+    ) -> File:
+        """The URL is a finished batch's `links.download` (or `zipUrl`) as the API issued it."""
+        signer: UrlSigner = request.app.state.url_signer
+        signer.verify("GET", batch_zip_path(batch_id), expires, signature)
+        row = await batches.get_batch_by_id(batch_id)
+        if row is None or not row.zip_key:
+            raise NotFound(f"No ZIP for batch {batch_id}.", resource="batch")
+        storage: LocalStorage = request.app.state.storage
+        if not storage.exists(row.zip_key):
+            raise ResultExpired("The batch's ZIP was deleted after the retention period.")
+        return _file(storage.local_path(row.zip_key), f"{row.public_id}.zip", "application/zip", str(expires))

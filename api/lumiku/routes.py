@@ -21,6 +21,7 @@ from litestar.params import Body, FromPath, HeaderParameter
 from api.auth import Principal
 from api.controllers.batches import own_batch
 from api.controllers.billing import cancel_answer, subscribe_answer
+from api.job_wait import wait_until_final
 from api.lumiku import forms
 from api.lumiku.views import (
     BatchEnvelope,
@@ -34,12 +35,11 @@ from api.lumiku.views import (
     batch_view,
     job_view,
 )
-from api.lumiku.waiting import wait_for_job
 from api.problems import problem_response
 from api.schemas import SubscribeIn, SubscriptionMessage
 from api.submissions import Submissions, check_batch_size
 from api.web import lumiku_examples as ex
-from core.errors import ImageError, InvalidOptions, NotFound, ResultExpired, ResultNotReady
+from core.errors import ImageError, InvalidOptions, ResultExpired, ResultNotReady
 from core.pricing import batch_price, tier_credits
 from core.serialisers import API_PREFIX, batch_out, job_out
 from core.signed_urls import UrlSigner, batch_zip_path
@@ -70,9 +70,8 @@ async def _remove(
     if accepted.background is not None:
         await accepted.background()  # enqueue now, not after the answer: the answer waits for the worker
     job_id = uuid.UUID(str(accepted.content["id"]))
-    row = await wait_for_job(job_id, user_id, submissions.settings.lumiku_wait_s)
-    if row is None:
-        raise NotFound(f"No job {job_id}.", resource="job")
+    settings = submissions.settings
+    row = await wait_until_final(submissions.redis, settings.queue_name, job_id, user_id, settings.lumiku_wait_s)
     job = job_view(job_out(row, request.app.state.url_signer))
     if row.status is JobStatus.COMPLETED:
         return Response(JobEnvelope(message="Background removed successfully", job=job), status_code=200)

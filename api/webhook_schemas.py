@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+import msgspec
+
 from core.serialisers import Camel
 from db.webhook_deliveries import Delivery
 from db.webhook_secrets import NewSecret, SecretInfo
@@ -53,15 +55,7 @@ def secret_info_out(info: SecretInfo) -> WebhookSecretInfo:
 
 
 def secret_created_out(new: NewSecret) -> WebhookSecretCreated:
-    info = new.info
-    return WebhookSecretCreated(
-        fingerprint=info.fingerprint,
-        created_at=info.created_at,
-        rotated_at=info.rotated_at,
-        previous_fingerprint=info.previous_fingerprint,
-        previous_expires_at=info.previous_expires_at,
-        secret=new.secret,
-    )
+    return WebhookSecretCreated(**msgspec.structs.asdict(secret_info_out(new.info)), secret=new.secret)
 
 
 def delivery_out(delivery: Delivery) -> WebhookDeliveryOut:

@@ -23,10 +23,9 @@ from core.errors import NotFound, ResultExpired
 from core.filenames import safe_stem
 from core.signed_urls import UrlSigner, batch_zip_path, job_result_path
 from core.statuses import JobStatus
-from core.storage import LocalStorage
+from core.storage import LocalStorage, result_media_type
 from db import batches, jobs
 
-_MEDIA_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg"}
 Expires = Annotated[str | None, QueryParameter(max_length=20, description="unix seconds, as issued")]
 Signature = Annotated[str | None, QueryParameter(max_length=100, description="as issued")]
 
@@ -76,7 +75,7 @@ class SignedFileController(Controller):
         return _file(
             storage.local_path(row.output_key),
             f"{safe_stem(row.original_filename, str(job_id))}.{extension}",
-            _MEDIA_TYPES.get(extension, "application/octet-stream"),
+            result_media_type(row.output_key),
             str(expires),
         )
 

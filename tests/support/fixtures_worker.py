@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -14,7 +12,7 @@ from arq.connections import ArqRedis, RedisSettings
 from core.settings import Settings
 from core.tasks import webhook_queue
 from engine.pipeline import Engine
-from tests.support.workers import wait_started, wait_until_enqueued
+from tests.support.workers import wait_until_enqueued, worker_running
 from worker.runner import create_worker
 
 
@@ -51,16 +49,8 @@ def engine(settings: Settings) -> Engine:
 @pytest.fixture
 async def running_worker(settings: Settings, arq_redis: ArqRedis, engine: Engine) -> AsyncIterator[dict[str, Any]]:
     """A real arq worker consuming the run's queue in this event loop; yields its ctx."""
-    worker = create_worker(settings, handle_signals=False, ctx={"engine": engine})
-    task = asyncio.create_task(worker.async_run())
-    await wait_started(worker, task)
-    try:
-        yield worker.ctx
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await worker.close()
+    async with worker_running(settings, engine) as ctx:
+        yield ctx
 
 
 @pytest.fixture

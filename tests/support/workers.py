@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 from arq import Worker
@@ -11,6 +14,8 @@ from arq.connections import ArqRedis
 
 from core.settings import Settings
 from core.tasks import job_arq_id
+from engine.pipeline import Engine
+from worker.runner import create_worker
 
 
 async def wait_started(worker: Worker, task: asyncio.Task[None]) -> None:
@@ -21,6 +26,22 @@ async def wait_started(worker: Worker, task: asyncio.Task[None]) -> None:
             task.result()
         await asyncio.sleep(0.05)
     raise TimeoutError("worker did not start")
+
+
+@contextlib.asynccontextmanager
+async def worker_running(settings: Settings, engine: Engine) -> AsyncIterator[dict[str, Any]]:
+    """A real arq worker (and its webhook worker) consuming the run's queues in this event loop until the
+    block ends; yields its ctx."""
+    worker = create_worker(settings, handle_signals=False, ctx={"engine": engine})
+    task = asyncio.create_task(worker.async_run())
+    await wait_started(worker, task)
+    try:
+        yield worker.ctx
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await worker.close()
 
 
 async def wait_until_enqueued(redis: ArqRedis, settings: Settings, dsn: str, timeout_s: float = 3.0) -> None:

@@ -5,7 +5,6 @@ images; and a bounded backlog of retries, with the reason recorded for what is n
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -28,8 +27,7 @@ from engine.pipeline import Engine
 from tests.support.api_client import API, User, balance, submit, webhook_secret
 from tests.support.images import quokka, variant
 from tests.support.webhook_receiver import Receiver, receiving
-from tests.support.workers import wait_started
-from worker.runner import create_worker
+from tests.support.workers import worker_running
 
 Client = AsyncTestClient[Litestar]
 
@@ -44,21 +42,6 @@ def local(settings: Settings) -> Settings:
 async def client(local: Settings, migrated_db: str, queue: ArqRedis) -> AsyncIterator[Client]:
     async with AsyncTestClient(app=create_app(local), timeout=60) as c:
         yield c
-
-
-@contextlib.asynccontextmanager
-async def worker_running(settings: Settings, engine: Engine) -> AsyncIterator[dict[str, Any]]:
-    """A real worker (and its webhook worker) consuming the run's queues until the block ends."""
-    worker = create_worker(settings, handle_signals=False, ctx={"engine": engine})
-    task = asyncio.create_task(worker.async_run())
-    await wait_started(worker, task)
-    try:
-        yield worker.ctx
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await worker.close()
 
 
 async def wait_for(check: Callable[[], Awaitable[bool]], timeout_s: float, what: str) -> None:

@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 
 .PHONY: help install services models eval-assets migrate migration check-migrations status run api worker test api-key \
-        test-unit check format token grant demo eval bench clean browser chaos load
+        test-unit check format token grant demo eval bench clean browser chaos load rembg-venv
 
 # What runs from this Makefile is a developer's machine: public development secrets are allowed
 # (with a warning). Anything else defaults to production and refuses them (docs/security.md).
@@ -105,5 +105,12 @@ eval: install eval-assets  ## quality report per tier into reports/
 bench: install eval-assets  ## speed and memory per tier into reports/bench.md
 	$(PY) -m tools.bench --out reports
 
+rembg-venv: .venv-rembg/.installed  ## rembg from PyPI in its own virtualenv (the baseline of make eval and bench-service)
+
+.venv-rembg/.installed:
+	@test -x .venv-rembg/bin/python || $(PYTHON) -m venv .venv-rembg
+	.venv-rembg/bin/python -m pip install --quiet 'rembg[cpu,cli]==2.0.86'
+	@touch $@
+
 clean:  ## remove the virtualenv and caches (not the model cache)
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-rembg .mypy_cache .ruff_cache .pytest_cache

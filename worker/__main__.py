@@ -9,6 +9,7 @@ import sys
 from core.logs import configure as configure_logging
 from core.settings import get_settings
 from worker.runner import create_worker
+from worker.stopping import BoundedStop
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,7 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_format)
     if settings.worker_nice > 0:
         os.nice(settings.worker_nice)
-    create_worker(settings, burst=args.burst).run()
+    # our handlers instead of arq's: they bound the stop even when the event loop is blocked
+    worker = create_worker(settings, burst=args.burst, handle_signals=False)
+    BoundedStop(worker, worker.loop, settings.shutdown_grace_s).install()
+    worker.run()
     return 0
 
 

@@ -33,14 +33,17 @@ from api.controllers.webhooks import WebhookController
 from api.cors import cors_config
 from api.limits import RateLimiter
 from api.lumiku.routes import LumikuAccountController, LumikuBatchController, LumikuRemoveController
+from api.metrics import metrics_route
 from api.problems import EXCEPTION_HANDLERS, add_request_id_header
 from api.queue import Enqueuer
 from api.removebg import removebg_router
+from api.request_context import request_log_context
 from api.schema_gate import SchemaGate
 from api.submissions import provide_submissions
 from api.web.docs import render_plugins
 from api.web.routes import web_route_handlers
 from core.errors import DatabaseUnavailable
+from core.logs import install_context, set_user
 from core.pricing import plans
 from core.serialisers import API_PREFIX
 from core.settings import Settings, get_settings
@@ -58,6 +61,7 @@ async def before_api_request(request: Request[Any, Any, Any]) -> None:
         return
     gate: SchemaGate = request.app.state.schema_gate
     await gate.require_ready()
+    set_user(request.user.user_id)
     limiter: RateLimiter = request.app.state.rate_limiter
     decision = await limiter.check(request.app.state.redis, request.user.user_id)
     if decision is not None:
@@ -104,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     settings.check_production(log)
     plans(settings)  # a misconfigured SUBSCRIPTION_PLANS stops start-up, not the first /pricing
+    install_context()
     jwt_auth = build_jwt_auth(settings)
     # Upload limits per route: a single image, or a whole batch; both a little above the per-image
     # limit so that an oversized image is reported as `file_too_large`, not as a cut-off body.
@@ -141,12 +146,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             signed,
             api,
             removebg_router(settings, checks=before_api_request),
+            metrics_route,
             *web_route_handlers(),
         ],
         on_app_init=[jwt_auth.on_app_init],
         cors_config=cors_config(settings),
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[add_request_id_header],
+        middleware=[request_log_context],
         lifespan=[_lifespan(settings)],
         openapi_config=OpenAPIConfig(
             title="bgremover",
@@ -163,6 +170,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         logging_config=LoggingConfig(
             root={"level": "INFO", "handlers": ["queue_listener"]},
+            formatters={"standard": {"()": "core.logs.JsonFormatter"}} if settings.log_format == "json" else {},
             log_exceptions="debug",
             disable_stack_trace={404, 401, 403, 405, 413, 415, 422, 402, 409, 429},
         ),

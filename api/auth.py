@@ -36,6 +36,7 @@ PUBLIC_PATHS = [
     "^/api/background-remover/signed/",  # the link's own signature is checked instead (api/controllers/signed.py)
     "^/schema",
     "^/favicon.ico$",
+    "^/metrics$",  # METRICS_TOKEN, when set, is checked by the route itself (api/metrics.py)
 ]
 
 

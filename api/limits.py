@@ -14,6 +14,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from api.metrics import count_refusal
 from core.errors import QueueFull, RateLimited
 from core.settings import Settings
 
@@ -94,6 +95,7 @@ class RateLimiter:
 
     def raise_if_denied(self, decision: Decision | None) -> None:
         if decision is not None and not decision.allowed:
+            count_refusal(RateLimited.code)
             raise RateLimited(
                 f"Rate limit of {self.settings.rate_limit_per_s:g} requests/s (burst {decision.limit}) exceeded; "
                 f"retry in {decision.retry_after_s} s.",
@@ -112,6 +114,7 @@ async def ensure_queue_has_room(redis: Redis, settings: Settings, images: int) -
         log.warning("queue depth unknown (%r)", exc)
         return
     if depth + images > settings.max_queue_depth:
+        count_refusal(QueueFull.code)
         raise QueueFull(
             f"The service is busy ({depth} images queued); try again shortly.",
             retry_after=30,

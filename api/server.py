@@ -30,10 +30,14 @@ from typing import Any, ClassVar
 
 import h11
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from api.problems import PROBLEM_MEDIA_TYPE, problem_type
 from core.errors import TooManyConnections
+from core.logs import configure as configure_logging
+from core.logs import uvicorn_log_config
+from core.metrics import reset_multiprocess_dir
 from core.settings import Settings, get_settings
 
 log = logging.getLogger("bgremover.api")
@@ -134,6 +138,7 @@ def uvicorn_config(settings: Settings, *, host: str, port: int, log_level: str =
         # nothing to gain from telling scanners which server and version answer
         server_header=False,
         log_level=log_level,
+        log_config=uvicorn_log_config(settings.log_format) or LOGGING_CONFIG,
     )
 
 
@@ -144,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=settings.api_port, help="default API_PORT (8000)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     args = parser.parse_args(argv)
+    # the app's own logging is set up by Litestar; this covers what is logged before (start-up checks)
+    configure_logging(settings.log_format)
+    reset_multiprocess_dir()  # before uvicorn starts any process that writes there
     uvicorn.Server(uvicorn_config(settings, host=args.host, port=args.port, log_level=args.log_level)).run()
     return 0
 

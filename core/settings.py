@@ -150,6 +150,19 @@ class Settings:
     """On SIGTERM a worker stops taking jobs and lets running ones finish for this long; what is left
     is handed back to the queue."""
 
+    worker_metrics_port: int = field(default_factory=lambda: _env_int("WORKER_METRICS_PORT", 0))
+    """Port of the worker's Prometheus endpoint (``/metrics``); 0 = not served."""
+
+    worker_metrics_host: str = field(default_factory=lambda: _env("WORKER_METRICS_HOST", "127.0.0.1"))
+    """Address it binds; ``0.0.0.0`` in a container that Prometheus scrapes from another one."""
+
+    metrics_token: str = field(default_factory=lambda: _env("METRICS_TOKEN", ""))
+    """When set, the API's ``GET /metrics`` wants ``Authorization: Bearer <token>``; empty = open (it
+    holds no per-user data, but an operator may still not want it public)."""
+
+    log_format: str = field(default_factory=lambda: _env_choice("LOG_FORMAT", "text", ("text", "json")))
+    """``json``: one JSON object per line (request id, job id, hashed user id) for a log pipeline."""
+
     worker_nice: int = field(default_factory=lambda: _env_int("WORKER_NICE", 10))
     """CPU priority increment for worker processes: where API and workers share cores, inference yields
     to API requests so polling stays fast while the workers are busy (0 = same priority)."""

@@ -39,6 +39,11 @@ def webhook_queue(queue_name: str) -> str:
     return f"{queue_name}:webhooks"
 
 
+def all_queues(queue_name: str) -> tuple[str, ...]:
+    """Every arq queue of a deployment whose main queue is ``queue_name``; what the metrics report on."""
+    return (queue_name, webhook_queue(queue_name))
+
+
 def webhook_arq_id(kind: WebhookKind, object_id: uuid.UUID | str) -> str:
     # Not the ``hook:`` ids of the shared queue: a delivery still queued there under that id is forwarded
     # here, and arq refuses an id it already knows.

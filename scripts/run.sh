@@ -12,7 +12,7 @@ mkdir -p "$LOG_DIR"
 trap 'echo; echo "stopping API and worker"; kill 0' INT TERM EXIT
 
 "$PY" -m api.server --host "$HOST" --port "$PORT" >"$LOG_DIR/api.log" 2>&1 &
-"$PY" -m worker >"$LOG_DIR/worker.log" 2>&1 &
+WORKER_METRICS_PORT=${WORKER_METRICS_PORT:-9101} "$PY" -m worker >"$LOG_DIR/worker.log" 2>&1 &
 
 for _ in $(seq 1 60); do
   if curl -fsS "http://$HOST:$PORT/api/background-remover/health/live" >/dev/null 2>&1; then break; fi
@@ -26,6 +26,7 @@ bgremover is running
   OpenAPI    http://$HOST:$PORT/schema/openapi.json
   readiness  http://$HOST:$PORT/api/background-remover/health/ready
   worker     log: $LOG_DIR/worker.log
+  metrics    http://$HOST:$PORT/metrics   http://127.0.0.1:${WORKER_METRICS_PORT:-9101}/metrics
   token      make token USER=alice
 Press Ctrl-C to stop.
 MSG

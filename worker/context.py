@@ -18,6 +18,7 @@ from core.storage import LocalStorage
 from engine.pipeline import Engine
 
 if TYPE_CHECKING:  # the webhook worker's tasks import this module
+    from worker.metrics import MetricsServer
     from worker.webhook_worker import WebhookWorker
 
 _KEY = "bgremover"
@@ -35,6 +36,8 @@ class WorkerContext:
     heartbeat: asyncio.Task[None] | None = None
     webhooks: WebhookWorker | None = None
     """Deliveries, on their own queue and concurrency (:mod:`worker.webhook_worker`)."""
+    metrics: MetricsServer | None = None
+    """The Prometheus endpoint, when ``WORKER_METRICS_PORT`` is set."""
 
 
 def install(ctx: dict[str, Any], worker: WorkerContext) -> None:

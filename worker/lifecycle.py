@@ -19,10 +19,12 @@ from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
 from core.heartbeats import beat, forget
+from core.metrics import process_exited
 from core.settings import Settings, get_settings
 from core.storage import LocalStorage
 from engine.pipeline import Engine
 from worker.context import WorkerContext, install, installed
+from worker.metrics import serve, set_models
 from worker.webhook_worker import WebhookWorker
 
 log = logging.getLogger("bgremover.worker")
@@ -50,7 +52,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     else:
         engine = await asyncio.to_thread(Engine.load, settings, settings.worker_tier_list)
         await asyncio.to_thread(engine.warm_up)
-    loaded = [tier for tier, ok in engine.available_tiers().items() if ok]
+    available = engine.available_tiers()
+    set_models(available)
+    loaded = [tier for tier, ok in available.items() if ok]
     if not loaded:
         log.error("worker %s has no tier available: run `make models`", worker_id)
     redis: ArqRedis = ctx["redis"]
@@ -64,6 +68,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     )
     await beat(redis, settings.heartbeat_key, worker_id, settings.heartbeat_ttl_s)
     worker.heartbeat = asyncio.create_task(_heartbeat_loop(redis, settings, worker_id))
+    worker.metrics = serve(settings)
     worker.webhooks = WebhookWorker(settings)
     worker.webhooks.start()
     install(ctx, worker)
@@ -84,6 +89,9 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await worker.heartbeat
     worker.executor.shutdown(wait=True)
+    if worker.metrics is not None:
+        worker.metrics.stop()
+    process_exited(os.getpid())
     with contextlib.suppress(Exception):
         await forget(worker.redis, worker.settings.heartbeat_key, worker.worker_id)
     log.info("worker %s stopped", worker.worker_id)

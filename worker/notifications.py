@@ -39,6 +39,7 @@ from db import batches, jobs, webhook_deliveries, webhook_secrets
 from db.webhook_deliveries import DeliveryStatus
 from db.webhook_secrets import SigningKeys
 from worker.context import context, job_try
+from worker.metrics import count_delivery
 
 log = logging.getLogger("bgremover.worker")
 
@@ -124,6 +125,7 @@ async def _record(
     status_code: int | None = None,
     error: str | None = None,
 ) -> None:
+    count_delivery(status)
     await webhook_deliveries.record(
         event.user_id,
         event.kind,

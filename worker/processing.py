@@ -13,12 +13,13 @@ import ctypes
 import logging
 import time
 import uuid
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from arq import Retry
 
 from core.errors import BgRemoverError
+from core.logs import log_context, set_user
 from core.options import OutputOptions
 from core.rows import FinishedJob, JobRow
 from core.settings import Settings
@@ -29,6 +30,7 @@ from db import batches, billing, jobs
 from db.piccolo_conf import DB
 from engine.pipeline import Cutout
 from worker.context import context, job_try
+from worker.metrics import count_final, observe_completed
 
 log = logging.getLogger("bgremover.worker")
 
@@ -54,6 +56,11 @@ def retry_delay_s(job_try: int) -> int:
 
 
 async def process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
+    with log_context(job_id=job_id):
+        return await _process_job(ctx, job_id)
+
+
+async def _process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
     worker = context(ctx)
     settings = worker.settings
     jid = uuid.UUID(job_id)
@@ -65,6 +72,7 @@ async def process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
         raise _retry_or_give_up(ctx, jid, exc, settings) from exc
     if job is None:
         return {"job": job_id, "status": "skipped"}
+    set_user(job.user_id)
     started = time.perf_counter()
     try:
         if job.input_key is None:
@@ -76,8 +84,9 @@ async def process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
         raise _retry_or_give_up(ctx, jid, exc, settings) from exc
     try:
         options = OutputOptions.from_params({str(k): str(v) for k, v in job.output_options.items()})
+        stages: dict[str, float] = {}
         cutout: Cutout = await asyncio.get_running_loop().run_in_executor(
-            worker.executor, worker.engine.remove, data, job.tier, options
+            worker.executor, partial(worker.engine.remove, data, job.tier, options, timings=stages)
         )
     except BgRemoverError as exc:  # a bad image, bad options, a tier this worker lacks: final, refunded
         return await _fail(ctx, job, exc.code, exc.detail)
@@ -88,16 +97,18 @@ async def process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
         raise _retry_or_give_up(ctx, jid, exc, settings) from exc
     finally:
         release_free_memory()
-    elapsed_ms = int((time.perf_counter() - started) * 1000)
     key = output_key(jid, cutout.extension)
     try:
         await asyncio.to_thread(worker.storage.put, key, cutout.data)
+        elapsed_s = time.perf_counter() - started
         final = await _finish(
-            jid, JobStatus.COMPLETED, output_key=key, processing_ms=elapsed_ms, foreground=cutout.foreground
+            jid, JobStatus.COMPLETED, output_key=key, processing_ms=int(elapsed_s * 1000), foreground=cutout.foreground
         )
     except Exception as exc:
         raise _retry_or_give_up(ctx, jid, exc, settings) from exc
+    elapsed_ms = int(elapsed_s * 1000)
     if final is not None:
+        observe_completed(job.tier, elapsed_s, stages)
         await _after_final(ctx, final)
     return {"job": job_id, "status": "completed", "ms": elapsed_ms}
 
@@ -132,6 +143,9 @@ async def _finish(
             await billing.release_job(job, reason=f"job {status}: {error_code or status}")
         batch_done = job.batch_id is not None and await batches.count_finished_image(job.batch_id, failed=failed)
         finished = FinishedJob(job, batch_done=batch_done)
+    # counted once the transaction committed: a rolled-back transition is retried and counted then
+    row = finished.job
+    count_final(row.tier, status, refunded=failed, credits=0 if row.covered_by_subscription else row.credits_charged)
     return finished
 
 

@@ -41,15 +41,18 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def api_server(env: dict[str, str], startup_timeout: float = 30.0) -> Iterator[str]:
+def api_server(
+    env: dict[str, str], startup_timeout: float = 30.0, log_path: Path | None = None, log_level: str = "warning"
+) -> Iterator[str]:
     """Start ``python -m api.server`` (what ``make run`` and the image run) on a free port; yield its
-    base URL."""
+    base URL. Its output goes to ``log_path`` when given (a pipe nobody reads would block a chatty API)."""
     port = free_port()
+    log = open(log_path, "ab") if log_path else None  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api.server", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        [sys.executable, "-m", "api.server", "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log or subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -58,7 +61,7 @@ def api_server(env: dict[str, str], startup_timeout: float = 30.0) -> Iterator[s
         deadline = time.monotonic() + startup_timeout
         while True:
             if proc.poll() is not None:
-                out = proc.stdout.read() if proc.stdout else ""
+                out = proc.stdout.read() if proc.stdout else log_path.read_text() if log_path else ""
                 raise RuntimeError(f"API exited with {proc.returncode}:\n{out}")
             try:
                 if httpx.get(base + "/api/background-remover/health/live", timeout=1).status_code == 200:
@@ -77,6 +80,8 @@ def api_server(env: dict[str, str], startup_timeout: float = 30.0) -> Iterator[s
             proc.kill()
         if proc.stdout:
             proc.stdout.close()
+        if log:
+            log.close()
 
 
 @contextlib.contextmanager

@@ -1,0 +1,116 @@
+"""The API's metrics and ``GET /metrics``: refusals counted as they happen; the queues and the live
+workers read from Redis when Prometheus scrapes (every API process sees the same Redis, so any one of
+them reports the whole deployment's queues).
+
+``METRICS_TOKEN`` set: the route wants ``Authorization: Bearer <token>``. It is left out of the public
+OpenAPI document (it is for operators) and described in docs/observability.md.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.exceptions import NotAuthorizedException
+from prometheus_client import Counter
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from redis.asyncio import Redis
+
+from core.heartbeats import live_workers
+from core.metrics import NAMESPACE, Snapshot, exposition, scrape_registry
+from core.settings import Settings
+from core.tasks import all_queues, in_progress_key
+
+log = logging.getLogger("bgremover.api")
+
+QUEUE_DEPTH = f"{NAMESPACE}_queue_depth"
+QUEUE_OLDEST_AGE = f"{NAMESPACE}_queue_oldest_job_age_seconds"
+WORKERS_LIVE = f"{NAMESPACE}_workers_live"
+SCRAPE_OK = f"{NAMESPACE}_queue_scrape_ok"
+SCRAPE_SERIES = (QUEUE_DEPTH, QUEUE_OLDEST_AGE, WORKERS_LIVE, SCRAPE_OK)
+"""Series computed at scrape time (not in the process registry)."""
+
+_OLDEST_LOOKAHEAD = 50
+"""Queued entries looked at to skip the ones a worker is running (arq keeps those in the queue)."""
+
+
+@dataclass(frozen=True)
+class ApiMetrics:
+    refusals: Counter
+
+
+@cache
+def api_metrics() -> ApiMetrics:
+    return ApiMetrics(
+        refusals=Counter(
+            "api_refusals",
+            "Requests refused to protect the service, by problem code (rate_limited, queue_full).",
+            ["code"],
+            namespace=NAMESPACE,
+        ),
+    )
+
+
+def count_refusal(code: str) -> None:
+    api_metrics().refusals.labels(code).inc()
+
+
+async def queue_families(redis: Redis, settings: Settings) -> list[Metric]:
+    """Depth and age of the oldest waiting job of every queue, and the workers with a fresh heartbeat."""
+    depth = GaugeMetricFamily(QUEUE_DEPTH, "Jobs in the arq queue (waiting, deferred or running).", labels=["queue"])
+    oldest = GaugeMetricFamily(
+        QUEUE_OLDEST_AGE, "Seconds the oldest job no worker has started yet has waited; 0 when none.", labels=["queue"]
+    )
+    now_ms = time.time() * 1000
+    for queue in all_queues(settings.queue_name):
+        depth.add_metric([queue], float(await redis.zcard(queue)))
+        oldest.add_metric([queue], await _oldest_waiting_age_s(redis, queue, now_ms))
+    workers = await live_workers(redis, settings.heartbeat_key, settings.heartbeat_ttl_s)
+    live = GaugeMetricFamily(WORKERS_LIVE, "Workers whose heartbeat is fresh (WORKER_HEARTBEAT_TTL_S).")
+    live.add_metric([], float(len(workers)))
+    return [depth, oldest, live]
+
+
+async def _oldest_waiting_age_s(redis: Redis, queue: str, now_ms: float) -> float:
+    # arq scores a job by the time it may run (enqueue time, or a retry's deferral) in ms, and keeps a
+    # running job in the queue until it ends: skip those, they are not waiting.
+    entries = await redis.zrangebyscore(queue, "-inf", now_ms, start=0, num=_OLDEST_LOOKAHEAD, withscores=True)
+    if not entries:
+        return 0.0
+    async with redis.pipeline(transaction=False) as pipe:
+        for member, _ in entries:
+            pipe.exists(in_progress_key(member.decode() if isinstance(member, bytes) else str(member)))
+        running = await pipe.execute()
+    waiting = [score for (_, score), busy in zip(entries, running, strict=True) if not busy]
+    first = waiting[0] if waiting else entries[0][1]
+    return max(0.0, (now_ms - float(first)) / 1000)
+
+
+def _check_token(request: Request[Any, Any, Any], settings: Settings) -> None:
+    if not settings.metrics_token:
+        return
+    given = request.headers.get("authorization", "")
+    if not hmac.compare_digest(given.encode(), f"Bearer {settings.metrics_token}".encode()):
+        raise NotAuthorizedException("GET /metrics wants Authorization: Bearer <METRICS_TOKEN>")
+
+
+@get("/metrics", include_in_schema=False)
+async def metrics_route(request: Request[Any, Any, Any]) -> Response[bytes]:
+    settings: Settings = request.app.state.settings
+    _check_token(request, settings)
+    api_metrics()
+    ok = GaugeMetricFamily(SCRAPE_OK, "1 when the queues could be read from Redis for this scrape.")
+    families: list[Metric] = []
+    try:
+        families = await queue_families(request.app.state.redis, settings)
+        ok.add_metric([], 1.0)
+    except Exception as exc:  # Redis down: still report what this process knows
+        log.warning("metrics: queues unknown (%r)", exc)
+        ok.add_metric([], 0.0)
+    body, content_type = exposition(scrape_registry(Snapshot([*families, ok])))
+    return Response(body, media_type=content_type)

@@ -69,7 +69,7 @@ async def process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
     try:
         if job.input_key is None:
             raise FileNotFoundError(job.id)
-        data = await asyncio.to_thread(worker.storage.get, job.input_key)
+        data = await worker.storage.get(job.input_key)
     except FileNotFoundError:
         return await _fail(ctx, job, "input_missing", "The uploaded image is no longer stored.")
     except OSError as exc:
@@ -91,7 +91,7 @@ async def process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
     elapsed_ms = int((time.perf_counter() - started) * 1000)
     key = output_key(jid, cutout.extension)
     try:
-        await asyncio.to_thread(worker.storage.put, key, cutout.data)
+        await worker.storage.put(key, cutout.data)
         final = await _finish(
             jid, JobStatus.COMPLETED, output_key=key, processing_ms=elapsed_ms, foreground=cutout.foreground
         )
@@ -149,7 +149,7 @@ async def _after_final(ctx: dict[str, Any], final: FinishedJob) -> None:
     job = final.job
     if job.input_key:
         try:
-            await asyncio.to_thread(worker.storage.delete, job.input_key)
+            await worker.storage.delete(job.input_key)
             await jobs.forget_input(job.id)
         except Exception as exc:  # the retention sweep deletes it later
             log.warning("job %s: could not delete its input: %r", job.id, exc)

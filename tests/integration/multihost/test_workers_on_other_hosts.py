@@ -26,7 +26,7 @@ from tests.support.s3_server import moto_server
 from tests.support.tcp_proxy import tcp_proxy
 
 API = "/api/background-remover"
-IMAGES = 24
+IMAGES = 8
 
 pytestmark = [pytest.mark.models, pytest.mark.skipif(bool(reason := unavailable()), reason=reason or "")]
 
@@ -63,11 +63,11 @@ async def test_a_batch_finishes_when_a_worker_host_is_cut_off_mid_batch(
     settings: Settings, make_user, migrated_db: str, tmp_path: Path
 ) -> None:
     user = await make_user(1000)
-    images = [variant(settings, i, size=(1200, 804)) for i in range(IMAGES)]
-    redis = urlsplit(settings.redis_url)
+    images = [variant(settings, i, size=(640, 428)) for i in range(IMAGES)]
+    redis, postgres = urlsplit(settings.redis_url), urlsplit(migrated_db)
     with (
         virtual_network(3) as net,
-        tcp_proxy("127.0.0.1", urlsplit(migrated_db).port or 5432, net.gateway) as pg,
+        tcp_proxy(postgres.hostname or "127.0.0.1", postgres.port or 5432, net.gateway) as pg,
         tcp_proxy(redis.hostname or "127.0.0.1", redis.port or 6379, net.gateway) as rd,
         moto_server(host=net.gateway, log_path=tmp_path / "moto.log") as s3,
     ):

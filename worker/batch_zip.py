@@ -23,8 +23,9 @@ log = logging.getLogger("bgremover.worker")
 def write_zip(storage: Storage, images: list[BatchImageRow], key: str) -> int:
     """Streams every result into the ZIP and the ZIP into the store (a multipart upload on S3): at most
     a chunk of each is in memory, whatever the batch's size. PNG/WebP/JPEG are compressed already, so
-    entries are stored, not deflated again. The ZIP appears only when complete: a download never sees
-    half of one, and a failed build leaves none."""
+    entries are stored, not deflated again; no entry is ZIP64 (every result is far below 2 GiB, and some
+    unzip libraries read no ZIP64). The ZIP appears only when complete: a download never sees half of
+    one, and a failed build leaves none."""
     count = 0
     now = time.localtime()[:6]
     with (
@@ -37,7 +38,7 @@ def write_zip(storage: Storage, images: list[BatchImageRow], key: str) -> int:
                 continue
             extension = source.rsplit(".", 1)[-1]
             entry = zipfile.ZipInfo(batch_entry_name(image.position, image.original_filename, extension), now)
-            with archive.open(entry, "w", force_zip64=True) as dst:
+            with archive.open(entry, "w") as dst:
                 for chunk in storage.chunks_blocking(source):
                     dst.write(chunk)
             count += 1

@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "| round | workers | seconds | images/s |",
         "|---|---|---|---|",
-        *(f"| {r['round']} | {r['workers']} | {r['seconds']:.1f} | {r['rate']:.2f} |" for r in results),
+        *(f"| {r['round']} | {r['workers']} | {r['seconds']:.1f} | {r['rate']:.3f} |" for r in results),
         "",
         "| workers | median images/s | vs 1 worker |",
         "|---|---|---|",
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     medians = {c: statistics.median(r["rate"] for r in results if r["workers"] == c) for c in counts}
     for count, rate in medians.items():
         ratio = f"{rate / medians[counts[0]]:.2f}×" if counts[0] in medians else ""
-        lines.append(f"| {count} | {rate:.2f} | {ratio} |")
+        lines.append(f"| {count} | {rate:.3f} | {ratio} |")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "scaling.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

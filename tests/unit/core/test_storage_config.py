@@ -62,7 +62,10 @@ def test_an_s3_url_with_credentials_opens_without_touching_the_network() -> None
     assert storage.description == "s3://bucket/prefix"
 
 
-def test_a_worker_with_an_s3_url_and_no_credentials_stops_with_a_clear_message(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [["worker"], ["api.server", "--port", "9"]], ids=["worker", "api"])
+def test_a_process_with_an_s3_url_and_no_credentials_stops_with_a_clear_message(
+    tmp_path: Path, command: list[str]
+) -> None:
     env = {
         "PATH": "/usr/bin:/bin",
         "PYTHONPATH": str(ROOT),
@@ -72,7 +75,7 @@ def test_a_worker_with_an_s3_url_and_no_credentials_stops_with_a_clear_message(t
         "REDIS_URL": "redis://127.0.0.1:1/0",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "worker"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", *command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 1
     assert "bgremover cannot use its storage" in done.stderr

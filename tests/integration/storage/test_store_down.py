@@ -41,3 +41,7 @@ async def test_an_unreachable_store_is_503_and_charges_nothing(migrated_db: str,
         assert dead not in r.text
         assert (await client.get(f"{API}/credits/balance", headers=headers)).json()["balance"] == 100
         assert (await client.get(f"{API}/jobs", headers=headers)).json()["jobs"] == []
+        ready = await client.get(f"{API}/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["storage"]["ok"] is False
+        assert dead not in ready.text

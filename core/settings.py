@@ -72,6 +72,10 @@ def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
+def _s3_endpoint() -> str:
+    return _env("S3_ENDPOINT_URL", "") or _env("AWS_ENDPOINT_URL_S3", "") or _env("AWS_ENDPOINT_URL", "")
+
+
 class UnsafeSettings(SystemExit):
     """Production settings that must not serve. A ``SystemExit``, so that whichever server called the
     factory (uvicorn, ``python -m worker``, another ASGI server) stops with this message and status 1
@@ -110,11 +114,7 @@ class Settings:
     storage_url: str = field(default_factory=lambda: _env("STORAGE_URL", ""))
     """``file:///path`` or ``s3://bucket/prefix`` (docs/scaling.md); empty = ``STORAGE_DIR``."""
 
-    s3_endpoint_url: str = field(
-        default_factory=lambda: (
-            _env("S3_ENDPOINT_URL", "") or _env("AWS_ENDPOINT_URL_S3", "") or _env("AWS_ENDPOINT_URL", "")
-        )
-    )
+    s3_endpoint_url: str = field(default_factory=lambda: _s3_endpoint())
     """An S3-compatible server (MinIO, moto, Ceph...); empty = AWS itself."""
 
     s3_region: str = field(default_factory=lambda: _env("AWS_REGION", "") or _env("AWS_DEFAULT_REGION", "us-east-1"))
@@ -138,10 +138,10 @@ class Settings:
     of ``AWS_ACCESS_KEY_ID``: without either, an ``s3://`` ``STORAGE_URL`` refuses to start."""
 
     s3_path_style: bool = field(
-        default_factory=lambda: _env("S3_FORCE_PATH_STYLE", "1" if _env("S3_ENDPOINT_URL", "") else "0") in _TRUE
+        default_factory=lambda: _env("S3_FORCE_PATH_STYLE", "1" if _s3_endpoint() else "0") in _TRUE
     )
     """``http://endpoint/bucket/key`` instead of ``http://bucket.endpoint/key``: what MinIO and moto need
-    (on by default when ``S3_ENDPOINT_URL`` is set)."""
+    (on by default when an endpoint is set)."""
 
     model_dir: Path = field(default_factory=lambda: _env_path("MODEL_DIR", _HOME / ".cache" / "bgremover" / "models"))
     """Cache of verified ONNX weights (filled by ``make models``; never inside the repository)."""

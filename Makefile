@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 
 .PHONY: help install services models eval-assets migrate migration check-migrations status run api worker test api-key \
-        test-unit check format token grant demo eval bench clean browser chaos load rembg-venv
+        test-unit check format token grant demo eval bench bench-scale clean browser netns-tools chaos load rembg-venv
 
 # What runs from this Makefile is a developer's machine: public development secrets are allowed
 # (with a warning). Anything else defaults to production and refuses them (docs/security.md).
@@ -59,10 +59,13 @@ api: install  ## start only the API (foreground; python -m api.server: uvicorn w
 worker: install  ## start only a worker (foreground)
 	$(PY) -m worker
 
+netns-tools:  ## iproute2's `ip`, which the multi-host test builds its network namespaces with
+	@command -v ip >/dev/null || (apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null)
+
 browser:  ## Debian's Chromium for the browser tests (Playwright drives it; it downloads nothing)
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-test: install services eval-assets browser check-migrations  ## the whole suite against real PostgreSQL, Redis, models, Chromium
+test: install services eval-assets browser netns-tools check-migrations  ## the whole suite against real PostgreSQL, Redis, models, Chromium
 	$(PY) -m pytest
 
 test-unit: install  ## only the tests that need no services
@@ -104,6 +107,9 @@ eval: install eval-assets  ## quality report per tier into reports/
 
 bench: install eval-assets  ## speed and memory per tier into reports/bench.md
 	$(PY) -m tools.bench --out reports
+
+bench-scale: install services eval-assets  ## batch throughput with 1 and 2 workers on S3 (moto) into reports/scaling.md
+	$(PY) scripts/scale_bench.py --out reports
 
 rembg-venv: .venv-rembg/.installed  ## rembg from PyPI in its own virtualenv (the baseline of make eval and bench-service)
 

@@ -39,6 +39,7 @@ from api.queue import Enqueuer
 from api.removebg import removebg_router
 from api.request_context import request_log_context
 from api.schema_gate import SchemaGate
+from api.stored_files import provide_storage
 from api.submissions import provide_submissions
 from api.web.docs import render_plugins
 from api.web.routes import web_route_handlers
@@ -48,7 +49,7 @@ from core.pricing import plans
 from core.serialisers import API_PREFIX
 from core.settings import Settings, get_settings
 from core.signed_urls import UrlSigner
-from core.storage import LocalStorage
+from core.storage import open_storage
 from db.piccolo_conf import DB
 
 log = logging.getLogger("bgremover.api")
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     health = Router(path=API_PREFIX, route_handlers=[HealthController])
     signed = Router(path=API_PREFIX, route_handlers=[SignedFileController], before_request=before_signed_request)
     app = Litestar(
+        dependencies={"storage": Provide(provide_storage, sync_to_thread=False)},
         route_handlers=[
             health,
             signed,
@@ -178,7 +180,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     app.state.settings = settings
-    app.state.storage = LocalStorage(settings.storage_dir)
+    app.state.storage = open_storage(settings)
     app.state.url_signer = UrlSigner.from_settings(settings)
     app.state.enqueuer = Enqueuer(settings)
     app.state.rate_limiter = RateLimiter(settings)

@@ -21,7 +21,14 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import Message, Scope
 
-from core.errors import BgRemoverError, DatabaseUnavailable, InsufficientStorage, SchemaNotReady
+from core.errors import (
+    BgRemoverError,
+    DatabaseUnavailable,
+    InsufficientStorage,
+    SchemaNotReady,
+    StorageUnavailable,
+)
+from core.storage import StorageError
 
 log = logging.getLogger("bgremover.api")
 
@@ -172,6 +179,11 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
         err = InsufficientStorage(
             "The service has run out of storage space; nothing was charged. Retry later.", retry_after=60
         )
+        return handle_domain_error(request, err)
+    if isinstance(exc, StorageError):  # an OSError too: checked before the database bucket
+        log.error("request %s: storage unavailable: %r", rid, exc)
+        detail = "The storage is temporarily unavailable; nothing was charged. Retry in a few seconds."
+        err = StorageUnavailable(detail, retry_after=5)
         return handle_domain_error(request, err)
     if isinstance(exc, _DB_UNAVAILABLE):
         log.error("request %s: database unavailable: %r", rid, exc)

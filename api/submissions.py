@@ -9,7 +9,6 @@ worker sweep, a lost commit never leaves a queued ghost).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
 import uuid
@@ -41,7 +40,7 @@ from core.options import OPTION_KEYS, OutputOptions
 from core.pricing import batch_price, tier_credits
 from core.serialisers import API_PREFIX, batch_out, job_out
 from core.settings import Settings
-from core.storage import LocalStorage, input_key
+from core.storage import Storage, input_key
 from core.tiers import model_installed
 from core.webhooks import check_webhook_target
 from db import batches, billing, idempotency, jobs, webhook_secrets
@@ -155,7 +154,7 @@ class Submissions:
     one transaction, and enqueues after the response.
     """
 
-    def __init__(self, settings: Settings, storage: LocalStorage, enqueuer: Enqueuer, redis: Redis) -> None:
+    def __init__(self, settings: Settings, storage: Storage, enqueuer: Enqueuer, redis: Redis) -> None:
         self.settings = settings
         self.storage = storage
         self.enqueuer = enqueuer
@@ -244,7 +243,7 @@ class Submissions:
     async def _put(self, name: str, data: bytes, info: ImageInfo) -> StoredUpload:
         job_id = uuid.uuid4()
         key = input_key(job_id, info.format)
-        await asyncio.to_thread(self.storage.put, key, data)
+        await self.storage.put(key, data)
         return StoredUpload(job_id, key, name, info, hashlib.sha256(data).digest())
 
     async def accept_job(
@@ -335,11 +334,8 @@ class Submissions:
         return await self._accept(user_id, "POST /batches", idempotency_key, order, uploads, record)
 
     async def discard(self, uploads: Sequence[StoredUpload]) -> None:
-        def delete_all() -> None:
-            for upload in uploads:
-                self.storage.delete(upload.key)
-
-        await asyncio.to_thread(delete_all)
+        for upload in uploads:
+            await self.storage.delete(upload.key)
 
     async def _pending_bytes(self, user_id: str) -> int:
         pending = await jobs.pending_input_bytes(user_id)

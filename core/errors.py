@@ -41,6 +41,7 @@ The API turns any :class:`BgRemoverError` into an RFC 9457 problem+json response
     ├── DatabaseUnavailable           503 database_unavailable
     ├── SchemaNotReady                503 schema_not_ready
     ├── InsufficientStorage           507 insufficient_storage
+    ├── StorageUnavailable            503 storage_unavailable
     ├── TooManyConnections            503 too_many_connections
     └── ModelError                    the model cache is incomplete or corrupt
         ├── ModelMissing              503 model_missing
@@ -346,6 +347,15 @@ class InsufficientStorage(BgRemoverError):
     code = "insufficient_storage"
     status = 507
     title = "Insufficient Storage"
+
+
+class StorageUnavailable(BgRemoverError):
+    """The object store did not answer or refused (``core.storage.StorageError``): nothing was accepted
+    or charged; retry in a few seconds."""
+
+    code = "storage_unavailable"
+    status = 503
+    title = "Service Unavailable"
 
 
 class TooManyConnections(BgRemoverError):

@@ -72,6 +72,10 @@ def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
+def _s3_endpoint() -> str:
+    return _env("S3_ENDPOINT_URL", "") or _env("AWS_ENDPOINT_URL_S3", "") or _env("AWS_ENDPOINT_URL", "")
+
+
 class UnsafeSettings(SystemExit):
     """Production settings that must not serve. A ``SystemExit``, so that whichever server called the
     factory (uvicorn, ``python -m worker``, another ASGI server) stops with this message and status 1
@@ -105,7 +109,39 @@ class Settings:
     storage_dir: Path = field(
         default_factory=lambda: _env_path("STORAGE_DIR", _HOME / ".local" / "share" / "bgremover" / "storage")
     )
-    """Local directory for uploads, results and batch ZIPs."""
+    """Local directory for uploads, results and batch ZIPs (when ``STORAGE_URL`` is empty)."""
+
+    storage_url: str = field(default_factory=lambda: _env("STORAGE_URL", ""))
+    """``file:///path`` or ``s3://bucket/prefix`` (docs/scaling.md); empty = ``STORAGE_DIR``."""
+
+    s3_endpoint_url: str = field(default_factory=lambda: _s3_endpoint())
+    """An S3-compatible server (MinIO, moto, Ceph...); empty = AWS itself."""
+
+    s3_region: str = field(default_factory=lambda: _env("AWS_REGION", "") or _env("AWS_DEFAULT_REGION", "us-east-1"))
+    s3_access_key_id: str = field(default_factory=lambda: _env("AWS_ACCESS_KEY_ID", ""))
+    s3_secret_access_key: str = field(default_factory=lambda: _env("AWS_SECRET_ACCESS_KEY", ""), repr=False)
+    s3_session_token: str = field(default_factory=lambda: _env("AWS_SESSION_TOKEN", ""), repr=False)
+    s3_ambient_credentials: bool = field(
+        default_factory=lambda: (
+            any(
+                _env(name, "")
+                for name in (
+                    "AWS_WEB_IDENTITY_TOKEN_FILE",
+                    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                )
+            )
+            or _env("S3_INSTANCE_CREDENTIALS", "0") in _TRUE
+        )
+    )
+    """Credentials the S3 client finds by itself (a web identity, a container or instance role) instead
+    of ``AWS_ACCESS_KEY_ID``: without either, an ``s3://`` ``STORAGE_URL`` refuses to start."""
+
+    s3_path_style: bool = field(
+        default_factory=lambda: _env("S3_FORCE_PATH_STYLE", "1" if _s3_endpoint() else "0") in _TRUE
+    )
+    """``http://endpoint/bucket/key`` instead of ``http://bucket.endpoint/key``: what MinIO and moto need
+    (on by default when an endpoint is set)."""
 
     model_dir: Path = field(default_factory=lambda: _env_path("MODEL_DIR", _HOME / ".cache" / "bgremover" / "models"))
     """Cache of verified ONNX weights (filled by ``make models``; never inside the repository)."""

@@ -1,79 +1,167 @@
-"""Where uploads, results and batch ZIPs live: a small interface and the local-directory backend.
+"""Where uploads, results and batch ZIPs live: the :class:`Storage` protocol and the local-directory backend.
+
+``STORAGE_URL`` chooses the backend (:func:`open_storage`): ``file:///path`` (the default, from
+``STORAGE_DIR``) keeps everything in one directory, which API and workers must then share;
+``s3://bucket/prefix`` keeps it in S3-compatible object storage (:mod:`core.storage_s3`), so API and
+workers on different machines need no shared disk.
 
 Keys are relative, slash-separated paths made by the service (never from user input). Writes are
-atomic (temporary file + rename), so a reader never sees half a file and a re-run overwrites.
-Object storage for multi-machine deployments implements the same :class:`Storage` protocol.
+atomic on both backends (temporary file + rename; a single PUT or a completed multipart upload), so a
+reader never sees half an object and a re-run overwrites. A missing object raises
+``FileNotFoundError`` on both; any other failure is an ``OSError`` that callers treat as transient.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
+from urllib.parse import unquote, urlsplit
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
+CHUNK_BYTES = 1024 * 1024
 
 
 class StorageError(OSError):
     """A storage operation failed; callers treat it as transient (retry)."""
 
 
+class StorageConfigError(SystemExit):
+    """``STORAGE_URL`` or its credentials cannot work: the process stops at start-up with this message
+    (a ``SystemExit``, like :class:`core.settings.UnsafeSettings`), never at the first upload."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(f"bgremover cannot use its storage: {problem} (see docs/scaling.md)")
+
+
+def check_key(key: str) -> str:
+    if not _KEY.match(key) or ".." in key:
+        raise ValueError(f"invalid storage key {key!r}")
+    return key
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object opened for reading: its size and its bytes, streamed in chunks."""
+
+    size: int
+    chunks: AsyncIterator[bytes]
+
+
+@runtime_checkable  # Litestar checks what dependency injection hands a handler
 class Storage(Protocol):
-    def put(self, key: str, data: bytes) -> None: ...
-    def get(self, key: str) -> bytes: ...
-    def exists(self, key: str) -> bool: ...
-    def delete(self, key: str) -> None: ...
-    def local_path(self, key: str) -> Path: ...
-    def keys_older_than(self, prefix: str, age_s: float) -> Iterator[str]: ...
+    """What API and workers need from a store; every method but the ``*_blocking`` ones is async."""
+
+    @property
+    def description(self) -> str: ...
+    async def put(self, key: str, data: bytes) -> None: ...
+    async def get(self, key: str) -> bytes: ...
+    async def open(self, key: str) -> StoredObject: ...
+    async def size(self, key: str) -> int | None:
+        """The object's size in bytes, None when it does not exist."""
+        ...
+
+    async def exists(self, key: str) -> bool: ...
+    async def delete(self, key: str) -> None: ...
+    async def keys_older_than(self, prefix: str, age_s: float) -> list[str]: ...
+    def chunks_blocking(self, key: str) -> Iterator[bytes]:
+        """The object's bytes in chunks, for code running in a thread (the ZIP writer)."""
+        ...
+
+    def writer_blocking(self, key: str) -> contextlib.AbstractContextManager[IO[bytes]]:
+        """A stream to write one object in a thread, at most one chunk in memory; the object appears
+        only when the block exits without an exception (nothing appears otherwise)."""
+        ...
 
 
 class LocalStorage:
-    """Files under one directory (``STORAGE_DIR``)."""
+    """Files under one directory (``STORAGE_DIR``, or the path of a ``file://`` ``STORAGE_URL``)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
 
+    @property
+    def description(self) -> str:
+        return f"file://{self.root}"
+
     def _path(self, key: str) -> Path:
-        if not _KEY.match(key) or ".." in key:
-            raise ValueError(f"invalid storage key {key!r}")
-        return self.root / key
+        return self.root / check_key(key)
 
     def local_path(self, key: str) -> Path:
+        """Where a key's file is: the API hands it to the server's sendfile."""
         return self._path(key)
 
-    def put(self, key: str, data: bytes) -> None:
+    def put_blocking(self, key: str, data: bytes) -> None:
+        with self.writer_blocking(key) as fh:
+            fh.write(data)
+
+    @contextlib.contextmanager
+    def writer_blocking(self, key: str) -> Iterator[IO[bytes]]:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+                yield fh
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def put_file(self, key: str, source: Path) -> None:
-        """Move a finished temporary file into place (used for ZIPs written in a stream)."""
+    def chunks_blocking(self, key: str) -> Iterator[bytes]:
+        with self._path(key).open("rb") as fh:
+            while chunk := fh.read(CHUNK_BYTES):
+                yield chunk
+
+    async def put(self, key: str, data: bytes) -> None:
+        await asyncio.to_thread(self.put_blocking, key, data)
+
+    async def get(self, key: str) -> bytes:
+        return await asyncio.to_thread(self._path(key).read_bytes)
+
+    async def open(self, key: str) -> StoredObject:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(source, path)
+        fh = await asyncio.to_thread(path.open, "rb")
+        size = os.fstat(fh.fileno()).st_size
 
-    def get(self, key: str) -> bytes:
-        return self._path(key).read_bytes()
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                while chunk := await asyncio.to_thread(fh.read, CHUNK_BYTES):
+                    yield chunk
+            finally:
+                fh.close()
 
-    def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        return StoredObject(size, chunks())
 
-    def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+    async def size(self, key: str) -> int | None:
+        path = self._path(key)
+        try:
+            stat = await asyncio.to_thread(path.stat)
+        except FileNotFoundError:
+            return None
+        return stat.st_size if path.is_file() else None
 
-    def keys_older_than(self, prefix: str, age_s: float) -> Iterator[str]:
+    async def exists(self, key: str) -> bool:
+        return await self.size(key) is not None
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._path(key).unlink, True)
+
+    async def keys_older_than(self, prefix: str, age_s: float) -> list[str]:
+        return await asyncio.to_thread(lambda: list(self._old_keys(prefix, age_s)))
+
+    def _old_keys(self, prefix: str, age_s: float) -> Iterator[str]:
         base = self._path(prefix)
         if not base.is_dir():
             return
@@ -83,12 +171,22 @@ class LocalStorage:
                 yield path.relative_to(self.root).as_posix()
 
 
-async def put_async(storage: Storage, key: str, data: bytes) -> None:
-    await asyncio.to_thread(storage.put, key, data)
+def open_storage(settings: Settings) -> Storage:
+    """The backend ``STORAGE_URL`` names; an empty one is ``STORAGE_DIR``. Touches no disk or network:
+    the S3 client library is imported only here and only for ``s3://``."""
+    url = settings.storage_url.strip()
+    if not url:
+        return LocalStorage(settings.storage_dir)
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        if parts.netloc not in ("", "localhost") or not parts.path:
+            raise StorageConfigError(f"STORAGE_URL {url!r}: a file URL is file:///absolute/path")
+        return LocalStorage(Path(unquote(parts.path)))
+    if parts.scheme == "s3":
+        from core.storage_s3 import S3Storage
 
-
-async def get_async(storage: Storage, key: str) -> bytes:
-    return await asyncio.to_thread(storage.get, key)
+        return S3Storage.from_settings(settings)
+    raise StorageConfigError(f"STORAGE_URL {url!r}: the scheme must be file:// or s3://")
 
 
 def input_key(job_id: object, extension: str) -> str:

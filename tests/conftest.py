@@ -38,6 +38,7 @@ pytest_plugins = [
     "tests.support.fixtures_worker",
     "tests.support.fixtures_api",
     "tests.support.fixtures_lumiku",
+    "tests.support.fixtures_s3",
 ]
 
 _TESTS = Path(__file__).parent

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 import zipfile
-from pathlib import Path
 from typing import Any
 
 from core.filenames import batch_entry_name
 from core.rows import BatchImageRow
 from core.statuses import JobStatus
-from core.storage import LocalStorage, zip_key
+from core.storage import Storage, zip_key
 from core.tasks import enqueue_webhook
 from db import batches
 from worker.context import context
@@ -20,17 +20,27 @@ from worker.context import context
 log = logging.getLogger("bgremover.worker")
 
 
-def write_zip(storage: LocalStorage, images: list[BatchImageRow], target: Path) -> int:
-    """PNG/WebP/JPEG are compressed already, so entries are stored, not deflated again."""
+def write_zip(storage: Storage, images: list[BatchImageRow], key: str) -> int:
+    """Streams every result into the ZIP and the ZIP into the store (a multipart upload on S3): at most
+    a chunk of each is in memory, whatever the batch's size. PNG/WebP/JPEG are compressed already, so
+    entries are stored, not deflated again; no entry is ZIP64 (every result is far below 2 GiB, and some
+    unzip libraries read no ZIP64). The ZIP appears only when complete: a download never sees half of
+    one, and a failed build leaves none."""
     count = 0
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+    now = time.localtime()[:6]
+    with (
+        storage.writer_blocking(key) as out,
+        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive,
+    ):
         for image in images:
-            key = image.output_key
-            if image.status is not JobStatus.COMPLETED or not key:
+            source = image.output_key
+            if image.status is not JobStatus.COMPLETED or not source:
                 continue
-            extension = key.rsplit(".", 1)[-1]
-            name = batch_entry_name(image.position, image.original_filename, extension)
-            archive.write(storage.local_path(key), arcname=name)
+            extension = source.rsplit(".", 1)[-1]
+            entry = zipfile.ZipInfo(batch_entry_name(image.position, image.original_filename, extension), now)
+            with archive.open(entry, "w") as dst:
+                for chunk in storage.chunks_blocking(source):
+                    dst.write(chunk)
             count += 1
     return count
 
@@ -46,14 +56,7 @@ async def build_batch_zip(ctx: dict[str, Any], batch_id: str) -> dict[str, Any]:
     key: str | None = None
     if any(i.status is JobStatus.COMPLETED for i in images):
         key = zip_key(bid)
-        storage.root.mkdir(parents=True, exist_ok=True)
-        # Written beside its final place, then renamed: a download never sees half a ZIP.
-        tmp = storage.root / f".tmp-zip-{uuid.uuid4().hex}"
-        try:
-            entries = await asyncio.to_thread(write_zip, storage, images, tmp)
-            await asyncio.to_thread(storage.put_file, key, tmp)
-        finally:
-            tmp.unlink(missing_ok=True)
+        entries = await asyncio.to_thread(write_zip, storage, images, key)
         log.info("batch %s: ZIP with %d entries", bid, entries)
     final = await batches.finalize(bid, key)
     if final is not None and final.webhook_url:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from arq.connections import ArqRedis
 
 from core.settings import Settings
-from core.storage import LocalStorage
+from core.storage import Storage
 from engine.pipeline import Engine
 
 if TYPE_CHECKING:  # the webhook worker's tasks import this module
@@ -28,7 +28,7 @@ _KEY = "bgremover"
 class WorkerContext:
     settings: Settings
     redis: ArqRedis
-    storage: LocalStorage
+    storage: Storage
     engine: Engine
     executor: ThreadPoolExecutor
     """Inference runs here, off the event loop, ``worker_concurrency`` images at a time."""

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 from core.heartbeats import beat, forget
 from core.metrics import process_exited
 from core.settings import Settings, get_settings
-from core.storage import LocalStorage
+from core.storage import open_storage
 from engine.pipeline import Engine
 from worker.context import WorkerContext, install, installed
 from worker.metrics import serve, set_models
@@ -61,7 +61,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     worker = WorkerContext(
         settings=settings,
         redis=redis,
-        storage=LocalStorage(settings.storage_dir),
+        storage=ctx.get("storage") or open_storage(settings),
         engine=engine,
         executor=ThreadPoolExecutor(max_workers=max(1, settings.worker_concurrency), thread_name_prefix="infer"),
         worker_id=worker_id,

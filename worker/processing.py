@@ -77,7 +77,7 @@ async def _process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
     try:
         if job.input_key is None:
             raise FileNotFoundError(job.id)
-        data = await asyncio.to_thread(worker.storage.get, job.input_key)
+        data = await worker.storage.get(job.input_key)
     except FileNotFoundError:
         return await _fail(ctx, job, "input_missing", "The uploaded image is no longer stored.")
     except OSError as exc:
@@ -99,7 +99,7 @@ async def _process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
         release_free_memory()
     key = output_key(jid, cutout.extension)
     try:
-        await asyncio.to_thread(worker.storage.put, key, cutout.data)
+        await worker.storage.put(key, cutout.data)
         elapsed_s = time.perf_counter() - started
         final = await _finish(
             jid, JobStatus.COMPLETED, output_key=key, processing_ms=int(elapsed_s * 1000), foreground=cutout.foreground
@@ -163,7 +163,7 @@ async def _after_final(ctx: dict[str, Any], final: FinishedJob) -> None:
     job = final.job
     if job.input_key:
         try:
-            await asyncio.to_thread(worker.storage.delete, job.input_key)
+            await worker.storage.delete(job.input_key)
             await jobs.forget_input(job.id)
         except Exception as exc:  # the retention sweep deletes it later
             log.warning("job %s: could not delete its input: %r", job.id, exc)

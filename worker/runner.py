@@ -10,6 +10,7 @@ from arq import Worker, cron, func
 from arq.connections import ArqRedis, RedisSettings
 
 from core.settings import Settings
+from core.storage import open_storage
 from core.tasks import Task
 from worker.batch_zip import build_batch_zip
 from worker.functions import ping
@@ -50,6 +51,7 @@ def create_worker(
     ctx: dict[str, Any] | None = None,
 ) -> Worker:
     settings.check_production(log)
+    storage = open_storage(settings)  # a STORAGE_URL that cannot work stops here, before Redis or the models
     return Worker(
         functions=functions(settings),
         cron_jobs=cron_jobs(settings),
@@ -58,7 +60,7 @@ def create_worker(
         redis_pool=redis_pool,
         on_startup=startup,
         on_shutdown=shutdown,
-        ctx={"settings": settings, "burst": burst, **(ctx or {})},
+        ctx={"settings": settings, "storage": storage, "burst": burst, **(ctx or {})},
         # Inference is serialised on the executor; one extra slot keeps ZIPs and sweeps moving.
         max_jobs=max(1, settings.worker_concurrency) + 1,
         job_timeout=settings.job_timeout_s,

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -20,7 +19,7 @@ from arq.jobs import Job, JobStatus
 
 from core.heartbeats import live_workers
 from core.settings import Settings
-from core.storage import LocalStorage
+from core.storage import Storage
 from core.tasks import (
     enqueue_batch_zip,
     enqueue_process_job,
@@ -102,19 +101,19 @@ async def retention_sweep(ctx: dict[str, Any]) -> dict[str, int]:
     return await run_retention(worker.settings, worker.storage)
 
 
-async def run_retention(settings: Settings, storage: LocalStorage) -> dict[str, int]:
+async def run_retention(settings: Settings, storage: Storage) -> dict[str, int]:
     """The retention sweep without a worker around it (``make``-style tools and tests call it too)."""
     expired = await jobs.expired_files(settings.result_retention_days)
     for row in expired:
         for key in (row.input_key, row.output_key):
             if key:
-                await asyncio.to_thread(storage.delete, key)
+                await storage.delete(key)
     if expired:
         await jobs.forget_files([r.id for r in expired])
     age_s = settings.result_retention_days * 86400
-    zips = [k for k in await asyncio.to_thread(lambda: list(storage.keys_older_than("zips", age_s)))]
+    zips = await storage.keys_older_than("zips", age_s)
     for key in zips:
-        await asyncio.to_thread(storage.delete, key)
+        await storage.delete(key)
     expired_subs = await BackgroundRemoverSubscription.raw(
         "UPDATE background_remover_subscription SET status = 'expired', updated_at = now() "
         "WHERE status = 'active' AND expires_at < now() RETURNING id"

@@ -9,18 +9,18 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, HeaderParameter, QueryParameter
-from litestar.response import File
 
 from api.auth import Principal
 from api.form_fields import BATCH_FIELDS, refuse_unknown
 from api.lumiku.views import BatchDetail, batch_detail
 from api.schemas import BatchList
+from api.stored_files import stored_file
 from api.submissions import Submissions, check_batch_size, form_fields
 from api.web import openapi_examples as ex
-from core.errors import BatchNotFinished, InvalidOptions, NotFound, ResultExpired, ResultNotReady
+from core.errors import BatchNotFinished, InvalidOptions, NotFound, ResultNotReady
 from core.rows import BatchRow
 from core.serialisers import batch_out
-from core.storage import LocalStorage
+from core.storage import Storage
 from db import batches
 from db.idempotency import check_key
 from db.jobs import decode_cursor, encode_cursor
@@ -135,7 +135,9 @@ class BatchController(Controller):
         media_type="application/zip",
         responses=ex.DOWNLOAD_BATCH_RESPONSES,
     )
-    async def download(self, request: Request[Principal, Any, Any], batch_id: FromPath[str]) -> File:
+    async def download(
+        self, request: Request[Principal, Any, Any], batch_id: FromPath[str], storage: NamedDependency[Storage]
+    ) -> Response[Any]:
         """One entry per succeeded image, named `001_<original name>.png` (position first, so names are
         unique and keep the upload order). 409 `batch_not_finished` until every image is done."""
         row = await own_batch(batch_id, request.user.user_id)
@@ -146,8 +148,10 @@ class BatchController(Controller):
             )
         if not row.zip_key:
             raise ResultNotReady(f"No image of batch {row.public_id} succeeded; there is nothing to download.")
-        storage: LocalStorage = request.app.state.storage
-        path = storage.local_path(row.zip_key)
-        if not path.is_file():
-            raise ResultExpired("The batch's ZIP was deleted after the retention period.")
-        return File(path=path, filename=f"{row.public_id}.zip", media_type="application/zip")
+        return await stored_file(
+            storage,
+            row.zip_key,
+            filename=f"{row.public_id}.zip",
+            media_type="application/zip",
+            expired="The batch's ZIP was deleted after the retention period.",
+        )

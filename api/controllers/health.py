@@ -15,6 +15,7 @@ from api.web import openapi_examples as ex
 from core.errors import DatabaseUnavailable
 from core.heartbeats import live_workers
 from core.settings import Settings
+from core.storage import Storage
 from core.tiers import TIERS, model_installed
 
 
@@ -67,6 +68,13 @@ class HealthController(Controller):
         except Exception as exc:  # redis-py raises its own ConnectionError/TimeoutError hierarchy
             checks["redis"] = ReadinessCheck(ok=False, detail=f"unreachable: {type(exc).__name__}")
             checks["worker"] = ReadinessCheck(ok=False, detail="unknown: Redis unreachable")
+        storage: Storage = state.storage
+        try:
+            # A HEAD of a key that need not exist: answered (yes or no) means reachable and authorised.
+            await asyncio.wait_for(storage.exists("health/probe"), timeout=2.0)
+            checks["storage"] = ReadinessCheck(ok=True, detail="reachable")
+        except (OSError, TimeoutError) as exc:
+            checks["storage"] = ReadinessCheck(ok=False, detail=f"unreachable: {type(exc).__name__}")
         tiers = {name: model_installed(name, settings.model_dir) for name in TIERS}
         unavailable = [name for name, ok in tiers.items() if not ok]
         checks["models"] = ReadinessCheck(
@@ -112,6 +120,7 @@ def _first_failure_code(checks: dict[str, ReadinessCheck]) -> str:
         "schema": "schema_not_ready",
         "redis": "redis_unavailable",
         "worker": "no_worker",
+        "storage": "storage_unavailable",
         "models": "no_model_installed",
     }
     for name, code in codes.items():

@@ -13,13 +13,13 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, HeaderParameter, QueryParameter
-from litestar.response import File
 
 from api.auth import Principal
 from api.cancellation import cancel_pending_job
 from api.form_fields import JOB_FIELDS, refuse_unknown
 from api.lumiku.views import JobDetail, job_detail
 from api.schemas import JobList
+from api.stored_files import stored_file
 from api.submissions import Submissions
 from api.web import openapi_examples as ex
 from core.errors import JobNotCancellable, NotFound, ResultExpired, ResultNotReady
@@ -28,7 +28,7 @@ from core.rows import JobRow
 from core.serialisers import JobOut, job_out
 from core.signed_urls import UrlSigner
 from core.statuses import UNFINISHED, JobStatus
-from core.storage import LocalStorage, result_media_type
+from core.storage import Storage, result_media_type
 from db import jobs
 from db.idempotency import check_key
 
@@ -143,26 +143,29 @@ class JobController(Controller):
         media_type="application/octet-stream",
         responses=ex.JOB_RESULT_RESPONSES,
     )
-    async def get_result(self, request: Request[Principal, Any, Any], job_id: FromPath[uuid.UUID]) -> File:
+    async def get_result(
+        self, request: Request[Principal, Any, Any], job_id: FromPath[uuid.UUID], storage: NamedDependency[Storage]
+    ) -> Response[Any]:
         """The cut-out (PNG by default, as the job's `format` and `channels` asked); 404
         `result_not_ready` until the job completed."""
         row = await own_job(job_id, request.user.user_id)
-        storage: LocalStorage = request.app.state.storage
-        if row.status is JobStatus.COMPLETED and (not row.output_key or not storage.exists(row.output_key)):
-            raise ResultExpired(f"The result of job {job_id} was deleted after the retention period.")
+        expired = f"The result of job {job_id} was deleted after the retention period."
+        if row.status is JobStatus.COMPLETED and not row.output_key:
+            raise ResultExpired(expired)
         if row.status is not JobStatus.COMPLETED or row.output_key is None:
             raise ResultNotReady(
                 f"Job {job_id} is {row.status}; the result exists once it is completed.",
                 jobStatus=row.status,
                 retry_after=1 if row.unfinished else None,
             )
-        path = storage.local_path(row.output_key)
         extension = row.output_key.rsplit(".", 1)[-1]
-        return File(
-            path=path,
+        return await stored_file(
+            storage,
+            row.output_key,
             filename=f"{safe_stem(row.original_filename, str(job_id))}.{extension}",
             media_type=result_media_type(row.output_key),
-            content_disposition_type="inline",
+            expired=expired,
+            disposition="inline",
         )
 
     @delete(
@@ -172,13 +175,14 @@ class JobController(Controller):
         status_code=200,
         responses=ex.CANCEL_JOB_RESPONSES,
     )
-    async def cancel_job(self, request: Request[Principal, Any, Any], job_id: FromPath[uuid.UUID]) -> JobOut:
+    async def cancel_job(
+        self, request: Request[Principal, Any, Any], job_id: FromPath[uuid.UUID], storage: NamedDependency[Storage]
+    ) -> JobOut:
         """Only a pending single job can be cancelled; its credits (or quota) are given back at once."""
         user_id = request.user.user_id
         existing = await own_job(job_id, user_id)
         if existing.batch_id is not None:
             raise JobNotCancellable("Images of a batch cannot be cancelled one by one.", jobStatus=existing.status)
-        storage: LocalStorage = request.app.state.storage
         row = await cancel_pending_job(job_id, user_id, storage)
         if row is None:
             current = await own_job(job_id, user_id)

@@ -10,20 +10,20 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from pathlib import Path
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
-from litestar.response import File
 
 from api.schema_gate import SchemaGate
+from api.stored_files import stored_file
 from api.web import openapi_examples as ex
 from core.errors import NotFound, ResultExpired
 from core.filenames import safe_stem
 from core.signed_urls import UrlSigner, batch_zip_path, job_result_path
 from core.statuses import JobStatus
-from core.storage import LocalStorage, result_media_type
+from core.storage import Storage, result_media_type
 from db import batches, jobs
 
 Expires = Annotated[str | None, QueryParameter(max_length=20, description="unix seconds, as issued")]
@@ -35,14 +35,17 @@ async def before_signed_request(request: Request[Any, Any, Any]) -> None:
     await gate.require_ready()
 
 
-def _file(path: Path, filename: str, media_type: str, expires: str) -> File:
+async def _file(
+    storage: Storage, key: str, filename: str, media_type: str, expires: str, expired: str
+) -> Response[Any]:
     # Private: a shared cache must not hand one user's cut-out to another; no longer than the link lives.
     max_age = max(0, math.floor(int(expires) - time.time()))
-    return File(
-        path=path,
+    return await stored_file(
+        storage,
+        key,
         filename=filename,
         media_type=media_type,
-        content_disposition_type="attachment",
+        expired=expired,
         headers={"Cache-Control": f"private, max-age={max_age}", "Referrer-Policy": "no-referrer"},
     )
 
@@ -59,8 +62,13 @@ class SignedFileController(Controller):
         responses=ex.SIGNED_RESULT_RESPONSES,
     )
     async def job_result(
-        self, request: Request[Any, Any, Any], job_id: FromPath[uuid.UUID], expires: Expires, signature: Signature
-    ) -> File:
+        self,
+        request: Request[Any, Any, Any],
+        job_id: FromPath[uuid.UUID],
+        expires: Expires,
+        signature: Signature,
+        storage: NamedDependency[Storage],
+    ) -> Response[Any]:
         """The URL is a completed job's `links.download` as the API issued it; 403 `invalid_signature` when it
         was altered, 410 `link_expired` after `SIGNED_URL_TTL_S` (fetch the job again for a fresh link)."""
         signer: UrlSigner = request.app.state.url_signer
@@ -68,15 +76,17 @@ class SignedFileController(Controller):
         row = await jobs.get_job(job_id)
         if row is None or row.status is not JobStatus.COMPLETED:
             raise NotFound(f"No result for job {job_id}.", resource="job")
-        storage: LocalStorage = request.app.state.storage
-        if not row.output_key or not storage.exists(row.output_key):
-            raise ResultExpired(f"The result of job {job_id} was deleted after the retention period.")
+        expired = f"The result of job {job_id} was deleted after the retention period."
+        if not row.output_key:
+            raise ResultExpired(expired)
         extension = row.output_key.rsplit(".", 1)[-1]
-        return _file(
-            storage.local_path(row.output_key),
+        return await _file(
+            storage,
+            row.output_key,
             f"{safe_stem(row.original_filename, str(job_id))}.{extension}",
             result_media_type(row.output_key),
             str(expires),
+            expired,
         )
 
     @get(
@@ -87,15 +97,24 @@ class SignedFileController(Controller):
         responses=ex.SIGNED_ZIP_RESPONSES,
     )
     async def batch_zip(
-        self, request: Request[Any, Any, Any], batch_id: FromPath[uuid.UUID], expires: Expires, signature: Signature
-    ) -> File:
+        self,
+        request: Request[Any, Any, Any],
+        batch_id: FromPath[uuid.UUID],
+        expires: Expires,
+        signature: Signature,
+        storage: NamedDependency[Storage],
+    ) -> Response[Any]:
         """The URL is a finished batch's `links.download` (or `zipUrl`) as the API issued it."""
         signer: UrlSigner = request.app.state.url_signer
         signer.verify("GET", batch_zip_path(batch_id), expires, signature)
         row = await batches.get_batch_by_id(batch_id)
         if row is None or not row.zip_key:
             raise NotFound(f"No ZIP for batch {batch_id}.", resource="batch")
-        storage: LocalStorage = request.app.state.storage
-        if not storage.exists(row.zip_key):
-            raise ResultExpired("The batch's ZIP was deleted after the retention period.")
-        return _file(storage.local_path(row.zip_key), f"{row.public_id}.zip", "application/zip", str(expires))
+        return await _file(
+            storage,
+            row.zip_key,
+            f"{row.public_id}.zip",
+            "application/zip",
+            str(expires),
+            "The batch's ZIP was deleted after the retention period.",
+        )

@@ -44,7 +44,7 @@ from core.pricing import batch_price, tier_credits
 from core.serialisers import API_PREFIX, batch_out, job_out
 from core.signed_urls import UrlSigner, batch_zip_path
 from core.statuses import JobStatus
-from core.storage import LocalStorage
+from core.storage import Storage
 from db import jobs
 from db.idempotency import check_key
 
@@ -222,19 +222,20 @@ class LumikuBatchController(Controller):
         summary="A link to the batch's ZIP (original backend)",
         responses=ex.ZIP_LINK_RESPONSES,
     )
-    async def zip_link(self, request: Request[Principal, Any, Any], batch_id: FromPath[str]) -> ZipLink:
+    async def zip_link(
+        self, request: Request[Principal, Any, Any], batch_id: FromPath[str], storage: NamedDependency[Storage]
+    ) -> ZipLink:
         """`{zipUrl, zipSize}`: a signed link that needs no token (`<a href download>`); 404 `result_not_ready`
         until the ZIP exists, as the original answered."""
         row = await own_batch(batch_id, request.user.user_id)
         if row.unfinished or not row.zip_key:
             reason = f"is still {row.status}" if row.unfinished else "has no succeeded image"
             raise ResultNotReady(f"ZIP file not yet generated: batch {row.public_id} {reason}.")
-        storage: LocalStorage = request.app.state.storage
-        path = storage.local_path(row.zip_key)
-        if not path.is_file():
+        size = await storage.size(row.zip_key)
+        if size is None:
             raise ResultExpired("The batch's ZIP was deleted after the retention period.")
         signer: UrlSigner = request.app.state.url_signer
-        return ZipLink(zip_url=signer.sign(batch_zip_path(row.id)), zip_size=path.stat().st_size)
+        return ZipLink(zip_url=signer.sign(batch_zip_path(row.id)), zip_size=size)
 
 
 class LumikuAccountController(Controller):

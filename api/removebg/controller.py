@@ -7,7 +7,6 @@ then the route waits for that job, bounded by ``REMOVEBG_WAIT_S``, and answers i
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import uuid
@@ -33,7 +32,7 @@ from core.rows import JobRow
 from core.serialisers import API_PREFIX
 from core.settings import Settings
 from core.statuses import JobStatus
-from core.storage import LocalStorage, result_media_type
+from core.storage import Storage, result_media_type
 from db import credits, subscriptions
 from db.idempotency import check_key
 
@@ -113,14 +112,14 @@ class RemoveBgController(Controller):
 
 
 async def _answer(request: Request[Principal, Any, Any], row: JobRow, kind: str) -> Response[Any]:
-    storage: LocalStorage = request.app.state.storage
+    storage: Storage = request.app.state.storage
     if row.unfinished:
         return await _timed_out(request, row, storage)
     if row.status is not JobStatus.COMPLETED or row.output_key is None:
         detail = f"{row.error_message or row.status}; the credits were given back."
         return error_for_code(row.error_code or "processing_failed", 500, "Processing failed", detail)
     try:
-        data = await asyncio.to_thread(storage.get, row.output_key)
+        data = await storage.get(row.output_key)
     except FileNotFoundError:
         return removebg_error(410, "result_expired", "Result expired", "The result is no longer stored.")
     with Image.open(io.BytesIO(data)) as img:  # the header only: nothing is decoded
@@ -151,7 +150,7 @@ async def _answer(request: Request[Principal, Any, Any], row: JobRow, kind: str)
     return Response(content=data, headers=headers, media_type=result_media_type(row.output_key))
 
 
-async def _timed_out(request: Request[Principal, Any, Any], row: JobRow, storage: LocalStorage) -> Response[Any]:
+async def _timed_out(request: Request[Principal, Any, Any], row: JobRow, storage: Storage) -> Response[Any]:
     """Never charged twice: a job still queued is cancelled and refunded; one a worker already has
     finishes, is charged once, and its result stays available on our own API."""
     settings: Settings = request.app.state.settings

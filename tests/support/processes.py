@@ -42,21 +42,29 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def api_server(
-    env: dict[str, str], startup_timeout: float = 30.0, log_path: Path | None = None, log_level: str = "warning"
+    env: dict[str, str],
+    startup_timeout: float = 30.0,
+    log_path: Path | None = None,
+    log_level: str = "warning",
+    *,
+    cwd: Path = ROOT,
+    host: str = "127.0.0.1",
+    prefix: tuple[str, ...] = (),
 ) -> Iterator[str]:
     """Start ``python -m api.server`` (what ``make run`` and the image run) on a free port; yield its
-    base URL. Its output goes to ``log_path`` when given (a pipe nobody reads would block a chatty API)."""
+    base URL. Its output goes to ``log_path`` when given (a pipe nobody reads would block a chatty API).
+    ``prefix`` runs it through another command (``ip netns exec NAME`` for another host)."""
     port = free_port()
     log = open(log_path, "ab") if log_path else None  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api.server", "--host", "127.0.0.1", "--port", str(port), "--log-level", log_level],
-        cwd=ROOT,
+        [*prefix, sys.executable, "-m", "api.server", "--host", host, "--port", str(port), "--log-level", log_level],
+        cwd=cwd,
         env=env,
         stdout=log or subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://{host}:{port}"
     try:
         deadline = time.monotonic() + startup_timeout
         while True:
@@ -85,10 +93,12 @@ def api_server(
 
 
 @contextlib.contextmanager
-def worker_process(env: dict[str, str], log_path: Path | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def worker_process(
+    env: dict[str, str], log_path: Path | None = None, *, cwd: Path = ROOT, prefix: tuple[str, ...] = ()
+) -> Iterator[subprocess.Popen[bytes]]:
     """Start ``python -m worker``; the caller waits for its heartbeat. Killed at the end if still alive."""
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-m", "worker"], cwd=ROOT, env=env, stdout=log, stderr=log)
+    proc = subprocess.Popen([*prefix, sys.executable, "-m", "worker"], cwd=cwd, env=env, stdout=log, stderr=log)
     try:
         yield proc
     finally:

@@ -9,10 +9,11 @@ from collections.abc import Iterator
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:<port> to a target; ``cut()`` drops every connection and refuses new ones."""
+    """Forwards <listen_host>:<port> to a target; ``cut()`` drops every connection and refuses new ones."""
 
-    def __init__(self, target_host: str, target_port: int) -> None:
+    def __init__(self, target_host: str, target_port: int, listen_host: str = "127.0.0.1") -> None:
         self.target = (target_host, target_port)
+        self.listen_host = listen_host
         self.port = 0
         self.up = True
         self.connections = 0
@@ -27,7 +28,7 @@ class TcpProxy:
         asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(5)
 
     async def _start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._handle, self.listen_host, 0)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -75,8 +76,8 @@ class TcpProxy:
 
 
 @contextlib.contextmanager
-def tcp_proxy(host: str, port: int) -> Iterator[TcpProxy]:
-    proxy = TcpProxy(host, port)
+def tcp_proxy(host: str, port: int, listen_host: str = "127.0.0.1") -> Iterator[TcpProxy]:
+    proxy = TcpProxy(host, port, listen_host)
     proxy.start()
     try:
         yield proxy

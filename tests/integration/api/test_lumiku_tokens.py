@@ -47,7 +47,7 @@ async def test_bad_lumiku_tokens_are_still_401(lumiku_api, lumiku_settings: Sett
     elif case == "no userId":
         tok = lumiku_token(s, "clx0u", userId=None)
     elif case == "alg none":
-        tok = jwt.encode({"userId": "clx0u", "iat": int(time.time()), "exp": int(time.time()) + 60}, None, "none")
+        tok = jwt.encode({"userId": "clx0u", "iat": int(time.time()), "exp": int(time.time()) + 60}, "", "none")
     elif case == "HS384":
         now = int(time.time())
         tok = jwt.encode({"userId": "clx0u", "iat": now, "exp": now + 60}, s.jwt_secret, algorithm="HS384")

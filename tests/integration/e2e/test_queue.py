@@ -207,11 +207,11 @@ async def test_retention_sweep_deletes_old_results_and_expires_subscriptions(
     finally:
         await conn.close()
     storage = LocalStorage(settings.storage_dir)
-    assert storage.exists(output_key)
+    assert await storage.exists(output_key)
     done = await run_retention(settings, storage)
     assert done["files"] >= 1
     assert done["subscriptions"] >= 1
-    assert not storage.exists(output_key)
+    assert not await storage.exists(output_key)
     gone = await api.get(job["links"]["result"], headers=user.headers)
     assert gone.status_code == 410
     assert gone.json()["code"] == "result_expired"

@@ -29,7 +29,7 @@ One root, so ``except BgRemoverClientError`` catches everything the client raise
         │                                (.retry_after)
         │   └── QuotaExceeded            429 quota_exceeded: the subscription's daily quota is used up
         ├── ServiceUnavailable           503 (.retry_after, .pending_migrations): database_unavailable,
-        │                                schema_not_ready, tier_unavailable, model_missing, no_worker, ...;
+        │                                storage_unavailable, schema_not_ready, tier_unavailable, no_worker, ...;
         │                                too_many_connections; 507 insufficient_storage
         └── ServerError                  any other 5xx (internal_error)
 
@@ -280,6 +280,7 @@ _BY_CODE: dict[str, type[APIError]] = {
     "quota_exceeded": QuotaExceeded,
     "tier_unavailable": ServiceUnavailable,
     "database_unavailable": ServiceUnavailable,
+    "storage_unavailable": ServiceUnavailable,
     "schema_not_ready": ServiceUnavailable,
     "model_error": ServiceUnavailable,
     "model_missing": ServiceUnavailable,

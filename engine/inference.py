@@ -115,9 +115,20 @@ class ModelRunner:
         partial = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
         if os.access(model_dir, os.W_OK):
             so.optimized_model_filepath = str(partial)
-        session = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
-        if partial.exists():
-            os.replace(partial, cached)  # atomic: a worker starting at the same time sees all of it or none
+        try:
+            session = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+        except Exception:
+            if not so.optimized_model_filepath:
+                raise
+            # writing the cache failed (disk full, …): serve without it
+            partial.unlink(missing_ok=True)
+            so = session_options(threads, mem_arena=mem_arena)
+            session = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+        try:
+            if partial.exists():
+                os.replace(partial, cached)  # atomic: a worker starting at the same time sees all of it or none
+        except OSError as exc:
+            log.warning("could not keep the optimised model %s: %r", cached, exc)
         return cls(spec=spec, session=session, path=path)
 
     def preprocess(self, rgb: NDArray[np.uint8]) -> NDArray[np.float32]:

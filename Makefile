@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 STAMP := $(VENV)/.installed-$(shell sha256sum pyproject.toml | cut -c1-16)
 
 .PHONY: help install services models eval-assets migrate migration check-migrations status run api worker test api-key \
-        test-unit check format token grant demo eval bench bench-scale clean browser netns-tools chaos load rembg-venv
+        test-unit check format token grant demo eval bench bench-scale bench-service clean browser netns-tools chaos load rembg-venv
 
 # What runs from this Makefile is a developer's machine: public development secrets are allowed
 # (with a warning). Anything else defaults to production and refuses them (docs/security.md).
@@ -110,6 +110,9 @@ bench: install eval-assets  ## speed and memory per tier into reports/bench.md
 
 bench-scale: install services eval-assets  ## batch throughput with 1 and 2 workers on S3 (moto) into reports/scaling.md
 	$(PY) scripts/scale_bench.py --out reports
+
+bench-service: install services eval-assets rembg-venv  ## our API + worker against rembg's server, same photos and cores: reports/bench-service.md
+	$(PY) -m tools.bench_service --out reports
 
 rembg-venv: .venv-rembg/.installed  ## rembg from PyPI in its own virtualenv (the baseline of make eval and bench-service)
 

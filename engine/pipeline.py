@@ -7,6 +7,7 @@ synchronous and CPU-bound; it keeps no state between calls, so several threads m
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -54,13 +55,16 @@ class Engine:
     """Tier name → runner; tiers sharing a model file share one runner (one session)."""
     unavailable: dict[str, str] = field(default_factory=dict)
     """Tier name → why it cannot run."""
+    model_slots: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(1))
+    """Model runs at once (``worker_concurrency``): the threads are sized for that many, while more
+    callers may decode, refine and encode their images around them."""
 
     @classmethod
     def load(cls, settings: Settings, tiers: Iterable[str] | None = None) -> Engine:
         """Create sessions for the installed models of ``tiers`` (default: all); missing ones are reported."""
         configure_process()
         threads = intra_op_threads(settings)
-        engine = cls(settings=settings)
+        engine = cls(settings=settings, model_slots=threading.BoundedSemaphore(max(1, settings.worker_concurrency)))
         by_file: dict[str, ModelRunner] = {}
         failed_files: dict[str, str] = {}
         wanted = [get_pipeline(name) for name in (PIPELINES if tiers is None else tiers)]
@@ -135,7 +139,7 @@ class Engine:
                 a = image.alpha[:, :, None].astype(np.float32) / 255.0
                 rgb = (rgb * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
             tensor = runner.preprocess(rgb)
-        with clock("model"):
+        with self.model_slots, clock("model"):
             raw = runner.run(tensor)
         with clock("postprocess"):
             mask, peak = runner.postprocess(raw)
@@ -179,4 +183,4 @@ def _load_runner(spec: Pipeline, settings: Settings, threads: int) -> ModelRunne
             f"{asset.file} in {settings.model_dir} does not match the manifest; run `make models` to re-fetch it",
             file=asset.file,
         )
-    return ModelRunner.create(spec.model, settings.model_dir, threads)
+    return ModelRunner.create(spec.model, settings.model_dir, threads, mem_arena=settings.ort_mem_arena)

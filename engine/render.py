@@ -10,6 +10,7 @@ from numpy.typing import NDArray
 
 from core.errors import OutputTooLarge
 from core.options import OutputOptions
+from engine.png import encode_png
 
 F32 = NDArray[np.float32]
 U8 = NDArray[np.uint8]
@@ -17,9 +18,6 @@ U8 = NDArray[np.uint8]
 # alpha at or above this (of 255) counts as subject for cropping; fainter haze is not worth keeping
 _CROP_THRESHOLD = 8
 _MEDIA = {"png": ("image/png", "png"), "webp": ("image/webp", "webp"), "jpg": ("image/jpeg", "jpg")}
-# speed over size: level 1 with the "up" filter encodes a 2 MP cut-out ~4× faster than OpenCV's default
-# (level 3, adaptive filters), and the file is smaller once the invisible pixels are zeroed (see render)
-_PNG_PARAMS = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
 _WEBP_PARAMS = [cv2.IMWRITE_WEBP_QUALITY, 90]
 _JPEG_PARAMS = [cv2.IMWRITE_JPEG_QUALITY, 92]
 
@@ -77,33 +75,43 @@ def render(rgb: U8, alpha: U8, options: OutputOptions) -> Rendered:
     else:
         bg = options.effective_bg
         if bg is None:
-            pixels = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGRA), dtype=np.uint8)  # OpenCV wants BGRA
-            pixels[:, :, 3] = alpha
+            pixels = np.asarray(cv2.merge((rgb, alpha)), dtype=np.uint8)  # RGBA, one pass
             # fully transparent pixels have no colour: zeros compress to nothing and leak nothing of the background
             pixels = np.asarray(cv2.bitwise_and(pixels, pixels, mask=alpha), dtype=np.uint8)
         else:
             pixels = _composite(rgb, alpha, bg)
             if options.format == "jpg" or bg[3] == 255:
                 pixels = np.ascontiguousarray(pixels[:, :, :3])
-    params = {"png": _PNG_PARAMS, "webp": _WEBP_PARAMS, "jpg": _JPEG_PARAMS}[options.format]
     # A failed encode repeats on every try: it is final (OutputTooLarge), never retried as transient.
     options.check_output_fits(width, height)
+    # the pixels are in PNG's channel order (RGB[A]); OpenCV's encoders get them swapped to BGR[A]
+    data = encode_png(pixels) if options.format == "png" else _encode_cv2(pixels, options.format, extension)
+    return Rendered(data, media_type, extension, width, height, foreground_box(alpha))
+
+
+def _encode_cv2(pixels: U8, fmt: str, extension: str) -> bytes:
+    """WebP and JPEG through OpenCV, which wants BGR(A)."""
+    if pixels.ndim == 3:
+        code = cv2.COLOR_RGBA2BGRA if pixels.shape[2] == 4 else cv2.COLOR_RGB2BGR
+        pixels = np.asarray(cv2.cvtColor(pixels, code), dtype=np.uint8)
+    params = _WEBP_PARAMS if fmt == "webp" else _JPEG_PARAMS
+    height, width = pixels.shape[:2]
     try:
         ok, encoded = cv2.imencode(f".{extension}", pixels, params)
     except cv2.error as exc:
-        raise OutputTooLarge(f"the {options.format.upper()} encoder refused a {width}×{height} image") from exc
+        raise OutputTooLarge(f"the {fmt.upper()} encoder refused a {width}×{height} image") from exc
     if not ok:
-        raise OutputTooLarge(f"the {options.format.upper()} encoder refused a {width}×{height} image")
-    return Rendered(encoded.tobytes(), media_type, extension, width, height, foreground_box(alpha))
+        raise OutputTooLarge(f"the {fmt.upper()} encoder refused a {width}×{height} image")
+    return bytes(encoded.tobytes())
 
 
 def _composite(rgb: U8, alpha: U8, bg: tuple[int, int, int, int]) -> U8:
-    """Straight-alpha "over" onto a (possibly translucent) colour; returns BGRA."""
+    """Straight-alpha "over" onto a (possibly translucent) colour; returns RGBA."""
     a = alpha.astype(np.float32)[:, :, None] * np.float32(1 / 255)
     bg_a = bg[3] / 255.0
-    bg_bgr = np.array([bg[2], bg[1], bg[0]], dtype=np.float32)
+    bg_rgb = np.array([bg[0], bg[1], bg[2]], dtype=np.float32)
     out_a = a + bg_a * (1.0 - a)
-    colour = rgb[:, :, ::-1] * a + bg_bgr * (bg_a * (1.0 - a))
+    colour = rgb * a + bg_rgb * (bg_a * (1.0 - a))
     colour /= np.maximum(out_a, 1e-6)
     out = np.empty((*alpha.shape, 4), dtype=np.uint8)
     out[:, :, :3] = np.clip(colour + 0.5, 0, 255)

@@ -1,7 +1,8 @@
 """What a worker process does when it starts and stops: identity, heartbeat, storage and the engine.
 
 The engine (one ONNX session per model) is created here, once per process, never at import;
-inference runs on a thread pool as wide as ``WORKER_CONCURRENCY``.
+images are processed on a thread pool one wider than ``WORKER_CONCURRENCY`` (the model runs at once), so
+one image is decoded or encoded while the others are in the model.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         redis=redis,
         storage=ctx.get("storage") or open_storage(settings),
         engine=engine,
-        executor=ThreadPoolExecutor(max_workers=max(1, settings.worker_concurrency), thread_name_prefix="infer"),
+        executor=ThreadPoolExecutor(max_workers=max(1, settings.worker_concurrency) + 1, thread_name_prefix="infer"),
         worker_id=worker_id,
     )
     await beat(redis, settings.heartbeat_key, worker_id, settings.heartbeat_ttl_s)

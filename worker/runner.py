@@ -61,8 +61,9 @@ def create_worker(
         on_startup=startup,
         on_shutdown=shutdown,
         ctx={"settings": settings, "storage": storage, "burst": burst, **(ctx or {})},
-        # Inference is serialised on the executor; one extra slot keeps ZIPs and sweeps moving.
-        max_jobs=max(1, settings.worker_concurrency) + 1,
+        # worker_concurrency images in the model, one more being decoded or encoded around them (the
+        # executor), and one extra slot that keeps ZIPs and sweeps moving.
+        max_jobs=max(1, settings.worker_concurrency) + 2,
         job_timeout=settings.job_timeout_s,
         keep_result=3600,
         # arq's own health key, for `arq --check`; our readiness uses core.heartbeats instead.
@@ -70,6 +71,8 @@ def create_worker(
         allow_abort_jobs=True,
         job_completion_wait=settings.shutdown_grace_s,
         burst=burst,
-        poll_delay=0.5,
+        # arq looks at the queue this often (no blocking pop): 0.5 s, its default, left a lone image waiting
+        # 0.25 s on average and the worker idle between a closed-loop client's images
+        poll_delay=settings.worker_poll_delay_s,
         handle_signals=handle_signals,
     )

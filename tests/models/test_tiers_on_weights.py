@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -11,8 +12,11 @@ from PIL import Image
 
 from core.errors import NoSubjectDetected
 from core.options import OutputOptions
+from core.settings import Settings
 from core.tiers import TIERS
+from engine.inference import ModelRunner, optimized_model_path
 from engine.pipeline import Engine
+from engine.pipelines import U2NETP_320
 from tests.support.model_weights import require_tier
 
 
@@ -126,3 +130,22 @@ def test_memory_does_not_grow_per_image(engine: Engine, quokka: tuple[bytes, NDA
     for _ in range(40):
         engine.remove(data, "basic", OutputOptions())
     assert rss_mb() - before < 40
+
+
+def test_the_optimised_graph_is_kept_beside_the_weights_and_gives_the_same_mask(
+    model_settings: Settings, tmp_path: Path
+) -> None:
+    weights = model_settings.model_dir / U2NETP_320.file
+    if not weights.exists():
+        pytest.skip("u2netp not installed: run `make models`")
+    (tmp_path / U2NETP_320.file).symlink_to(weights)
+    tensor = np.random.default_rng(3).standard_normal((1, 3, 320, 320), dtype=np.float32)
+    first = ModelRunner.create(U2NETP_320, tmp_path, threads=1)
+    cached = optimized_model_path(tmp_path / U2NETP_320.file, U2NETP_320.asset.sha256)
+    assert cached.exists() and not list(tmp_path.glob("*.partial"))
+    again = ModelRunner.create(U2NETP_320, tmp_path, threads=1)  # from the cached graph
+    assert np.allclose(first.run(tensor), again.run(tensor), atol=1e-5)
+    cached.write_bytes(b"damaged")  # a broken cache file is optimised afresh, never fatal
+    repaired = ModelRunner.create(U2NETP_320, tmp_path, threads=1)
+    assert np.allclose(first.run(tensor), repaired.run(tensor), atol=1e-5)
+    assert cached.stat().st_size > 1000

@@ -100,7 +100,8 @@ def test_thread_budget_never_oversubscribes(engine_settings: Settings, monkeypat
     assert intra_op_threads(replace(engine_settings, worker_concurrency=2, ort_intra_op_threads=3)) == 2
     assert intra_op_threads(replace(engine_settings, worker_concurrency=8, ort_intra_op_threads=0)) == 1
     so = session_options(2)
-    assert so.intra_op_num_threads == 2 and not so.enable_cpu_mem_arena
+    assert so.intra_op_num_threads == 2 and so.enable_cpu_mem_arena
+    assert not session_options(1, mem_arena=False).enable_cpu_mem_arena
 
 
 def test_cli_reports_each_failure_with_its_code(

@@ -27,6 +27,7 @@ import contextlib
 import io
 import ipaddress
 import json
+import os
 import random
 import socket
 import statistics
@@ -95,6 +96,14 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process (0 without one), from /proc."""
+    if not pid:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float | None:
@@ -199,6 +208,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     done = {"completed": 0}
     redis = Redis.from_url(settings.redis_url)
     stop = asyncio.Event()
+    api_cpu_before = cpu_seconds(args.api_pid)
     started = time.monotonic()
     sampling = asyncio.create_task(sampler(redis, stop, stats, started, done))
     limits = httpx.Limits(max_connections=args.pollers + args.submitters + 10)
@@ -274,6 +284,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         downloaded: set[str] = set()
         etags: dict[str, str] = {}
 
+        poll_params = {"wait": 25} if args.long_poll else None
+        poll_endpoint = "GET /jobs/{id}?wait=25" if args.long_poll else "GET /jobs/{id}"
+
         async def poller(index: int) -> None:
             """Like a real client: poll unfinished jobs, honouring Retry-After, until every job is final."""
             rng = random.Random(index)
@@ -285,7 +298,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 headers = {"Authorization": f"Bearer {tokens[user]}"}
                 if job_id in etags:
                     headers["If-None-Match"] = etags[job_id]
-                r = await timed(client, stats, "GET /jobs/{id}", "GET", f"{API}/jobs/{job_id}", headers=headers)
+                r = await timed(
+                    client, stats, poll_endpoint, "GET", f"{API}/jobs/{job_id}", params=poll_params, headers=headers
+                )
                 if r is not None and r.status_code == 200:
                     etags[job_id] = r.headers.get("etag", "")
                     if r.json()["status"] in ("completed", "failed", "cancelled"):
@@ -294,9 +309,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         final.add(job_id)
                         done["completed"] = len(final)
                         continue
-                # A good client honours Retry-After (1 s while a job is pending or processing).
+                # A good client honours Retry-After (1 s while a job is pending or processing; 0 after a
+                # long poll, which waited already).
                 hint = float(r.headers.get("retry-after", "0")) if r is not None else 1.0
-                await asyncio.sleep(max(args.poll_interval, hint) * rng.uniform(0.9, 1.1))
+                floor = 0.0 if args.long_poll else args.poll_interval
+                await asyncio.sleep(max(floor, hint) * rng.uniform(0.9, 1.1))
 
         async def downloader() -> None:
             while len(downloaded) < len(jobs) and time.monotonic() - started < args.max_seconds:
@@ -319,11 +336,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await asyncio.gather(*[poller(i) for i in range(args.pollers)], *[downloader() for _ in range(2)])
         poll_seconds = time.monotonic() - poll_started
         await probing
+    api_cpu = cpu_seconds(args.api_pid) - api_cpu_before
+    wall = time.monotonic() - started
     stop.set()
     await sampling
     await redis.aclose()
     result = summarise(args, stats, len(jobs), len(final), submit_seconds, poll_seconds)
     result["batch_upload"] = batch_upload
+    if args.api_pid:
+        result["api_cpu"] = {"seconds": round(api_cpu, 1), "share_of_one_core_pct": round(api_cpu / wall * 100, 1)}
     return result
 
 
@@ -373,10 +394,11 @@ def summarise(
         return float(endpoints.get(endpoint, {}).get("p99_ms", float("nan")))
 
     targets = {
-        "GET /jobs/{id} p99 < 50 ms": p99_ms("GET /jobs/{id}") < 50,
         "POST /jobs p99 < 150 ms": p99_ms("POST /jobs") < 150,
         "single job submit→result p95 < 3 s while a batch runs": percentile(stats.probes, 95) < 3.0,
     }
+    if "GET /jobs/{id}" in endpoints:  # plain polls; a long poll's time is mostly the wait it asked for
+        targets["GET /jobs/{id} p99 < 50 ms"] = p99_ms("GET /jobs/{id}") < 50
     return {
         "config": vars(args),
         "interactive_while_batch": seconds(stats.probes),
@@ -416,6 +438,14 @@ def markdown(result: dict[str, Any]) -> str:
                 f"(HTTP {b['status']}), before the other phases"
             ]
             if (b := result.get("batch_upload"))
+            else []
+        ),
+        *(
+            [
+                f"- API process CPU: {c['seconds']} s over the run, {c['share_of_one_core_pct']} % of one core"
+                f" ({'long-polling' if cfg['long_poll'] else 'polling'} clients)"
+            ]
+            if (c := result.get("api_cpu"))
             else []
         ),
         "",
@@ -473,6 +503,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--image-kb", type=int, default=200, help="size of the JPEG every job uploads")
     parser.add_argument("--batch-images", type=int, default=500, help="first, one batch of this many (0 = none)")
+    parser.add_argument("--long-poll", action="store_true", help="pollers long-poll (?wait=25) instead of polling")
+    parser.add_argument("--api-pid", type=int, default=None, help="report this API process's CPU time")
     parser.add_argument("--probes", type=int, default=20, help="single jobs a probe user runs while the batch does")
     parser.add_argument("--probe-gap", type=float, default=1.0, help="seconds between the probe user's jobs")
     parser.add_argument("--max-seconds", type=float, default=900, help="hard stop for the whole run")

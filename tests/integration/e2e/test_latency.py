@@ -91,9 +91,7 @@ async def test_another_users_single_job_is_not_queued_behind_a_big_batch(
 ) -> None:
     images = 12
     batch_user, single_user = await make_user(200), await make_user(20)
-    files = [
-        ("images[]", (f"{i}.jpg", variant(settings, i, size=(200, 134)), "image/jpeg")) for i in range(images)
-    ]
+    files = [("images[]", (f"{i}.jpg", variant(settings, i, size=(200, 134)), "image/jpeg")) for i in range(images)]
     batch = await api.post(API + "/batches", files=files, data={"tier": "basic"}, headers=batch_user.headers)
     assert batch.status_code == 202, batch.text
     single = await submit(api, single_user, quokka(settings))  # after the whole batch was queued

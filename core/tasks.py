@@ -84,19 +84,26 @@ COST_MS_PER_CREDIT = 1000
 _QUEUED_FOR = timedelta(days=1)
 """arq derives a job's expiry from its score; with a score in the past it must be given explicitly."""
 
-# KEYS[1] the queue, KEYS[2] the lane's clock; ARGV: now_ms, offset_ms, count, cost_ms, clock ttl_ms.
-# The head is the lowest fair score still queued (arq keeps running jobs in the set until they end), the
-# "virtual time" of start-time fair queueing. An empty queue resets every clock to the floor.
+# KEYS[1] the queue, KEYS[2] the lane's clock, KEYS[3] the queue's arrival clock; ARGV: now_ms,
+# offset_ms, count, cost_ms, clock ttl_ms. The head is the lowest fair score still queued (arq keeps
+# running jobs in the set until they end), the "virtual time" of start-time fair queueing. Lanes that
+# start at the head take 1 ms more each (the arrival clock), so they keep their order of arrival
+# instead of tying. An empty queue resets every clock to the floor.
 _FAIR_START = """
 local now = tonumber(ARGV[1])
 local offset = tonumber(ARGV[2])
 local floor = now - offset
 local head = redis.call('ZRANGEBYSCORE', KEYS[1], now - offset - offset / 2, now, 'WITHSCORES', 'LIMIT', 0, 1)
 local start = floor
+local clock = 0
 if head[2] then
-  start = tonumber(head[2])
-  local clock = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if clock > start then start = clock end
+  start = math.max(tonumber(head[2]), tonumber(redis.call('GET', KEYS[3]) or '0') + 1)
+  clock = tonumber(redis.call('GET', KEYS[2]) or '0')
+end
+if clock > start then
+  start = clock
+else
+  redis.call('SET', KEYS[3], string.format('%d', start), 'PX', ARGV[5])
 end
 redis.call('SET', KEYS[2], string.format('%d', start + tonumber(ARGV[3]) * tonumber(ARGV[4])), 'PX', ARGV[5])
 return string.format('%d', start)
@@ -111,7 +118,7 @@ async def fair_scores(redis: Redis, queue_name: str, user_id: str, lane: Lane, c
     """Scores for ``count`` images of one user's lane, reserved atomically (one round trip)."""
     now = int(time.time() * 1000)
     args = (now, FAIR_OFFSET_MS, count, cost_ms, int(_QUEUED_FOR.total_seconds() * 1000))
-    keys = (queue_name, fair_clock_key(queue_name, user_id, lane))
+    keys = (queue_name, fair_clock_key(queue_name, user_id, lane), f"{queue_name}:fair:arrivals")
     raw = await redis.eval(_FAIR_START, len(keys), *keys, *(str(a) for a in args))  # type: ignore[misc]
     start = int(raw)
     # never in the future, where arq would not run it yet

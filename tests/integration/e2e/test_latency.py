@@ -121,9 +121,11 @@ async def test_lanes_take_turns_and_a_newcomer_starts_at_the_head(settings: Sett
     await queue.zadd(name, {job_arq_id(uuid.uuid4()) + f"-{i}": s for i, s in enumerate(batch[1:])})
     [single] = await fair_scores(queue, name, "bob", Lane.INTERACTIVE, 1, 3000)
     [own] = await fair_scores(queue, name, "alice", Lane.INTERACTIVE, 1, 3000)
+    [third] = await fair_scores(queue, name, "carol", Lane.INTERACTIVE, 1, 3000)
     assert batch == sorted(batch) and len(set(batch)) == 100
     assert single <= batch[1]  # bob waits for at most the image alice has in service
     assert own <= batch[1]  # and alice's own single does not queue behind her batch either
+    assert single < own < third <= batch[1]  # newcomers at the head keep their order of arrival
     [later] = await fair_scores(queue, name, "alice", Lane.BATCH, 1, 3000)
     assert later > batch[-1]  # more of alice's batch work joins the end of her lane
 

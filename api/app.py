@@ -31,6 +31,7 @@ from api.controllers.jobs import JobController
 from api.controllers.signed import SignedFileController, before_signed_request
 from api.controllers.webhooks import WebhookController
 from api.cors import cors_config
+from api.final_signals import FinalSignals
 from api.limits import RateLimiter
 from api.lumiku.routes import LumikuAccountController, LumikuBatchController, LumikuRemoveController
 from api.metrics import metrics_route
@@ -97,6 +98,7 @@ def _lifespan(settings: Settings) -> Any:
         try:
             yield
         finally:
+            await app.state.final_signals.close()
             await app.state.enqueuer.close()
             await app.state.redis.aclose()
             if pool_started:
@@ -183,6 +185,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app.state.storage = open_storage(settings)
     app.state.url_signer = UrlSigner.from_settings(settings)
     app.state.enqueuer = Enqueuer(settings)
+    app.state.final_signals = FinalSignals(settings)
     app.state.rate_limiter = RateLimiter(settings)
     app.state.schema_gate = SchemaGate(settings.database_url, timeout_s=min(settings.db_timeout_s, 5.0))
     return app

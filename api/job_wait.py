@@ -1,46 +1,73 @@
-"""Waiting for one job to reach its final state, bounded, for routes that answer synchronously.
+"""Waiting, bounded, for a job or a batch to reach its final state: long polls (``?wait=``) and the
+routes that answer synchronously (remove.bg, Lumiku).
 
-The worker pushes to :func:`core.tasks.done_key` when a single job becomes final; the waiter blocks on
-it (``BLPOP``) in slices of at most a second and reads the job row after each, so it wakes as soon as
-the job is done, never trusts Redis alone (the row decides), and still notices a job finished without a
-signal (cancelled through the API, settled by a sweep, Redis restarted) within a second.
+The waiter registers with :class:`api.final_signals.FinalSignals` and then reads the row; it wakes as
+soon as the worker announces the end, never trusts Redis alone (the row decides), and still notices an
+end without a signal (a sweep, Redis restarted) at the next re-read. No database connection is held
+while waiting: each read takes one from the pool and gives it back.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
+from api.final_signals import FinalSignals
 from core.errors import NotFound
-from core.rows import JobRow
-from core.tasks import done_key
-from db import jobs
+from core.rows import BatchRow, JobRow
+from db import batches, jobs
 
-log = logging.getLogger("bgremover.api")
-
-# below the API's Redis socket timeout (2 s), so a blocked BLPOP is never mistaken for a dead connection
-_SLICE_S = 1.0
+MAX_WAIT_S = 30.0
+"""The longest ``?wait=`` a request may ask for: below common proxy and client read timeouts (60 s)."""
 
 
-async def wait_until_final(redis: Redis, queue_name: str, job_id: uuid.UUID, user_id: str, timeout_s: float) -> JobRow:
-    """The job's row once final, or as it is when ``timeout_s`` ran out (check ``row.unfinished``)."""
+class _Finishing(Protocol):
+    @property
+    def unfinished(self) -> bool: ...
+
+
+R = TypeVar("R", bound=_Finishing)
+
+
+async def _wait(
+    signals: FinalSignals, kind: str, object_id: object, read: Callable[[], Awaitable[R]], timeout_s: float
+) -> R:
     deadline = time.monotonic() + timeout_s
-    key = done_key(queue_name, job_id)
     while True:
+        future = await signals.register(kind, object_id)
+        try:
+            row = await read()
+            left = deadline - time.monotonic()
+            if not row.unfinished or left <= 0:
+                return row
+            await signals.wait(future, min(signals.recheck_s, left))
+        finally:
+            signals.release(kind, object_id, future)
+
+
+async def wait_until_final(signals: FinalSignals, job_id: uuid.UUID, user_id: str, timeout_s: float) -> JobRow:
+    """The job's row once final, or as it is when ``timeout_s`` ran out (check ``row.unfinished``)."""
+
+    async def read() -> JobRow:
         row = await jobs.get_job(job_id, user_id)
         if row is None:
             raise NotFound(f"No job {job_id}.", resource="job")
-        left = deadline - time.monotonic()
-        if not row.unfinished or left <= 0:
-            return row
-        try:
-            # redis-py types BLPOP's timeout as whole seconds; Redis ≥ 6 takes fractions, which keep the bound exact
-            await redis.blpop([key], timeout=min(_SLICE_S, left))  # type: ignore[arg-type,misc]
-        except (RedisError, OSError) as exc:  # Redis down: keep reading the row, once a second
-            log.warning("job %s: cannot wait on Redis (%r); polling the database", job_id, exc)
-            await asyncio.sleep(min(_SLICE_S, left))
+        return row
+
+    return await _wait(signals, "job", job_id, read, timeout_s)
+
+
+async def wait_until_batch_final(signals: FinalSignals, batch: BatchRow, user_id: str, timeout_s: float) -> BatchRow:
+    """The batch's row once final (its ZIP built), or as it is when ``timeout_s`` ran out."""
+
+    async def read() -> BatchRow:
+        row = await batches.get_batch(batch.id, user_id)
+        if row is None:
+            raise NotFound(f"No batch {batch.id}.", resource="batch")
+        return row
+
+    if not batch.unfinished or timeout_s <= 0:
+        return batch
+    return await _wait(signals, "batch", batch.id, read, timeout_s)

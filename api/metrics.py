@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from arq.constants import job_key_prefix
+from arq.jobs import deserialize_job
 from litestar import Request, Response, get
 from litestar.exceptions import NotAuthorizedException
 from prometheus_client import Counter
@@ -36,7 +38,7 @@ SCRAPE_SERIES = (QUEUE_DEPTH, QUEUE_OLDEST_AGE, WORKERS_LIVE, SCRAPE_OK)
 """Series computed at scrape time (not in the process registry)."""
 
 _OLDEST_LOOKAHEAD = 50
-"""Queued entries looked at to skip the ones a worker is running (arq keeps those in the queue)."""
+"""Entries that run next whose enqueue times are read (running and deferred ones are skipped)."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,9 @@ async def queue_families(redis: Redis, settings: Settings) -> list[Metric]:
     """Depth and age of the oldest waiting job of every queue, and the workers with a fresh heartbeat."""
     depth = GaugeMetricFamily(QUEUE_DEPTH, "Jobs in the arq queue (waiting, deferred or running).", labels=["queue"])
     oldest = GaugeMetricFamily(
-        QUEUE_OLDEST_AGE, "Seconds the oldest job no worker has started yet has waited; 0 when none.", labels=["queue"]
+        QUEUE_OLDEST_AGE,
+        "Seconds since enqueue of the longest-waiting of the next jobs to run; 0 when none.",
+        labels=["queue"],
     )
     now_ms = time.time() * 1000
     for queue in all_queues(settings.queue_name):
@@ -77,18 +81,29 @@ async def queue_families(redis: Redis, settings: Settings) -> list[Metric]:
 
 
 async def _oldest_waiting_age_s(redis: Redis, queue: str, now_ms: float) -> float:
-    # arq scores a job by the time it may run (enqueue time, or a retry's deferral) in ms, and keeps a
-    # running job in the queue until it ends: skip those, they are not waiting.
-    entries = await redis.zrangebyscore(queue, "-inf", now_ms, start=0, num=_OLDEST_LOOKAHEAD, withscores=True)
+    # A score is not an enqueue time: fair order (core.tasks) scores jobs by virtual clocks far in the
+    # past, and a retry's deferral lies in the future. So the age is read from each job's own
+    # enqueue time, over the entries that run next; running jobs (arq keeps them in the queue) and
+    # deferred ones are not waiting.
+    entries = await redis.zrangebyscore(queue, "-inf", now_ms, start=0, num=_OLDEST_LOOKAHEAD)
     if not entries:
         return 0.0
+    ids = [member.decode() if isinstance(member, bytes) else str(member) for member in entries]
     async with redis.pipeline(transaction=False) as pipe:
-        for member, _ in entries:
-            pipe.exists(in_progress_key(member.decode() if isinstance(member, bytes) else str(member)))
-        running = await pipe.execute()
-    waiting = [score for (_, score), busy in zip(entries, running, strict=True) if not busy]
-    first = waiting[0] if waiting else entries[0][1]
-    return max(0.0, (now_ms - float(first)) / 1000)
+        for arq_id in ids:
+            pipe.exists(in_progress_key(arq_id))
+            pipe.get(job_key_prefix + arq_id)
+        replies = await pipe.execute()
+    oldest_ms = now_ms
+    for busy, raw in zip(replies[0::2], replies[1::2], strict=True):
+        if busy or not raw:
+            continue
+        try:
+            enqueued = deserialize_job(raw).enqueue_time
+        except Exception:  # a job arq itself could not read is not ours to judge here
+            continue
+        oldest_ms = min(oldest_ms, enqueued.timestamp() * 1000)
+    return max(0.0, (now_ms - oldest_ms) / 1000)
 
 
 def _check_token(request: Request[Any, Any, Any], settings: Settings) -> None:

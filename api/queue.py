@@ -1,17 +1,18 @@
-"""Enqueuing job ids for the workers. PostgreSQL is the source of truth: a failed enqueue is logged
-and left to the worker sweep, never turned into an error for a request that was already accepted."""
+"""Enqueuing job ids for the workers, in fair order (:func:`core.tasks.enqueue_fairly`). PostgreSQL is the
+source of truth: a failed enqueue is logged and left to the worker sweep, never turned into an error for a
+request that was already accepted."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 
 from core.settings import Settings
-from core.tasks import enqueue_process_job
+from core.tasks import COST_MS_PER_CREDIT, Lane, enqueue_fairly
 
 log = logging.getLogger("bgremover.api")
 
@@ -31,16 +32,13 @@ class Enqueuer:
                 self._pool = await create_pool(settings)
             return self._pool
 
-    async def enqueue_jobs(self, job_ids: Iterable[object]) -> int:
-        """Enqueue ``process_job`` for each id; returns how many reached Redis."""
+    async def enqueue_jobs(self, user_id: str, lane: Lane, unit_credits: int, job_ids: Sequence[object]) -> int:
+        """Enqueue ``process_job`` for each id of one user's lane; returns how many arq accepted."""
         ids = [str(j) for j in job_ids]
+        cost_ms = max(1, unit_credits) * COST_MS_PER_CREDIT
         try:
             pool = await self.pool()
-            done = 0
-            for job_id in ids:
-                await enqueue_process_job(pool, self.settings.queue_name, job_id)
-                done += 1
-            return done
+            return await enqueue_fairly(pool, self.settings.queue_name, user_id, lane, cost_ms, ids)
         except Exception as exc:  # Redis down: the sweep re-enqueues from PostgreSQL
             log.warning("could not enqueue %d job(s) (%r); the sweep will", len(ids), exc)
             return 0

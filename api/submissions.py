@@ -41,6 +41,7 @@ from core.pricing import batch_price, tier_credits
 from core.serialisers import API_PREFIX, batch_out, job_out
 from core.settings import Settings
 from core.storage import Storage, input_key
+from core.tasks import Lane
 from core.tiers import model_installed
 from core.webhooks import check_webhook_target
 from db import batches, billing, idempotency, jobs, webhook_secrets
@@ -280,7 +281,7 @@ class Submissions:
                 )
             return msgspec.to_builtins(job_out(row)), f"{API_PREFIX}/jobs/{upload.job_id}"
 
-        return await self._accept(user_id, "POST /jobs", idempotency_key, order, [upload], record)
+        return await self._accept(user_id, "POST /jobs", idempotency_key, order, [upload], record, Lane.INTERACTIVE)
 
     async def accept_batch(
         self, user_id: str, order: Order, uploads: list[StoredUpload], idempotency_key: str | None
@@ -331,7 +332,7 @@ class Submissions:
                 )
             return msgspec.to_builtins(batch_out(batch)), f"{API_PREFIX}/batches/{batch_id}"
 
-        return await self._accept(user_id, "POST /batches", idempotency_key, order, uploads, record)
+        return await self._accept(user_id, "POST /batches", idempotency_key, order, uploads, record, Lane.BATCH)
 
     async def discard(self, uploads: Sequence[StoredUpload]) -> None:
         for upload in uploads:
@@ -362,6 +363,7 @@ class Submissions:
         order: Order,
         uploads: Sequence[StoredUpload],
         record: Record,
+        lane: Lane,
     ) -> Response[Any]:
         job_ids = [u.job_id for u in uploads]
         try:
@@ -394,7 +396,7 @@ class Submissions:
             content=body,
             status_code=202,
             headers=headers,
-            background=BackgroundTask(self.enqueuer.enqueue_jobs, job_ids),
+            background=BackgroundTask(self.enqueuer.enqueue_jobs, user_id, lane, order.unit_credits, job_ids),
         )
 
 

@@ -19,6 +19,7 @@ from client._core import (
     default_headers,
     download_target,
     json_body,
+    long_poll_for,
     raise_for_problem,
     resolve_base_url,
     transport_error,
@@ -279,13 +280,22 @@ class AsyncClient:
         on_progress: Callable[[Any], object] | None = None,
         interval: float = 1.0,
     ) -> Job | Batch:
-        """Poll until the job or batch is final and return its last state.
+        """Wait until the job or batch is final and return its last state.
 
-        Sleeps as long as ``Retry-After`` says (``interval`` if it says nothing), sends ``If-None-Match``
-        so an unchanged job costs a ``304``, calls ``on_progress`` with every new state and raises
+        Long polls (``?wait=``, up to 25 s each): the server answers the moment the worker is done, so
+        there is no polling delay and a long job costs a request every 25 s, not every second. Against a
+        server without long polls it polls, sleeping as long as ``Retry-After`` says (``interval`` if it
+        says nothing). Sends ``If-None-Match`` so an unchanged job costs a ``304``, calls ``on_progress``
+        with every new state (a batch's long poll comes back every 2 s for it) and raises
         :class:`~client.WaitTimeout` after ``timeout`` seconds (None waits forever).
         """
-        poller: Poller[Any] = Poller(target, timeout=timeout, interval=interval, on_progress=on_progress)
+        poller: Poller[Any] = Poller(
+            target,
+            timeout=timeout,
+            interval=interval,
+            on_progress=on_progress,
+            long_poll=long_poll_for(self._http.timeout),
+        )
         while True:
             delay = poller.feed(await self._send(poller.call()))
             if delay is None:
@@ -293,6 +303,9 @@ class AsyncClient:
             await asyncio.sleep(delay)
         result: Job | Batch = poller.result
         return result
+
+    wait_for = wait
+    """The same as :meth:`wait`: long polls until the job or batch is final."""
 
     # -- internals ------------------------------------------------------------------------------------
 

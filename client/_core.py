@@ -98,6 +98,10 @@ def _form(tier: str, options: Mapping[str, str], webhook_url: str | None) -> dic
     return form
 
 
+def _wait_param(wait: float) -> dict[str, str | int] | None:
+    return {"wait": f"{wait:.1f}"} if wait >= 0.1 else None
+
+
 def _idempotency(key: str | None) -> dict[str, str]:
     return {"Idempotency-Key": key} if key else {}
 
@@ -145,8 +149,14 @@ class Endpoints:
         )
 
     @staticmethod
-    def job(job: Job | str, *, etag: str | None = None) -> Call:
-        return Call("GET", f"{API_PREFIX}/jobs/{_id(job)}", headers={"If-None-Match": etag} if etag else {})
+    def job(job: Job | str, *, etag: str | None = None, wait: float = 0) -> Call:
+        """``wait`` > 0: a long poll, answered when the job is final or after ``wait`` seconds."""
+        return Call(
+            "GET",
+            f"{API_PREFIX}/jobs/{_id(job)}",
+            params=_wait_param(wait),
+            headers={"If-None-Match": etag} if etag else {},
+        )
 
     @staticmethod
     def job_result(job: Job | str) -> Call:
@@ -164,8 +174,8 @@ class Endpoints:
         return Call("GET", f"{API_PREFIX}/jobs", params=params)
 
     @staticmethod
-    def batch(batch: Batch | str) -> Call:
-        return Call("GET", f"{API_PREFIX}/batches/{_id(batch)}")
+    def batch(batch: Batch | str, *, wait: float = 0) -> Call:
+        return Call("GET", f"{API_PREFIX}/batches/{_id(batch)}", params=_wait_param(wait))
 
     @staticmethod
     def batches(*, limit: int, cursor: str | None) -> Call:
@@ -266,11 +276,27 @@ def transport_error(exc: httpx.HTTPError, base_url: str) -> BgRemoverClientError
 ProgressCallback = Callable[[T], object]
 
 
+LONG_POLL_S = 25.0
+"""How long one long poll may be held by the server (it caps ``wait`` at 30 s); below the 60 s read timeout."""
+
+BATCH_PROGRESS_POLL_S = 2.0
+"""With ``on_progress``, a batch's long poll comes back this often to report progress."""
+
+
+def long_poll_for(timeout: httpx.Timeout) -> float:
+    """The longest long poll that a client with this timeout can wait for without timing out itself."""
+    read = timeout.read
+    return LONG_POLL_S if read is None else max(0.0, min(LONG_POLL_S, read - 5.0))
+
+
 class Poller(Generic[T]):
     """``wait()`` as a state machine: ask :meth:`call` what to send, :meth:`feed` the response.
 
-    :meth:`feed` returns the seconds to sleep before the next call, or None once :attr:`result` is final.
-    It honours ``Retry-After`` (falling back to ``interval``, capped at ``max_interval``), sends the last
+    Each call is a long poll (``?wait=``): the server answers as soon as the job or batch is final, so
+    the result is known without polling delay and a long job costs one request every ``long_poll``
+    seconds. :meth:`feed` returns the seconds to sleep before the next call, or None once :attr:`result`
+    is final. It honours ``Retry-After`` (0 after a long poll; a server without long polls says 1, and
+    then this is plain polling), falling back to ``interval``, capped at ``max_interval``; sends the last
     ETag as ``If-None-Match`` and treats ``304 Not Modified`` as "unchanged", calls ``on_progress`` with
     every changed state, and raises :class:`WaitTimeout` once ``timeout`` seconds have passed.
     """
@@ -284,8 +310,10 @@ class Poller(Generic[T]):
         max_interval: float = 10.0,
         on_progress: Callable[[T], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        long_poll: float = LONG_POLL_S,
     ) -> None:
         self.result: T = target
+        self._long_poll = long_poll
         self._seen: T | None = None
         self._interval = interval
         self._max_interval = max_interval
@@ -297,10 +325,16 @@ class Poller(Generic[T]):
         self.not_modified = 0
 
     def call(self) -> Call:
-        """The next request: ``GET /jobs/{id}`` (conditional once an ETag is known) or ``GET /batches/{id}``."""
+        """The next request: ``GET /jobs/{id}?wait=`` (conditional once an ETag is known) or
+        ``GET /batches/{id}?wait=``."""
+        wait = self._long_poll
+        if isinstance(self.result, Batch) and self._on_progress is not None:
+            wait = min(wait, BATCH_PROGRESS_POLL_S)
+        if self._deadline is not None:
+            wait = min(wait, max(0.0, self._deadline - self._clock()))
         if isinstance(self.result, Job):
-            return Endpoints.job(self.result, etag=self.result.etag)
-        return Endpoints.batch(self.result)
+            return Endpoints.job(self.result, etag=self.result.etag, wait=wait)
+        return Endpoints.batch(self.result, wait=wait)
 
     def feed(self, response: httpx.Response) -> float | None:
         """Take the response of :meth:`call`; None when done, else how long to sleep."""
@@ -344,6 +378,7 @@ __all__ = [
     "ProgressCallback",
     "download_target",
     "json_body",
+    "long_poll_for",
     "raise_for_problem",
     "resolve_base_url",
     "resolve_credentials",

@@ -3,10 +3,16 @@
 Bounded in count and time, and loopback only (it refuses any other host). Phases, all against the
 same running API and workers:
 
+0. batch: one user submits a ``--batch-images`` batch (basic tier), which the workers start on;
 1. submit: ``--submitters`` concurrent clients POST ``--jobs`` single basic-tier jobs (a ~200 KB JPEG);
 2. poll + download: ``--pollers`` concurrent clients poll ``GET /jobs/{id}`` (with ``If-None-Match``,
    as a good client does) while the workers are busy with the backlog, and downloaders fetch the
    results that are ready, until every job is final or ``--max-seconds`` has passed.
+
+Throughout, while the batch is unfinished, a probe user (not the batch's owner) submits one single
+basic job at a time, ``--probes`` in all, waits for it with the long poll (``GET /jobs/{id}?wait=``)
+and downloads the result: its submit→result time is what an interactive user sees while another
+user's big batch runs.
 
 A sampler records the queue depth and every worker's RSS once a second. The report (Markdown and
 JSON in ``--out``) gives throughput, p50/p95/p99 latency per endpoint, queue depth and worker RSS
@@ -21,6 +27,7 @@ import contextlib
 import io
 import ipaddress
 import json
+import os
 import random
 import socket
 import statistics
@@ -51,6 +58,11 @@ class Stats:
     statuses: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     errors: list[str] = field(default_factory=list)
     samples: list[dict[str, Any]] = field(default_factory=list)
+    probes: list[float] = field(default_factory=list)
+    """Submit→result seconds of the probe user's single jobs while the batch ran."""
+    submitted_at: dict[str, float] = field(default_factory=dict)
+    final_after: list[float] = field(default_factory=list)
+    """Submit→seen-final seconds of the burst of single jobs (as their pollers saw it)."""
 
     def record(self, endpoint: str, seconds: float, status: int) -> None:
         self.latencies[endpoint].append(seconds)
@@ -84,6 +96,14 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process (0 without one), from /proc."""
+    if not pid:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float | None:
@@ -128,21 +148,67 @@ async def timed(client: httpx.AsyncClient, stats: Stats, endpoint: str, method: 
     return response
 
 
+async def probe(
+    client: httpx.AsyncClient,
+    stats: Stats,
+    args: argparse.Namespace,
+    token: str,
+    body: bytes,
+    content_type: str,
+    batch_url: str | None,
+    owner_token: str,
+) -> None:
+    """One interactive user, one job at a time while the batch runs: submit, long-poll, download."""
+    if batch_url is None or not args.probes:
+        return
+    auth = {"Authorization": f"Bearer {token}"}
+    started = time.monotonic()
+    while len(stats.probes) < args.probes and time.monotonic() - started < args.max_seconds:
+        r = await client.get(batch_url, headers={"Authorization": f"Bearer {owner_token}"})
+        if r.status_code == 200 and r.json()["status"] not in ("pending", "processing"):
+            break  # the batch is done: what follows would not measure the interactive case
+        t0 = time.perf_counter()
+        r = await timed(
+            client,
+            stats,
+            "POST /jobs",
+            "POST",
+            API + "/jobs",
+            content=body,
+            headers=auth | {"Content-Type": content_type},
+        )
+        if r is None or r.status_code != 202:
+            await asyncio.sleep(1.0)
+            continue
+        url = f"{API}/jobs/{r.json()['id']}"
+        status = "pending"
+        while status in ("pending", "processing") and time.monotonic() - started < args.max_seconds:
+            w = await timed(client, stats, "GET /jobs/{id}?wait=25", "GET", url, params={"wait": 25}, headers=auth)
+            status = w.json()["status"] if w is not None and w.status_code == 200 else status
+        if status == "completed":
+            got = await timed(client, stats, "GET /jobs/{id}/result", "GET", url + "/result", headers=auth)
+            if got is not None and got.status_code == 200:
+                stats.probes.append(time.perf_counter() - t0)
+        await asyncio.sleep(args.probe_gap)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = get_settings()
     loopback_only(args.url)
     image = sample_image(args.image_kb * 1000)
     users = [f"load-{uuid.uuid4().hex[:8]}" for _ in range(args.users)]
-    for user in users:
+    probe_user = f"load-probe-{uuid.uuid4().hex[:8]}"
+    for user in [*users, probe_user]:
         await credits.grant(
             user, 3 * (args.jobs + args.batch_images) + 100, reason="load test", entry_key=f"load:{user}"
         )
-    tokens = {u: make_token(settings, u) for u in users}
+    tokens = {u: make_token(settings, u) for u in [*users, probe_user]}
     stats = Stats()
     jobs: list[tuple[str, str]] = []  # (user, job id)
     done = {"completed": 0}
     redis = Redis.from_url(settings.redis_url)
     stop = asyncio.Event()
+    api_cpu_before = cpu_seconds(args.api_pid)
     started = time.monotonic()
     sampling = asyncio.create_task(sampler(redis, stop, stats, started, done))
     limits = httpx.Limits(max_connections=args.pollers + args.submitters + 10)
@@ -173,10 +239,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 if r is not None and r.status_code == 202:
                     jobs.append((user, r.json()["id"]))
+                    stats.submitted_at[r.json()["id"]] = time.monotonic()
                 elif r is not None and r.status_code in (429, 503):
                     await asyncio.sleep(float(r.headers.get("retry-after", "1")))
 
         batch_upload: dict[str, Any] = {}
+        batch_url: str | None = None
         if args.batch_images:
             # One large batch first: how long does accepting it hold the request?
             files = [("images[]", (f"{i:03d}.jpg", image, "image/jpeg")) for i in range(args.batch_images)]
@@ -202,6 +270,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "seconds": round(time.perf_counter() - t0, 2),
                 "status": r.status_code if r is not None else None,
             }
+            if r is not None and r.status_code == 202:
+                batch_url = f"{API}/batches/{r.json()['id']}"
+
+        probing = asyncio.create_task(
+            probe(client, stats, args, tokens[probe_user], body, content_type, batch_url, tokens[users[0]])
+        )
 
         submit_started = time.monotonic()
         await asyncio.gather(*[submitter(i) for i in range(args.submitters)])
@@ -209,6 +283,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         final: set[str] = set()
         downloaded: set[str] = set()
         etags: dict[str, str] = {}
+
+        poll_params = {"wait": 25} if args.long_poll else None
+        poll_endpoint = "GET /jobs/{id}?wait=25" if args.long_poll else "GET /jobs/{id}"
 
         async def poller(index: int) -> None:
             """Like a real client: poll unfinished jobs, honouring Retry-After, until every job is final."""
@@ -221,16 +298,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 headers = {"Authorization": f"Bearer {tokens[user]}"}
                 if job_id in etags:
                     headers["If-None-Match"] = etags[job_id]
-                r = await timed(client, stats, "GET /jobs/{id}", "GET", f"{API}/jobs/{job_id}", headers=headers)
+                r = await timed(
+                    client, stats, poll_endpoint, "GET", f"{API}/jobs/{job_id}", params=poll_params, headers=headers
+                )
                 if r is not None and r.status_code == 200:
                     etags[job_id] = r.headers.get("etag", "")
                     if r.json()["status"] in ("completed", "failed", "cancelled"):
+                        if job_id not in final:
+                            stats.final_after.append(time.monotonic() - stats.submitted_at[job_id])
                         final.add(job_id)
                         done["completed"] = len(final)
                         continue
-                # A good client honours Retry-After (1 s while a job is pending or processing).
+                # A good client honours Retry-After (1 s while a job is pending or processing; 0 after a
+                # long poll, which waited already).
                 hint = float(r.headers.get("retry-after", "0")) if r is not None else 1.0
-                await asyncio.sleep(max(args.poll_interval, hint) * rng.uniform(0.9, 1.1))
+                floor = 0.0 if args.long_poll else args.poll_interval
+                await asyncio.sleep(max(floor, hint) * rng.uniform(0.9, 1.1))
 
         async def downloader() -> None:
             while len(downloaded) < len(jobs) and time.monotonic() - started < args.max_seconds:
@@ -252,18 +335,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         poll_started = time.monotonic()
         await asyncio.gather(*[poller(i) for i in range(args.pollers)], *[downloader() for _ in range(2)])
         poll_seconds = time.monotonic() - poll_started
+        await probing
+    api_cpu = cpu_seconds(args.api_pid) - api_cpu_before
+    wall = time.monotonic() - started
     stop.set()
     await sampling
     await redis.aclose()
     result = summarise(args, stats, len(jobs), len(final), submit_seconds, poll_seconds)
     result["batch_upload"] = batch_upload
+    if args.api_pid:
+        result["api_cpu"] = {"seconds": round(api_cpu, 1), "share_of_one_core_pct": round(api_cpu / wall * 100, 1)}
     return result
 
 
 def summarise(
     args: argparse.Namespace, stats: Stats, accepted: int, final: int, submit_s: float, poll_s: float
 ) -> dict[str, Any]:
-    endpoints = {}
+    endpoints: dict[str, dict[str, Any]] = {}
     for endpoint, values in stats.latencies.items():
         endpoints[endpoint] = {
             "requests": len(values),
@@ -293,8 +381,29 @@ def summarise(
             "peak_growth_pct": round((max(last) - max(first)) / max(first) * 100, 1),
             "baseline_growth_pct": round((min(last) - min(first)) / min(first) * 100, 1),
         }
+
+    def seconds(values: list[float]) -> dict[str, Any]:
+        return {
+            "count": len(values),
+            "p50_s": round(percentile(values, 50), 2),
+            "p95_s": round(percentile(values, 95), 2),
+            "max_s": round(max(values), 2) if values else None,
+        }
+
+    def p99_ms(endpoint: str) -> float:
+        return float(endpoints.get(endpoint, {}).get("p99_ms", float("nan")))
+
+    targets = {
+        "POST /jobs p99 < 150 ms": p99_ms("POST /jobs") < 150,
+        "single job submit→result p95 < 3 s while a batch runs": percentile(stats.probes, 95) < 3.0,
+    }
+    if "GET /jobs/{id}" in endpoints:  # plain polls; a long poll's time is mostly the wait it asked for
+        targets["GET /jobs/{id} p99 < 50 ms"] = p99_ms("GET /jobs/{id}") < 50
     return {
         "config": vars(args),
+        "interactive_while_batch": seconds(stats.probes),
+        "burst_singles_final": seconds(stats.final_after),
+        "targets": targets,
         "accepted_jobs": accepted,
         "final_jobs": final,
         "submit_phase_s": round(submit_s, 1),
@@ -316,7 +425,8 @@ def markdown(result: dict[str, Any]) -> str:
         "# Load test",
         "",
         f"{cfg['submitters']} submitters, {cfg['pollers']} pollers (every {cfg['poll_interval']} s, with "
-        f"If-None-Match), {cfg['jobs']} basic-tier jobs of a ~{cfg['image_kb']} KB JPEG, {cfg['users']} users.",
+        f"If-None-Match), {cfg['jobs']} basic-tier jobs of a ~{cfg['image_kb']} KB JPEG, {cfg['users']} users; "
+        f"a probe user runs up to {cfg['probes']} single jobs, one at a time, while the batch runs.",
         "",
         f"- accepted {result['accepted_jobs']} jobs in {result['submit_phase_s']} s "
         f"({result['submit_rate_per_s']} /s); {result['final_jobs']} final after the poll phase "
@@ -330,6 +440,31 @@ def markdown(result: dict[str, Any]) -> str:
             if (b := result.get("batch_upload"))
             else []
         ),
+        *(
+            [
+                f"- API process CPU: {c['seconds']} s over the run, {c['share_of_one_core_pct']} % of one core"
+                f" ({'long-polling' if cfg['long_poll'] else 'polling'} clients)"
+            ]
+            if (c := result.get("api_cpu"))
+            else []
+        ),
+        "",
+        "| targets | met |",
+        "|---|---|",
+        *[f"| {name} | {'met' if ok else '**not met**'} |" for name, ok in result["targets"].items()],
+        "",
+        "| submit → result, seconds | jobs | p50 | p95 | max |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {label} | {v['count']} | {v['p50_s']} | {v['p95_s']} | {v['max_s']} |"
+            for label, v in (
+                (
+                    "a probe user's single job while the batch runs (one at a time, long poll, download)",
+                    result["interactive_while_batch"],
+                ),
+                ("the burst of single jobs (to final, as their pollers saw it)", result["burst_singles_final"]),
+            )
+        ],
         "",
         "| endpoint | requests | p50 ms | p95 ms | p99 ms | statuses |",
         "|---|---|---|---|---|---|",
@@ -368,6 +503,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--image-kb", type=int, default=200, help="size of the JPEG every job uploads")
     parser.add_argument("--batch-images", type=int, default=500, help="first, one batch of this many (0 = none)")
+    parser.add_argument("--long-poll", action="store_true", help="pollers long-poll (?wait=25) instead of polling")
+    parser.add_argument("--api-pid", type=int, default=None, help="report this API process's CPU time")
+    parser.add_argument("--probes", type=int, default=20, help="single jobs a probe user runs while the batch does")
+    parser.add_argument("--probe-gap", type=float, default=1.0, help="seconds between the probe user's jobs")
     parser.add_argument("--max-seconds", type=float, default=900, help="hard stop for the whole run")
     parser.add_argument("--out", type=Path, default=Path("reports"))
     args = parser.parse_args(argv)

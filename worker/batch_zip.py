@@ -13,7 +13,7 @@ from core.filenames import batch_entry_name
 from core.rows import BatchImageRow
 from core.statuses import JobStatus
 from core.storage import Storage, zip_key
-from core.tasks import enqueue_webhook
+from core.tasks import enqueue_webhook, signal_final
 from db import batches
 from worker.context import context
 
@@ -59,6 +59,11 @@ async def build_batch_zip(ctx: dict[str, Any], batch_id: str) -> dict[str, Any]:
         entries = await asyncio.to_thread(write_zip, storage, images, key)
         log.info("batch %s: ZIP with %d entries", bid, entries)
     final = await batches.finalize(bid, key)
+    if final is not None:
+        try:
+            await signal_final(worker.redis, worker.settings.queue_name, "batch", batch_id)
+        except Exception as exc:  # a waiter also re-reads the batch now and then
+            log.warning("batch %s: could not signal its end: %r", bid, exc)
     if final is not None and final.webhook_url:
         await enqueue_webhook(worker.redis, worker.settings.queue_name, "batch", batch_id)
     return {"batch": batch_id, "status": final.status if final else "skipped"}

@@ -25,7 +25,7 @@ from core.rows import FinishedJob, JobRow
 from core.settings import Settings
 from core.statuses import UNFINISHED, JobStatus
 from core.storage import output_key
-from core.tasks import enqueue_batch_zip, enqueue_webhook, signal_job_final
+from core.tasks import enqueue_batch_zip, enqueue_webhook, signal_final
 from db import batches, billing, jobs
 from db.piccolo_conf import DB
 from engine.pipeline import Cutout
@@ -174,8 +174,8 @@ async def _after_final(ctx: dict[str, Any], final: FinishedJob) -> None:
         if job.batch_id is None and job.webhook_url:
             await enqueue_webhook(worker.redis, queue, "job", job.id)
         if job.batch_id is None:
-            # a lost signal only delays a waiting remove.bg request until its next look at the row (≤ 1 s)
-            await signal_job_final(worker.redis, queue, job.id)
+            # a lost signal only delays a waiting request until its next look at the row
+            await signal_final(worker.redis, queue, "job", job.id)
     except Exception as exc:  # the sweep builds unbuilt ZIPs and sends webhooks never attempted
         log.warning("job %s: could not enqueue its follow-up: %r", job.id, exc)
 

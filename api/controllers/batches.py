@@ -11,7 +11,9 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, HeaderParameter, QueryParameter
 
 from api.auth import Principal
+from api.final_signals import FinalSignals
 from api.form_fields import BATCH_FIELDS, refuse_unknown
+from api.job_wait import MAX_WAIT_S, wait_until_batch_final
 from api.lumiku.views import BatchDetail, batch_detail
 from api.schemas import BatchList
 from api.stored_files import stored_file
@@ -50,6 +52,13 @@ async def own_batch(batch_id: str, user_id: str) -> BatchRow:
     if row is None:
         raise NotFound(f"No batch {batch_id}.", resource="batch")
     return row
+
+
+BATCH_WAIT_PARAMETER = QueryParameter(
+    ge=0,
+    le=MAX_WAIT_S,
+    description=f"Long poll: hold the answer up to this many seconds (0–{MAX_WAIT_S:g}) until the batch is final.",
+)
 
 
 class BatchController(Controller):
@@ -118,14 +127,24 @@ class BatchController(Controller):
         summary="Progress and per-image status of a batch",
         responses=ex.GET_BATCH_RESPONSES,
     )
-    async def get_batch(self, request: Request[Principal, Any, Any], batch_id: FromPath[str]) -> Response[BatchDetail]:
+    async def get_batch(
+        self,
+        request: Request[Principal, Any, Any],
+        batch_id: FromPath[str],
+        wait: Annotated[float, BATCH_WAIT_PARAMETER] = 0,
+    ) -> Response[BatchDetail]:
         """Counts (total, processed, failed), progress 0–1 and one entry per image with its status and error.
-        `batch_id` is the id or the public `batchId`. The batch (without `images`) is also under `batch`,
-        which the original Lumiku frontend reads."""
+        `batch_id` is the id or the public `batchId`. With `wait=N` (long poll, up to 30 s) the answer
+        comes as soon as the batch is final (its ZIP built), or after N seconds with its progress. The
+        batch (without `images`) is also under `batch`, which the original Lumiku frontend reads."""
         row = await own_batch(batch_id, request.user.user_id)
+        signals: FinalSignals = request.app.state.final_signals
+        with signals.long_poll_slot(request.user.user_id) as waiting:
+            if wait > 0 and waiting:
+                row = await wait_until_batch_final(signals, row, request.user.user_id, wait)
         signer = request.app.state.url_signer
         body = batch_detail(batch_out(row, images=await batches.batch_images(row.id), signer=signer))
-        headers = {"Retry-After": "2"} if row.unfinished else {}
+        headers = {"Retry-After": "0" if wait > 0 and waiting else "2"} if row.unfinished else {}
         return Response(content=body, headers=headers)
 
     @get(

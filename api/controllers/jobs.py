@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -16,7 +17,9 @@ from litestar.params import Body, FromPath, HeaderParameter, QueryParameter
 
 from api.auth import Principal
 from api.cancellation import cancel_pending_job
+from api.final_signals import FinalSignals
 from api.form_fields import JOB_FIELDS, refuse_unknown
+from api.job_wait import MAX_WAIT_S, wait_until_final
 from api.lumiku.views import JobDetail, job_detail
 from api.schemas import JobList
 from api.stored_files import stored_file
@@ -29,8 +32,11 @@ from core.serialisers import JobOut, job_out
 from core.signed_urls import UrlSigner
 from core.statuses import UNFINISHED, JobStatus
 from core.storage import Storage, result_media_type
+from core.tasks import signal_final
 from db import jobs
 from db.idempotency import check_key
+
+log = logging.getLogger("bgremover.api")
 
 
 @dataclass
@@ -52,8 +58,27 @@ def _etag(body: JobDetail) -> str:
     return '"' + hashlib.sha256(msgspec.json.encode(body)).hexdigest()[:32] + '"'
 
 
-def _poll_headers(status: str) -> dict[str, str]:
-    return {"Retry-After": "1"} if status in UNFINISHED else {}
+def _poll_headers(status: str, *, waited: bool) -> dict[str, str]:
+    # after a long poll that ran out, asking again at once loses nothing and costs one request
+    return {"Retry-After": "0" if waited else "1"} if status in UNFINISHED else {}
+
+
+WAIT_PARAMETER = QueryParameter(
+    ge=0,
+    le=MAX_WAIT_S,
+    description=(
+        f"Long poll: hold the answer up to this many seconds (0–{MAX_WAIT_S:g}) until the job is final; "
+        "it is answered as soon as the worker finishes, or at the deadline with the current state."
+    ),
+)
+
+
+async def announce_final(request: Request[Any, Any, Any], kind: str, object_id: uuid.UUID) -> None:
+    """Wake this job's long polls (in every API process); without it they notice at their next re-read."""
+    try:
+        await signal_final(request.app.state.redis, request.app.state.settings.queue_name, kind, object_id)
+    except Exception as exc:
+        log.warning("%s %s: could not announce its end: %r", kind, object_id, exc)
 
 
 async def own_job(job_id: uuid.UUID, user_id: str) -> JobRow:
@@ -124,14 +149,26 @@ class JobController(Controller):
         summary="A job's status, progress, error and links",
         responses=ex.GET_JOB_RESPONSES,
     )
-    async def get_job(self, request: Request[Principal, Any, Any], job_id: FromPath[uuid.UUID]) -> Response[Any]:
-        """Send the `ETag` back as `If-None-Match` to get `304 Not Modified` while nothing changed;
-        `Retry-After` suggests when to poll again while the job is pending or processing. The same job is
-        also under `job`, the envelope the original Lumiku backend answered."""
-        row = await own_job(job_id, request.user.user_id)
+    async def get_job(
+        self,
+        request: Request[Principal, Any, Any],
+        job_id: FromPath[uuid.UUID],
+        wait: Annotated[float, WAIT_PARAMETER] = 0,
+    ) -> Response[Any]:
+        """With `wait=N` (long poll, up to 30 s) the answer comes as soon as the job is final, or after N
+        seconds with its current state: one request per job instead of one per second, and no polling
+        delay. Without it, send the `ETag` back as `If-None-Match` to get `304 Not Modified` while nothing
+        changed; `Retry-After` suggests when to ask again while the job is pending or processing (0 after
+        a long poll). The same job is also under `job`, the envelope the original Lumiku backend answered."""
+        signals: FinalSignals = request.app.state.final_signals
+        with signals.long_poll_slot(request.user.user_id) as waiting:
+            if wait > 0 and waiting:
+                row = await wait_until_final(signals, job_id, request.user.user_id, wait)
+            else:
+                row = await own_job(job_id, request.user.user_id)
         body = job_detail(job_out(row, request.app.state.url_signer))
         etag = _etag(body)
-        headers = {"ETag": etag, "Cache-Control": "no-cache", **_poll_headers(row.status)}
+        headers = {"ETag": etag, "Cache-Control": "no-cache", **_poll_headers(row.status, waited=wait > 0 and waiting)}
         if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
             return Response(content=None, status_code=304, headers=headers)
         return Response(content=body, headers=headers)
@@ -184,6 +221,8 @@ class JobController(Controller):
         if existing.batch_id is not None:
             raise JobNotCancellable("Images of a batch cannot be cancelled one by one.", jobStatus=existing.status)
         row = await cancel_pending_job(job_id, user_id, storage)
+        if row is not None:
+            await announce_final(request, "job", job_id)
         if row is None:
             current = await own_job(job_id, user_id)
             raise JobNotCancellable(

@@ -71,7 +71,7 @@ async def _remove(
         await accepted.background()  # enqueue now, not after the answer: the answer waits for the worker
     job_id = uuid.UUID(str(accepted.content["id"]))
     settings = submissions.settings
-    row = await wait_until_final(submissions.redis, settings.queue_name, job_id, user_id, settings.lumiku_wait_s)
+    row = await wait_until_final(request.app.state.final_signals, job_id, user_id, settings.lumiku_wait_s)
     job = job_view(job_out(row, request.app.state.url_signer))
     if row.status is JobStatus.COMPLETED:
         return Response(JobEnvelope(message="Background removed successfully", job=job), status_code=200)

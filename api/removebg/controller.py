@@ -78,9 +78,7 @@ class RemoveBgController(Controller):
         if accepted.background is not None:
             await accepted.background()  # enqueue now: this request waits for the job
         job_id = uuid.UUID(str(accepted.content["id"]))
-        row = await wait_until_final(
-            request.app.state.redis, settings.queue_name, job_id, user_id, settings.removebg_wait_s
-        )
+        row = await wait_until_final(request.app.state.final_signals, job_id, user_id, settings.removebg_wait_s)
         return await _answer(request, row, wanted.type)
 
     @get(

@@ -50,9 +50,16 @@ async function getJson(path) {
 }
 
 function retryAfter(res, fallback = 1) {
-  const seconds = Number(res.headers.get("Retry-After"));
-  return Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds, 30) : fallback;
+  const header = (res.headers.get("Retry-After") || "").trim();
+  const seconds = Number(header);
+  // 0 after a long poll that ran out: ask again at once
+  return header !== "" && Number.isFinite(seconds) && seconds >= 0 ? Math.min(seconds, 30) : fallback;
 }
+
+// Long polls: the server answers as soon as the job (or batch) is final, so the page learns it at once;
+// a batch's comes back every few seconds for the progress bar.
+const JOB_LONG_POLL_S = 25;
+const BATCH_LONG_POLL_S = 2;
 
 const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000));
 
@@ -254,7 +261,7 @@ async function followJob(url, job, file, run) {
   for (;;) {
     renderJob(job);
     if (FINAL.has(job.status)) break;
-    const res = await request(url, { headers: etag ? { "If-None-Match": etag } : {} });
+    const res = await request(`${url}?wait=${JOB_LONG_POLL_S}`, { headers: etag ? { "If-None-Match": etag } : {} });
     const wait = retryAfter(res);
     if (res.status !== 304) {
       etag = res.headers.get("ETag") || "";
@@ -288,7 +295,7 @@ function renderJob(job) {
 
 async function followBatch(url, batch, run) {
   for (;;) {
-    const res = await request(url);
+    const res = await request(`${url}?wait=${BATCH_LONG_POLL_S}`);
     batch = await res.json();
     renderBatch(batch);
     if (run !== state.run || FINAL.has(batch.status)) break;

@@ -86,3 +86,16 @@ def test_poller_honours_retry_after_and_clamps_to_the_deadline() -> None:
     with pytest.raises(WaitTimeout):
         respond({"Retry-After": "2"}, 304)
     assert (poller.requests, poller.not_modified) == (5, 4)
+
+
+def test_wait_long_polls_within_the_deadline_and_the_clients_own_timeout() -> None:
+    now = [0.0]
+    poller = Poller(Job.from_api(job_body("pending")), timeout=10.0, clock=lambda: now[0])
+    assert poller.call().params == {"wait": "10.0"}  # never longer than the caller is prepared to wait
+    now[0] = 9.95
+    assert poller.call().params is None  # too little left for a long poll: a plain request
+    script = Script(["pending", "completed"])
+    with Client("http://api", "tok", timeout=12.0, transport=httpx.MockTransport(script)) as bg:
+        assert bg.wait_for(Job.from_api(job_body("pending"))).status == "completed"
+    # a long poll shorter than the client's read timeout, or the client would give up first
+    assert [r.url.params.get("wait") for r in script.seen] == ["7.0", "7.0"]

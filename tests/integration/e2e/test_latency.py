@@ -1,0 +1,142 @@
+"""Client-visible latency and fair scheduling: long polls wake when the worker finishes, and one user's
+big batch does not hold up another user's single job."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+from arq.connections import ArqRedis
+
+from api.final_signals import MAX_LONG_POLLS_PER_USER, FinalSignals
+from core.settings import Settings
+from core.tasks import Lane, fair_scores, job_arq_id
+from tests.support.api_client import API, submit
+from tests.support.images import quokka, variant
+
+
+@pytest.fixture
+async def http(base_url: str, queue: ArqRedis) -> AsyncIterator[httpx.AsyncClient]:
+    """The real API server: a long poll in the in-process test client would hold the test's event loop,
+    and with it the worker running there."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        yield client
+
+
+async def test_a_long_poll_answers_with_the_finished_job_in_one_request(
+    http, make_user, running_worker, settings: Settings
+) -> None:
+    user = await make_user(20)
+    r = await submit(http, user, variant(settings, 1, size=(200, 134)))
+    assert r.status_code == 202, r.text
+    waited = await http.get(r.headers["location"], params={"wait": 30}, headers=user.headers)
+    assert waited.status_code == 200
+    assert waited.json()["status"] == "completed"
+    assert "retry-after" not in waited.headers
+    result = await http.get(waited.json()["links"]["result"], headers=user.headers)
+    assert result.status_code == 200
+
+
+async def test_a_long_poll_that_runs_out_answers_the_current_state(http, make_user, settings: Settings) -> None:
+    user = await make_user(20)
+    r = await submit(http, user, quokka(settings))  # no worker runs
+    waited = await http.get(r.headers["location"], params={"wait": 0.3}, headers=user.headers)
+    assert waited.status_code == 200
+    assert waited.json()["status"] == "pending"
+    assert waited.headers["retry-after"] == "0"  # ask again at once: the next long poll loses nothing
+
+
+async def test_a_cancel_wakes_a_long_poll_of_the_same_job(http, make_user, settings: Settings) -> None:
+    user = await make_user(20)
+    r = await submit(http, user, quokka(settings))
+    poll = asyncio.create_task(http.get(r.headers["location"], params={"wait": 30}, headers=user.headers))
+    await asyncio.sleep(0.2)
+    cancelled = await http.delete(r.headers["location"], headers=user.headers)
+    assert cancelled.status_code == 200
+    waited = await asyncio.wait_for(poll, timeout=10)
+    assert waited.json()["status"] == "cancelled"
+
+
+async def test_a_bad_wait_is_a_validation_problem(api, make_user, settings: Settings) -> None:
+    user = await make_user(20)
+    r = await submit(api, user, quokka(settings))
+    for bad in ("31", "-1", "soon"):
+        answer = await api.get(r.headers["location"], params={"wait": bad}, headers=user.headers)
+        assert answer.status_code == 400, bad
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert answer.json()["code"] == "validation_error"
+    other = await make_user(20)
+    hidden = await api.get(r.headers["location"], params={"wait": 1}, headers=other.headers)
+    assert hidden.status_code == 404  # another user's job is not found, waited for or not
+
+
+async def test_a_batch_long_poll_answers_when_the_batch_is_final(
+    http, make_user, running_worker, settings: Settings
+) -> None:
+    user = await make_user(50)
+    files = [("images[]", (f"{i}.jpg", variant(settings, i, size=(200, 134)), "image/jpeg")) for i in range(3)]
+    r = await http.post(API + "/batches", files=files, data={"tier": "basic"}, headers=user.headers)
+    assert r.status_code == 202, r.text
+    waited = await http.get(r.headers["location"], params={"wait": 30}, headers=user.headers)
+    assert waited.status_code == 200
+    assert waited.json()["status"] == "completed"
+    assert waited.json()["links"]["download"]
+
+
+async def test_another_users_single_job_is_not_queued_behind_a_big_batch(
+    api, make_user, run_worker, settings: Settings, migrated_db: str
+) -> None:
+    images = 12
+    batch_user, single_user = await make_user(200), await make_user(20)
+    files = [("images[]", (f"{i}.jpg", variant(settings, i, size=(200, 134)), "image/jpeg")) for i in range(images)]
+    batch = await api.post(API + "/batches", files=files, data={"tier": "basic"}, headers=batch_user.headers)
+    assert batch.status_code == 202, batch.text
+    single = await submit(api, single_user, quokka(settings))  # after the whole batch was queued
+    assert single.status_code == 202, single.text
+    await run_worker()
+    conn = await asyncpg.connect(migrated_db)
+    try:
+        rows = await conn.fetch(
+            "SELECT id, batch_id, status FROM background_removal_job WHERE user_id = ANY($1) ORDER BY finished_at",
+            [batch_user.id, single_user.id],
+        )
+    finally:
+        await conn.close()
+    assert {r["status"] for r in rows} == {"completed"}
+    order = [str(r["id"]) for r in rows]
+    position = order.index(single.json()["id"])
+    # the worker may already hold the first images of the batch; never the whole batch
+    assert position <= 3, f"the single job finished {position + 1}th of {len(order)}"
+
+
+async def test_lanes_take_turns_and_a_newcomer_starts_at_the_head(settings: Settings, queue: ArqRedis) -> None:
+    name = settings.queue_name
+    batch = await fair_scores(queue, name, "alice", Lane.BATCH, 100, 3000)
+    await queue.zadd(name, {job_arq_id(uuid.uuid4()): s for s in batch[:1]})
+    await queue.zadd(name, {job_arq_id(uuid.uuid4()) + f"-{i}": s for i, s in enumerate(batch[1:])})
+    [single] = await fair_scores(queue, name, "bob", Lane.INTERACTIVE, 1, 3000)
+    [own] = await fair_scores(queue, name, "alice", Lane.INTERACTIVE, 1, 3000)
+    [third] = await fair_scores(queue, name, "carol", Lane.INTERACTIVE, 1, 3000)
+    assert batch == sorted(batch) and len(set(batch)) == 100
+    assert single <= batch[1]  # bob waits for at most the image alice has in service
+    assert own <= batch[1]  # and alice's own single does not queue behind her batch either
+    assert single < own < third <= batch[1]  # newcomers at the head keep their order of arrival
+    [later] = await fair_scores(queue, name, "alice", Lane.BATCH, 1, 3000)
+    assert later > batch[-1]  # more of alice's batch work joins the end of her lane
+
+
+def test_one_user_cannot_hold_every_connection_with_long_polls(settings: Settings) -> None:
+    signals = FinalSignals(settings)
+    with contextlib.ExitStack() as stack:
+        held = [stack.enter_context(signals.long_poll_slot("greedy")) for _ in range(MAX_LONG_POLLS_PER_USER)]
+        assert all(held)
+        with signals.long_poll_slot("greedy") as one_more, signals.long_poll_slot("other") as others:
+            assert not one_more  # answered at once, as a plain poll
+            assert others
+    with signals.long_poll_slot("greedy") as again:
+        assert again

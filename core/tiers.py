@@ -44,8 +44,8 @@ TIERS: dict[str, Tier] = {
             name="standard",
             credits=8,
             description=(
-                "Two models (U²-Net, and U²-Net-p on the mirrored photo) vote on the subject, so one model's "
-                "mistake is outvoted; edges follow the photo."
+                "Two models (U²-Net, and U²-Net-p on the mirrored photo) vote on the subject, so a mistake "
+                "of one model is outvoted; edges follow the photo."
             ),
             models=(U2NET, U2NETP),
         ),

@@ -484,6 +484,7 @@ def run_eval(
     *,
     real_dir: Path = real_photos.DEFAULT_DIR,
     limit: int | None = None,
+    names: list[str] | None = None,
     composites: bool = True,
     rembg: bool = True,
     grid_samples: int = 4,
@@ -493,7 +494,7 @@ def run_eval(
     if not tiers:
         raise SystemExit("no tier is available: run `make models` first")
     out_dir.mkdir(parents=True, exist_ok=True)
-    photos = real_photos.load(real_dir)[:limit]
+    photos = [p for p in real_photos.load(real_dir) if not names or p.name in names][:limit]
     print(f"real photos: {len(photos)} × {len(tiers)} tiers", file=sys.stderr)
     real, real_cutouts = evaluate_real(engine, photos, tiers)
     if rembg:
@@ -528,6 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("reports"))
     parser.add_argument("--real", type=Path, default=real_photos.DEFAULT_DIR, help="the real-photo eval set")
     parser.add_argument("--limit", type=int, default=None, help="only the first N real photos (a quick look)")
+    parser.add_argument("--photo", action="append", dest="names", help="only this real photo (repeatable)")
     parser.add_argument("--no-composites", action="store_true", help="skip the quokka and the composites")
     parser.add_argument("--no-rembg", action="store_true", help="skip the rembg baselines")
     args = parser.parse_args(argv)
@@ -537,6 +539,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out,
         real_dir=args.real,
         limit=args.limit,
+        names=args.names,
         composites=not args.no_composites,
         rembg=not args.no_rembg,
     )

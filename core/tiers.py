@@ -62,9 +62,8 @@ TIERS: dict[str, Tier] = {
             name="industry",
             credits=25,
             description=(
-                "IS-Net and U²-Net, each also on the mirrored photo; for people, a dedicated portrait matting "
-                "model for hair; soft edges solved pixel by pixel and the old background's colour removed "
-                "from them."
+                "IS-Net and U²-Net, each also on the mirrored photo, vote; for people, a dedicated portrait "
+                "matting model for hair; the old background's colour is removed from soft edges."
             ),
             models=(ISNET_FP16, U2NET, RVM_MOBILENETV3),
         ),

@@ -122,6 +122,8 @@ class Engine:
         """One inference per loaded model, so the first job does not pay for lazy initialisation."""
         for runner in self.runners.values():
             runner.time_run(1)
+        if self.portrait is not None:
+            self.portrait.matte(np.zeros((64, 64, 3), np.uint8))
 
     def remove(
         self, data: bytes, tier: str, options: OutputOptions, *, timings: dict[str, float] | None = None

@@ -102,7 +102,7 @@ load: install  ## drive the running service (make run) with many clients; report
 demo: install  ## a user's first five minutes against the running service: make demo [DIR=./photos]
 	$(PY) scripts/demo.py $(DIR)
 
-eval: install eval-assets  ## quality report per tier into reports/
+eval: install models eval-assets rembg-venv  ## quality per tier on the real photos (+ rembg baselines) and composites into reports/
 	$(PY) -m tools.quality_eval --out reports
 
 bench: install eval-assets  ## speed and memory per tier into reports/bench.md

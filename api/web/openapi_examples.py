@@ -321,7 +321,7 @@ PRICING: dict[str, Any] = {
             "tier": "basic",
             "credits": 3,
             "available": True,
-            "description": "U²-Net-p at 320², mask upscaled to the input size, hard-ish edges",
+            "description": "One fast model (U²-Net-p); edges follow the photo. Good for simple, clear subjects.",
             "model": "u2netp.onnx",
             "modelLicence": "Apache-2.0",
         },
@@ -329,7 +329,10 @@ PRICING: dict[str, Any] = {
             "tier": "standard",
             "credits": 8,
             "available": True,
-            "description": "U²-Net at 320², edge-aware (guided filter) upsampling of the mask",
+            "description": (
+                "Two models (U²-Net, and U²-Net-p on the mirrored photo) vote on the subject, so "
+                "a mistake of one model is outvoted; edges follow the photo."
+            ),
             "model": "u2net.onnx",
             "modelLicence": "Apache-2.0",
         },
@@ -337,9 +340,12 @@ PRICING: dict[str, Any] = {
             "tier": "professional",
             "credits": 15,
             "available": False,
-            "description": "IS-Net at 1024², edge-aware upsampling, soft alpha",
+            "description": (
+                "Three views vote: the high-resolution IS-Net model (counted twice) with U²-Net "
+                "and mirrored U²-Net-p; finer edges, fewer dropped or extra parts."
+            ),
             "model": "isnet_fp16.onnx",
-            "modelLicence": "AGPL-3.0",
+            "modelLicence": "AGPL-3.0 + Apache-2.0",
         },
     ],
     "volumeDiscounts": [

@@ -58,3 +58,10 @@ class DiscRunner:
 
     def postprocess(self, raw: NDArray[np.float32]) -> tuple[NDArray[np.float32], float]:
         return raw, float(raw.max())
+
+
+class NoPersonPortrait:
+    """Stands in for a :class:`engine.portrait.PortraitRunner` that finds no person (the engine keeps its mask)."""
+
+    def person_alpha(self, rgb: NDArray[np.uint8], alpha: NDArray[np.float32]) -> NDArray[np.float32] | None:
+        return None

@@ -29,7 +29,7 @@ async def test_pricing_lists_tiers_discounts_plans_and_limits(api, make_user) ->
         "industry": 25,
     }
     assert all(t["available"] for t in tiers.values())
-    assert tiers["industry"]["modelLicence"] == "AGPL-3.0"
+    assert tiers["industry"]["modelLicence"] == "AGPL-3.0 + Apache-2.0 + GPL-3.0"
     assert body["volumeDiscounts"][0] == {"minImages": 20, "maxImages": 49, "percent": 5}
     plans = {p["plan"]: p for p in body["plans"]}
     assert (plans["starter"]["price"], plans["starter"]["currency"], plans["starter"]["credits"]) == (99000, "IDR", 990)

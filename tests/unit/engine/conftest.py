@@ -36,7 +36,9 @@ def make_png() -> Callable[..., bytes]:
 
 @pytest.fixture
 def disc_runners() -> dict[str, ModelRunner]:
+    """Model file → stand-in runner, for every model of every tier."""
     runners: dict[str, ModelRunner] = {}
-    for name, tier in PIPELINES.items():
-        runners[name] = DiscRunner(tier.model)  # type: ignore[assignment]
+    for pipeline in PIPELINES.values():
+        for model in pipeline.models:
+            runners[model.file] = DiscRunner(model)  # type: ignore[assignment]
     return runners

@@ -18,11 +18,11 @@ from engine import cli
 from engine.inference import ModelRunner, intra_op_threads, session_options
 from engine.pipeline import Engine
 from engine.pipelines import PIPELINES
-from tests.support.engine_images import DiscRunner, encode, subject_image
+from tests.support.engine_images import DiscRunner, NoPersonPortrait, encode, subject_image
 
 
 def _engine(settings: Settings, runners: dict[str, ModelRunner]) -> Engine:
-    return Engine(settings=settings, runners=dict(runners))
+    return Engine(settings=settings, runners=dict(runners), portrait=NoPersonPortrait())  # type: ignore[arg-type]
 
 
 def test_load_without_models_reports_every_tier_unavailable(engine_settings: Settings) -> None:
@@ -82,7 +82,8 @@ def test_transparent_input_stays_transparent(engine_settings: Settings, disc_run
 
 
 def test_blank_image_is_no_subject(engine_settings: Settings) -> None:
-    runners: dict[str, ModelRunner] = {"basic": DiscRunner(PIPELINES["basic"].model, empty=True)}  # type: ignore[dict-item]
+    model = PIPELINES["basic"].model
+    runners: dict[str, ModelRunner] = {model.file: DiscRunner(model, empty=True)}  # type: ignore[dict-item]
     data = encode(Image.new("RGB", (64, 64), "white"), "PNG")
     with pytest.raises(NoSubjectDetected) as err:
         _engine(engine_settings, runners).remove(data, "basic", OutputOptions())

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.model_manifest import ALL_ASSETS, MODELS, Asset, NpmChunkedSource, PipWheelSource, UrlSource
+from core.model_manifest import ALL_ASSETS, MODELS, RVM_MOBILENETV3, Asset, NpmChunkedSource, PipWheelSource, UrlSource
 from core.tiers import TIERS, model_installed
 from engine import model_fetch
 from engine.model_fetch import Status, run_fetch, verify
@@ -67,8 +67,12 @@ def test_every_tier_uses_a_manifest_model() -> None:
     assert set(TIERS) == {"basic", "standard", "professional", "industry"}
     assert set(PIPELINES) == set(TIERS)
     for name, tier in TIERS.items():
-        assert tier.models == (MODELS[tier.model_file],)
-        assert PIPELINES[name].model.asset is MODELS[tier.model_file]
+        assert all(MODELS[a.file] is a for a in tier.models)
+        pipeline = PIPELINES[name]
+        assert pipeline.model.asset is MODELS[tier.model_file]
+        # the catalogue lists exactly the weights the pipeline loads (availability depends on it)
+        loaded = {m.asset.file for m in pipeline.models} | ({RVM_MOBILENETV3.file} if pipeline.portrait else set())
+        assert {a.file for a in tier.models} == loaded
     assert [t.credits for t in TIERS.values()] == [3, 8, 15, 25]
     assert TIERS["professional"].model_file == TIERS["industry"].model_file
 

@@ -61,6 +61,8 @@ async def test_metrics_move_and_json_logs_carry_ids_while_jobs_run(
     worker_port, token = free_port(), uuid.uuid4().hex
     env = env_with(
         QUEUE_NAME=f"bgremover:obs:{uuid.uuid4().hex[:8]}",
+        # the sweep would adopt other tests' old pending jobs from the shared database and count them too
+        REQUEUE_AFTER_S="86400",
         WORKER_TIERS="basic",
         WORKER_METRICS_PORT=str(worker_port),
         METRICS_TOKEN=token,

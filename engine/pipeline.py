@@ -38,6 +38,10 @@ _MIN_RAW_PEAK = {"minmax": 0.15, "clip": 0.15}
 _MIN_SUBJECT_FRACTION = 0.0005
 
 
+_ARENA_MAX_INPUT = 320
+"""Models with a larger input run without onnxruntime's memory arena (see :func:`_load_runner`)."""
+
+
 @dataclass(frozen=True)
 class Cutout:
     data: bytes
@@ -215,7 +219,10 @@ class _Clock:
 
 def _load_runner(model: ModelSpec, settings: Settings, threads: int) -> ModelRunner:
     _verified(model.asset, settings)
-    return ModelRunner.create(model, settings.model_dir, threads, mem_arena=settings.ort_mem_arena)
+    # The arena keeps one run's activations: ~210 MB for a 320² U²-Net, but over 1 GB for IS-Net at 1024²,
+    # which would put a worker with every tier past 3 GB; IS-Net's long runs gain little from it anyway.
+    arena = settings.ort_mem_arena and model.input_size <= _ARENA_MAX_INPUT
+    return ModelRunner.create(model, settings.model_dir, threads, mem_arena=arena)
 
 
 def _verified(asset: Asset, settings: Settings) -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.processes import free_port
+from tests.support.processes import free_port, stop_process
 
 # moto checks no signature; any non-empty pair signs the requests the way real S3 wants them.
 ACCESS_KEY = "test-access-key"
@@ -65,11 +65,6 @@ def moto_server(host: str = "127.0.0.1", log_path: Path | None = None) -> Iterat
             time.sleep(0.2)
         yield S3Server(endpoint)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc)
         if log_path and not isinstance(log, int):
             log.close()

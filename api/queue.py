@@ -12,7 +12,7 @@ from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 
 from core.settings import Settings
-from core.tasks import COST_MS_PER_CREDIT, Lane, enqueue_fairly
+from core.tasks import FairImage, Lane, enqueue_fairly, turn_cost_ms
 
 log = logging.getLogger("bgremover.api")
 
@@ -32,15 +32,17 @@ class Enqueuer:
                 self._pool = await create_pool(settings)
             return self._pool
 
-    async def enqueue_jobs(self, user_id: str, lane: Lane, unit_credits: int, job_ids: Sequence[object]) -> int:
-        """Enqueue ``process_job`` for each id of one user's lane; returns how many arq accepted."""
-        ids = [str(j) for j in job_ids]
-        cost_ms = max(1, unit_credits) * COST_MS_PER_CREDIT
+    async def enqueue_jobs(
+        self, user_id: str, lane: Lane, unit_credits: int, jobs: Sequence[tuple[object, float]]
+    ) -> int:
+        """Enqueue ``process_job`` for each ``(job id, megapixels)`` of one user's submission, each priced
+        by its tier and size on the user's clock; returns how many arq accepted."""
+        images = [FairImage(str(job_id), turn_cost_ms(unit_credits, megapixels)) for job_id, megapixels in jobs]
         try:
             pool = await self.pool()
-            return await enqueue_fairly(pool, self.settings.queue_name, user_id, lane, cost_ms, ids)
+            return await enqueue_fairly(pool, self.settings.queue_name, user_id, lane, images)
         except Exception as exc:  # Redis down: the sweep re-enqueues from PostgreSQL
-            log.warning("could not enqueue %d job(s) (%r); the sweep will", len(ids), exc)
+            log.warning("could not enqueue %d job(s) (%r); the sweep will", len(images), exc)
             return 0
 
     async def queue_depth(self) -> int:

@@ -392,11 +392,12 @@ class Submissions:
             raise
         # Committed in PostgreSQL already: enqueueing after the response keeps Redis off the request's
         # latency, and a lost enqueue is repaired by the worker sweep.
+        sized = [(u.job_id, u.info.megapixels) for u in uploads]
         return Response(
             content=body,
             status_code=202,
             headers=headers,
-            background=BackgroundTask(self.enqueuer.enqueue_jobs, user_id, lane, order.unit_credits, job_ids),
+            background=BackgroundTask(self.enqueuer.enqueue_jobs, user_id, lane, order.unit_credits, sized),
         )
 
 

@@ -15,7 +15,7 @@ from arq.connections import ArqRedis
 
 from api.final_signals import MAX_LONG_POLLS_PER_USER, FinalSignals
 from core.settings import Settings
-from core.tasks import Lane, fair_scores, job_arq_id
+from core.tasks import FairImage, Lane, fair_scores, in_progress_key, job_arq_id
 from tests.support.api_client import API, submit
 from tests.support.images import quokka, variant
 
@@ -114,20 +114,34 @@ async def test_another_users_single_job_is_not_queued_behind_a_big_batch(
     assert position <= 3, f"the single job finished {position + 1}th of {len(order)}"
 
 
-async def test_lanes_take_turns_and_a_newcomer_starts_at_the_head(settings: Settings, queue: ArqRedis) -> None:
+async def test_users_take_turns_and_a_newcomer_starts_at_the_head(settings: Settings, queue: ArqRedis) -> None:
     name = settings.queue_name
-    batch = await fair_scores(queue, name, "alice", Lane.BATCH, 100, 3000)
-    await queue.zadd(name, {job_arq_id(uuid.uuid4()): s for s in batch[:1]})
-    await queue.zadd(name, {job_arq_id(uuid.uuid4()) + f"-{i}": s for i, s in enumerate(batch[1:])})
-    [single] = await fair_scores(queue, name, "bob", Lane.INTERACTIVE, 1, 3000)
-    [own] = await fair_scores(queue, name, "alice", Lane.INTERACTIVE, 1, 3000)
-    [third] = await fair_scores(queue, name, "carol", Lane.INTERACTIVE, 1, 3000)
+    images = [FairImage(uuid.uuid4(), 3000) for _ in range(100)]
+    batch = await fair_scores(queue, name, "alice", Lane.BATCH, images)
+    await queue.zadd(name, {job_arq_id(image.job_id): s for image, s in zip(images, batch, strict=True)})
+    await queue.set(in_progress_key(job_arq_id(images[0].job_id)), b"1", px=60_000)  # in service
+    [single] = await fair_scores(queue, name, "bob", Lane.INTERACTIVE, [FairImage(uuid.uuid4(), 3000)])
+    [third] = await fair_scores(queue, name, "carol", Lane.INTERACTIVE, [FairImage(uuid.uuid4(), 3000)])
+    [own] = await fair_scores(queue, name, "alice", Lane.INTERACTIVE, [FairImage(uuid.uuid4(), 3000)])
     assert batch == sorted(batch) and len(set(batch)) == 100
-    assert single <= batch[1]  # bob waits for at most the image alice has in service
-    assert own <= batch[1]  # and alice's own single does not queue behind her batch either
-    assert single < own < third <= batch[1]  # newcomers at the head keep their order of arrival
-    [later] = await fair_scores(queue, name, "alice", Lane.BATCH, 1, 3000)
-    assert later > batch[-1]  # more of alice's batch work joins the end of her lane
+    assert single < third < batch[1]  # newcomers wait for at most the image in service, in order of arrival
+    # alice's own single takes her next turn, the one her batch's second image held; that image moves to
+    # the end of her clock: her share stays one
+    assert own == batch[1]
+    displaced = await queue.zscore(name, job_arq_id(images[1].job_id))
+    assert displaced is not None and displaced > batch[-1]
+    [later] = await fair_scores(queue, name, "alice", Lane.BATCH, [FairImage(uuid.uuid4(), 3000)])
+    assert later > displaced  # more of alice's batch work joins the end of her one clock
+
+
+async def test_an_empty_queue_resets_every_clock(settings: Settings, queue: ArqRedis) -> None:
+    name = settings.queue_name
+    images = [FairImage(uuid.uuid4(), 3000) for _ in range(50)]
+    batch = await fair_scores(queue, name, "alice", Lane.BATCH, images)
+    await queue.zadd(name, {job_arq_id(image.job_id): s for image, s in zip(images, batch, strict=True)})
+    await queue.delete(name)  # all done
+    [again] = await fair_scores(queue, name, "alice", Lane.INTERACTIVE, [FairImage(uuid.uuid4(), 3000)])
+    assert again < batch[1]  # nobody is owed anything: alice starts at the head again
 
 
 def test_one_user_cannot_hold_every_connection_with_long_polls(settings: Settings) -> None:

@@ -39,6 +39,7 @@ from api.problems import EXCEPTION_HANDLERS, add_request_id_header
 from api.queue import Enqueuer
 from api.removebg import removebg_router
 from api.request_context import request_log_context
+from api.response_headers import add_nosniff
 from api.schema_gate import SchemaGate
 from api.stored_files import provide_storage
 from api.submissions import provide_submissions
@@ -156,7 +157,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_app_init=[jwt_auth.on_app_init],
         cors_config=cors_config(settings),
         exception_handlers=EXCEPTION_HANDLERS,
-        before_send=[add_request_id_header],
+        before_send=[add_request_id_header, add_nosniff],
         middleware=[request_log_context],
         lifespan=[_lifespan(settings)],
         openapi_config=OpenAPIConfig(

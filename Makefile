@@ -84,13 +84,13 @@ token: install  ## print a development bearer token: make token USER=alice
 	@test -n "$(USER)" || (echo 'usage: make token USER=alice' && exit 2)
 	@$(PY) -m api.tokens --user "$(USER)"
 
-api-key: install  ## create an API key for a user and print it (shown once): make api-key USER=alice
-	@test -n "$(USER)" || (echo 'usage: make api-key USER=alice' && exit 2)
-	@$(PY) -m db.admin api-key --user "$(USER)"
+api-key: install  ## create an API key for a user and print it (shown once): make api-key USER=alice [SCOPE=manage]
+	@test -n "$(USER)" || (echo 'usage: make api-key USER=alice [SCOPE=basic|manage]' && exit 2)
+	@$(PY) -m db.admin api-key --user "$(USER)" --scope "$(or $(SCOPE),basic)"
 
-grant: install  ## add credits to a user: make grant USER=alice CREDITS=500
-	@test -n "$(CREDITS)" || (echo 'usage: make grant USER=alice CREDITS=500' && exit 2)
-	@$(PY) -m db.admin grant --user "$(USER)" --credits "$(CREDITS)"
+grant: install  ## add credits to a user (the grant records who made it): make grant USER=alice CREDITS=500 [BY=ops]
+	@test -n "$(CREDITS)" || (echo 'usage: make grant USER=alice CREDITS=500 [BY=ops]' && exit 2)
+	@$(PY) -m db.admin grant --user "$(USER)" --credits "$(CREDITS)" $(if $(BY),--by "$(BY)")
 
 chaos: install services eval-assets  ## fault tests, then a schemathesis fuzz run against a throw-away API
 	$(PY) -m pytest tests/integration/chaos tests/integration/hostile

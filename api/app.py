@@ -16,6 +16,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from redis.asyncio import Redis
 
+from api import metrics_listener
 from api.auth import build_jwt_auth
 from api.controllers.account import AccountController
 from api.controllers.api_keys import ApiKeyController
@@ -39,6 +40,7 @@ from api.problems import EXCEPTION_HANDLERS, add_request_id_header
 from api.queue import Enqueuer
 from api.removebg import removebg_router
 from api.request_context import request_log_context
+from api.response_headers import add_nosniff
 from api.schema_gate import SchemaGate
 from api.stored_files import provide_storage
 from api.submissions import provide_submissions
@@ -92,12 +94,15 @@ def _lifespan(settings: Settings) -> Any:
                 # Without a pool Piccolo opens a connection per query, so the API still recovers by itself.
                 log.error("could not start the database pool (%s); using per-query connections", exc)
         app.state.redis = Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        listener = await metrics_listener.start(settings, app.state.redis)
         # Everything allocated so far lives as long as the process: keep it out of the GC's scans,
         # which otherwise show up as latency spikes under load.
         gc.freeze()
         try:
             yield
         finally:
+            if listener is not None:
+                await listener.stop()
             await app.state.final_signals.close()
             await app.state.enqueuer.close()
             await app.state.redis.aclose()
@@ -109,7 +114,7 @@ def _lifespan(settings: Settings) -> Any:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
-    settings.check_production(log)
+    settings.check_production(log, api=True)
     plans(settings)  # a misconfigured SUBSCRIPTION_PLANS stops start-up, not the first /pricing
     install_context()
     jwt_auth = build_jwt_auth(settings)
@@ -156,7 +161,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_app_init=[jwt_auth.on_app_init],
         cors_config=cors_config(settings),
         exception_handlers=EXCEPTION_HANDLERS,
-        before_send=[add_request_id_header],
+        before_send=[add_request_id_header, add_nosniff],
         middleware=[request_log_context],
         lifespan=[_lifespan(settings)],
         openapi_config=OpenAPIConfig(

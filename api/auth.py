@@ -26,6 +26,7 @@ from litestar.security.jwt import JWTAuth, JWTAuthenticationMiddleware, Token
 from litestar.security.jwt.token import JWTDecodeOptions
 
 from api.key_auth import API_KEY_HEADER, key_owner
+from core.api_keys import ApiKeyScope
 from core.identity import is_canonical_user_id
 from core.settings import Settings
 
@@ -43,11 +44,16 @@ PUBLIC_PATHS = [
 @dataclass(frozen=True)
 class Principal:
     """The caller, built from the token's claims alone (no database round trip per request), or from
-    an API key (``api_key_id``, one indexed read)."""
+    an API key (``api_key_id`` and its ``api_key_scope``, one indexed read)."""
 
     user_id: str
     scopes: frozenset[str]
     api_key_id: uuid.UUID | None = None
+    api_key_scope: ApiKeyScope | None = None
+
+    @property
+    def by_token(self) -> bool:
+        return self.api_key_id is None
 
 
 # Claims with a meaning of their own: naming the user by one of them would be a configuration mistake.
@@ -100,7 +106,7 @@ async def principal_from_token(token: Token, connection: ASGIConnection[Any, Any
 
 async def principal_from_api_key(presented: str) -> Principal:
     owner = await key_owner(presented)
-    return Principal(user_id=owner.user_id, scopes=frozenset(), api_key_id=owner.key_id)
+    return Principal(user_id=owner.user_id, scopes=frozenset(), api_key_id=owner.key_id, api_key_scope=owner.scope)
 
 
 class BearerAuthenticationMiddleware(JWTAuthenticationMiddleware):

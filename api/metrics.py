@@ -2,12 +2,17 @@
 workers read from Redis when Prometheus scrapes (every API process sees the same Redis, so any one of
 them reports the whole deployment's queues).
 
-``METRICS_TOKEN`` set: the route wants ``Authorization: Bearer <token>``. It is left out of the public
-OpenAPI document (it is for operators) and described in docs/observability.md.
+Who may read it (:func:`check_access`): with ``METRICS_TOKEN`` set, whoever sends ``Authorization:
+Bearer <token>`` (compared in constant time). With ``METRICS_PORT`` set, nobody on the API's own port
+(404): the route is served by the internal listener of :mod:`api.metrics_listener` instead. Without a
+token in production, nobody on the API's port either (the factory refuses to start that way; this is
+the second lock). It is left out of the public OpenAPI document (it is for operators) and described
+in docs/observability.md.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import time
@@ -18,7 +23,7 @@ from typing import Any
 from arq.constants import job_key_prefix
 from arq.jobs import deserialize_job
 from litestar import Request, Response, get
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, NotFoundException
 from prometheus_client import Counter
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from redis.asyncio import Redis
@@ -106,18 +111,28 @@ async def _oldest_waiting_age_s(redis: Redis, queue: str, now_ms: float) -> floa
     return max(0.0, (now_ms - oldest_ms) / 1000)
 
 
-def _check_token(request: Request[Any, Any, Any], settings: Settings) -> None:
+INTERNAL_LISTENER_STATE = "metrics_listener"
+"""``app.state`` flag of the app that :mod:`api.metrics_listener` serves on ``METRICS_PORT``."""
+
+
+def check_access(request: Request[Any, Any, Any], settings: Settings) -> None:
+    internal = bool(request.app.state.get(INTERNAL_LISTENER_STATE, False))
+    if not internal and (settings.metrics_port > 0 or (settings.env == "production" and not settings.metrics_token)):
+        # the same answer as any unknown path: the public port tells nothing about where metrics are
+        raise NotFoundException()
     if not settings.metrics_token:
         return
-    given = request.headers.get("authorization", "")
-    if not hmac.compare_digest(given.encode(), f"Bearer {settings.metrics_token}".encode()):
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    # both sides hashed to one length first, so the comparison's time says nothing of the token's length
+    expected = hashlib.sha256(settings.metrics_token.encode()).digest()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(hashlib.sha256(given.strip().encode()).digest(), expected):
         raise NotAuthorizedException("GET /metrics wants Authorization: Bearer <METRICS_TOKEN>")
 
 
 @get("/metrics", include_in_schema=False)
 async def metrics_route(request: Request[Any, Any, Any]) -> Response[bytes]:
     settings: Settings = request.app.state.settings
-    _check_token(request, settings)
+    check_access(request, settings)
     api_metrics()
     ok = GaugeMetricFamily(SCRAPE_OK, "1 when the queues could be read from Redis for this scrape.")
     families: list[Metric] = []

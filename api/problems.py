@@ -34,7 +34,9 @@ log = logging.getLogger("bgremover.api")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 REQUEST_ID_HEADER = "x-request-id"
-_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+"""What a client's ``X-Request-ID`` must be, whole (``fullmatch``: ``$`` would let a trailing newline through
+into the echoed header and the log lines); anything else is replaced by a new id."""
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -220,7 +222,7 @@ def ensure_request_id(scope: Scope) -> str:
         if name == b"x-request-id":
             rid = value.decode("latin-1")
             break
-    if not _REQUEST_ID_OK.match(rid):
+    if REQUEST_ID_PATTERN.fullmatch(rid) is None:
         rid = uuid.uuid4().hex
     state["request_id"] = rid
     return rid

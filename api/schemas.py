@@ -7,6 +7,8 @@ import uuid
 
 import msgspec
 
+from core.api_keys import DEFAULT_SCOPE, ApiKeyScope
+from core.rows import GrantRow
 from core.serialisers import BatchOut, Camel, JobOut
 from core.tiers import TIERS
 from db import subscriptions
@@ -202,6 +204,8 @@ class SubscriptionGrantOut(Camel):
     granted: bool
     """False when this payment was already applied (the subscription is shown as it is now)."""
     subscription: SubscriptionOut
+    granted_by: str
+    """The admin who made this call (the first grant's actor is in `GET /credits/grants`)."""
 
 
 class GrantIn(Camel):
@@ -216,11 +220,49 @@ class GrantOut(Camel):
     credits: int
     granted: bool
     balance: int
+    granted_by: str
+    """The admin who made this call (the first grant's actor is in `GET /credits/grants`)."""
+
+
+class GrantListed(Camel):
+    """One grant of the ledger and who made it."""
+
+    id: uuid.UUID
+    user_id: str
+    credits: int
+    reason: str
+    entry_key: str
+    """`grant:<grantId>`, or `payment:<paymentId>` for a subscription paid outside the service."""
+    granted_by: str | None
+    granted_via: str | None
+    """`token` (an admin's bearer token) or `cli` (`python -m db.admin grant`); null before actors were recorded."""
+    created_at: dt.datetime
+
+
+class GrantList(Camel):
+    grants: list[GrantListed]
+    limit: int
+
+
+def grant_out(row: GrantRow) -> GrantListed:
+    return GrantListed(
+        id=row.id,
+        user_id=row.user_id,
+        credits=row.amount,
+        reason=row.reason,
+        entry_key=row.entry_key,
+        granted_by=row.actor_user_id,
+        granted_via=row.actor_method.value if row.actor_method is not None else None,
+        created_at=row.created_at,
+    )
 
 
 class ApiKeyIn(Camel):
     name: str = ""
     """A label to tell keys apart (at most 100 characters)."""
+    scope: ApiKeyScope = DEFAULT_SCOPE
+    """`basic` (the default): jobs, batches and the account. `manage`: also rotate the webhook secret and
+    revoke the other keys; ask for it only for a key that needs it."""
 
 
 class ApiKeyOut(Camel):
@@ -229,6 +271,7 @@ class ApiKeyOut(Camel):
     id: uuid.UUID
     prefix: str
     name: str
+    scope: ApiKeyScope
     created_at: dt.datetime
     last_used_at: dt.datetime | None
     """Updated at most once a minute."""

@@ -213,8 +213,11 @@ class Endpoints:
         return Call("DELETE", f"{API_PREFIX}/subscription")
 
     @staticmethod
-    def create_api_key(name: str) -> Call:
-        return Call("POST", f"{API_PREFIX}/api-keys", json={"name": name} if name else None)
+    def create_api_key(name: str, scope: str | None = None) -> Call:
+        body = {"name": name} if name else {}
+        if scope:
+            body["scope"] = scope
+        return Call("POST", f"{API_PREFIX}/api-keys", json=body or None)
 
     @staticmethod
     def api_keys() -> Call:

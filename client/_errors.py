@@ -7,7 +7,7 @@ One root, so ``except BgRemoverClientError`` catches everything the client raise
     ├── WaitTimeout                      wait() gave up before the job or batch reached a final state
     └── APIError                         the API answered with an error status
         ├── AuthenticationError          401 unauthorized: missing, expired or invalid bearer token
-        ├── PermissionDenied             403 forbidden, invalid_signature
+        ├── PermissionDenied             403 forbidden, invalid_signature, token_required, insufficient_scope
         ├── InsufficientCredits          402 insufficient_credits (.required, .balance)
         ├── NotFound                     404 not_found: no such job/batch for this user; 410 result_expired,
         │                                link_expired
@@ -243,6 +243,8 @@ class ServerError(APIError):
 _BY_CODE: dict[str, type[APIError]] = {
     "unauthorized": AuthenticationError,
     "forbidden": PermissionDenied,
+    "token_required": PermissionDenied,
+    "insufficient_scope": PermissionDenied,
     "insufficient_credits": InsufficientCredits,
     "not_found": NotFound,
     "result_not_ready": ResultNotReady,

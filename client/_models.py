@@ -390,6 +390,8 @@ class ApiKey:
     created_at: dt.datetime | None
     last_used_at: dt.datetime | None
     key: str | None = None
+    scope: str = "basic"
+    """``basic`` (jobs, batches, account) or ``manage`` (also the webhook secret and the other keys)."""
 
     @classmethod
     def from_api(cls, body: Mapping[str, Any]) -> ApiKey:
@@ -400,6 +402,7 @@ class ApiKey:
             created_at=_time(body.get("createdAt")),
             last_used_at=_time(body.get("lastUsedAt")),
             key=_str(body.get("key")),
+            scope=str(body.get("scope") or "basic"),
         )
 
 

@@ -130,9 +130,12 @@ class Client:
 
     # -- API keys -------------------------------------------------------------------------------------
 
-    def create_api_key(self, name: str = "") -> ApiKey:
-        """A new API key; its ``key`` is in this answer only (store it). Needs a bearer token."""
-        return ApiKey.from_api(self._json(Endpoints.create_api_key(name)))
+    def create_api_key(self, name: str = "", *, scope: str | None = None) -> ApiKey:
+        """A new API key; its ``key`` is in this answer only (store it). Needs a bearer token.
+
+        ``scope``: ``"basic"`` (the service's default: jobs, batches, account) or ``"manage"`` (also rotate
+        the webhook secret and revoke other keys)."""
+        return ApiKey.from_api(self._json(Endpoints.create_api_key(name, scope)))
 
     def api_keys(self) -> list[ApiKey]:
         """The caller's active API keys (prefix, name, dates; never the keys)."""

@@ -76,6 +76,8 @@ _MESSAGES: dict[str, str] = {
     ),
     "api_key_limit_reached": "Too many API keys: {detail}",
     "forbidden": "Not allowed: {detail}",
+    "token_required": "Needs a bearer token (BGREMOVER_TOKEN or --token), not an API key: {detail}",
+    "insufficient_scope": "The API key's scope does not allow this: {detail}",
     "quota_exceeded": "Subscription quota used up for today: {detail}",
     "rate_limited": "Too many requests: {detail}{retry}",
     "not_found": "Not found: {detail}",
@@ -252,6 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     create = key_commands.add_parser("create", help="create a key and print it (shown once; needs a bearer token)")
     create.add_argument("--name", default="", help="a label to tell keys apart")
+    create.add_argument(
+        "--scope",
+        choices=["basic", "manage"],
+        default=None,
+        help="basic (the default): jobs, batches, account; manage: also rotate the webhook secret, revoke other keys",
+    )
     key_commands.add_parser("list", help="list your active keys (never the keys themselves)")
     revoke = key_commands.add_parser("revoke", help="revoke a key: it is refused from then on")
     revoke.add_argument("key_id", metavar="ID", help="the key's id, as `bgremover keys list` shows it")
@@ -467,12 +475,12 @@ def _subscription(bg: Client, args: argparse.Namespace) -> int:
 def _describe_key(key: ApiKey) -> str:
     created = key.created_at.strftime("%Y-%m-%d %H:%M") if key.created_at else "?"
     used = key.last_used_at.strftime("%Y-%m-%d %H:%M") if key.last_used_at else "never used"
-    return f"{key.id}  {key.prefix}…  created {created}  last used {used}  {key.name}".rstrip()
+    return f"{key.id}  {key.prefix}…  {key.scope}  created {created}  last used {used}  {key.name}".rstrip()
 
 
 def _keys(bg: Client, args: argparse.Namespace) -> int:
     if args.keys_command == "create":
-        key = bg.create_api_key(args.name)
+        key = bg.create_api_key(args.name, scope=args.scope)
         if not args.json:
             _err(f"API key {key.id} created; it is shown this once, store it now:")
         _out(args, dict(vars(key)), key.key or "")

@@ -12,12 +12,33 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from enum import StrEnum
 
 KEY_PREFIX = "bgr_"
 KEY_PATTERN = re.compile(r"bgr_[A-Za-z0-9_-]{43}")
 SHOWN_PREFIX_LENGTH = 12
 """``bgr_`` plus 8 characters of the key: enough to tell keys apart, far too little to guess the rest."""
 MAX_NAME_LENGTH = 100
+
+
+class ApiKeyScope(StrEnum):
+    """What a key may do. A key is a long-lived secret that ends up in scripts, CI variables and
+    remove.bg plugins, so by default it gets only the work it was made for.
+
+    Neither scope reaches the admin routes (credit and subscription grants) or creates keys: those
+    need a short-lived bearer token, so a leaked key can neither print money nor mint a successor
+    that outlives its revocation.
+    """
+
+    BASIC = "basic"
+    """Submit, read and cancel jobs and batches, read the account (balance, stats, subscription,
+    pricing), list keys and revoke this key itself. The default."""
+    MANAGE = "manage"
+    """Also rotate the webhook signing secret and revoke the user's other keys; given only when a
+    bearer-token caller asks for it explicitly."""
+
+
+DEFAULT_SCOPE = ApiKeyScope.BASIC
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ The API turns any :class:`BgRemoverError` into an RFC 9457 problem+json response
     ├── ResultNotReady                404 result_not_ready
     ├── ResultExpired                 410 result_expired
     ├── InvalidSignature              403 invalid_signature
+    ├── TokenRequired                 403 token_required
+    ├── ApiKeyScopeTooNarrow          403 insufficient_scope
     ├── LinkExpired                   410 link_expired
     ├── UnknownField                  422 unknown_field
     ├── DatabaseUnavailable           503 database_unavailable
@@ -305,6 +307,24 @@ class InvalidSignature(BgRemoverError):
     code = "invalid_signature"
     status = 403
     title = "Forbidden"
+
+
+class TokenRequired(BgRemoverError):
+    """The route moves money, grants plans or makes credentials: an API key (which never expires) is
+    refused there, whatever its scope; only a short-lived bearer token will do."""
+
+    code = "token_required"
+    status = 403
+    title = "Bearer token required"
+
+
+class ApiKeyScopeTooNarrow(BgRemoverError):
+    """The API key's scope does not cover this action (rotating the webhook secret, revoking another
+    key); a key with the ``manage`` scope, or a bearer token, can do it."""
+
+    code = "insufficient_scope"
+    status = 403
+    title = "Insufficient scope"
 
 
 class LinkExpired(BgRemoverError):

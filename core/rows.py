@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Self
 
+from core.actors import Actor, ActorMethod
+from core.api_keys import ApiKeyScope
 from core.statuses import UNFINISHED, BatchStatus, JobStatus
 
 
@@ -150,5 +152,34 @@ class ApiKeyRow(_Row):
     user_id: str
     name: str
     prefix: str
+    scope: ApiKeyScope
     created_at: dt.datetime
     last_used_at: dt.datetime | None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scope", ApiKeyScope(self.scope))
+
+
+@dataclass(frozen=True, slots=True)
+class GrantRow(_Row):
+    """A credit grant as the admin listing shows it: to whom, how much, why, and who made it."""
+
+    id: uuid.UUID
+    user_id: str
+    amount: int
+    entry_key: str
+    reason: str
+    actor_user_id: str | None
+    actor_method: ActorMethod | None
+    """None for grants recorded before actors were (and for test and load-script seeding)."""
+    created_at: dt.datetime
+
+    def __post_init__(self) -> None:
+        if self.actor_method is not None:
+            object.__setattr__(self, "actor_method", ActorMethod(self.actor_method))
+
+    @property
+    def actor(self) -> Actor | None:
+        if self.actor_user_id is None or self.actor_method is None:
+            return None
+        return Actor(user_id=self.actor_user_id, method=self.actor_method)

@@ -204,9 +204,18 @@ class Settings:
     worker_metrics_host: str = field(default_factory=lambda: _env("WORKER_METRICS_HOST", "127.0.0.1"))
     """Address it binds; ``0.0.0.0`` in a container that Prometheus scrapes from another one."""
 
-    metrics_token: str = field(default_factory=lambda: _env("METRICS_TOKEN", ""))
-    """When set, the API's ``GET /metrics`` wants ``Authorization: Bearer <token>``; empty = open (it
-    holds no per-user data, but an operator may still not want it public)."""
+    metrics_token: str = field(default_factory=lambda: _env("METRICS_TOKEN", ""), repr=False)
+    """When set, the API's ``GET /metrics`` wants ``Authorization: Bearer <token>``. Empty: open in
+    development; production refuses to start unless ``METRICS_PORT`` moves metrics off the public port
+    (queue depth and the oldest job's age tell an attacker when the service is saturated)."""
+
+    metrics_port: int = field(default_factory=lambda: _env_int("METRICS_PORT", 0))
+    """Serve the API's ``/metrics`` on a listener of its own (``METRICS_HOST:METRICS_PORT``) and not on the
+    API's port (404 there); 0 = on the API's port."""
+
+    metrics_host: str = field(default_factory=lambda: _env("METRICS_HOST", "127.0.0.1"))
+    """Address the ``METRICS_PORT`` listener binds: keep it internal (``0.0.0.0`` only inside a container
+    whose port is not published)."""
 
     log_format: str = field(default_factory=lambda: _env_choice("LOG_FORMAT", "text", ("text", "json")))
     """``json``: one JSON object per line (request id, job id, hashed user id) for a log pipeline."""
@@ -374,10 +383,21 @@ class Settings:
             )
         return problems
 
-    def check_production(self, log: logging.Logger) -> None:
-        """Called by every process before it serves: unsafe settings stop it in production
-        (:class:`UnsafeSettings`) and are logged as warnings in development."""
+    def api_production_problems(self) -> list[str]:
+        """:meth:`production_problems` plus what only the API serves (its ``/metrics``)."""
         problems = self.production_problems()
+        if not self.metrics_token and self.metrics_port <= 0:
+            problems.append(
+                "METRICS_TOKEN is empty, so GET /metrics would be public on the API's port (queue depth and the "
+                "oldest job's age time an attack). Set METRICS_TOKEN (openssl rand -hex 32), or serve metrics "
+                "on an internal listener of their own with METRICS_PORT (and METRICS_HOST)."
+            )
+        return problems
+
+    def check_production(self, log: logging.Logger, *, api: bool = False) -> None:
+        """Called by every process before it serves (``api=True`` from the API's factory): unsafe
+        settings stop it in production (:class:`UnsafeSettings`) and are logged as warnings in development."""
+        problems = self.api_production_problems() if api else self.production_problems()
         if problems and self.env == "production":
             raise UnsafeSettings(problems)
         for problem in problems:

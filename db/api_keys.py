@@ -10,14 +10,14 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from core.api_keys import NewKey
+from core.api_keys import DEFAULT_SCOPE, ApiKeyScope, NewKey
 from core.errors import ApiKeyLimitReached
 from core.rows import ApiKeyRow
 from db.piccolo_conf import DB
 from db.tables import ApiKey
 
 TOUCH_INTERVAL_S = 60
-_COLUMNS = "id, user_id, name, prefix, created_at, last_used_at"
+_COLUMNS = "id, user_id, name, prefix, scope, created_at, last_used_at"
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,11 @@ class KeyOwner:
 
     key_id: uuid.UUID
     user_id: str
+    scope: ApiKeyScope
     last_used_at: dt.datetime | None
 
 
-async def create(user_id: str, new: NewKey, *, name: str, limit: int) -> ApiKeyRow:
+async def create(user_id: str, new: NewKey, *, name: str, limit: int, scope: ApiKeyScope = DEFAULT_SCOPE) -> ApiKeyRow:
     """Store ``new`` (its hash and prefix) for ``user_id``; :class:`ApiKeyLimitReached` past ``limit``
     active keys. The count and the insert run under the user's lock, so parallel requests cannot
     overshoot it."""
@@ -44,12 +45,13 @@ async def create(user_id: str, new: NewKey, *, name: str, limit: int) -> ApiKeyR
                 f"You already have {active} active API keys, the most allowed; revoke one first.", limit=limit
             )
         created = await ApiKey.raw(
-            "INSERT INTO api_key (id, user_id, name, prefix, key_hash, created_at) "
-            "VALUES (gen_random_uuid(), {}, {}, {}, {}, clock_timestamp()) RETURNING " + _COLUMNS,
+            "INSERT INTO api_key (id, user_id, name, prefix, key_hash, scope, created_at) "
+            "VALUES (gen_random_uuid(), {}, {}, {}, {}, {}, clock_timestamp()) RETURNING " + _COLUMNS,
             user_id,
             name,
             new.prefix,
             new.hash,
+            scope.value,
         )
     return ApiKeyRow.from_record(created[0])
 
@@ -76,11 +78,16 @@ async def revoke(key_id: uuid.UUID, user_id: str) -> ApiKeyRow | None:
 async def owner_of(key_hash: str) -> KeyOwner | None:
     """The active key with this hash, or None (unknown or revoked)."""
     rows = await ApiKey.raw(
-        "SELECT id, user_id, last_used_at FROM api_key WHERE key_hash = {} AND revoked_at IS NULL", key_hash
+        "SELECT id, user_id, scope, last_used_at FROM api_key WHERE key_hash = {} AND revoked_at IS NULL", key_hash
     )
     if not rows:
         return None
-    return KeyOwner(key_id=rows[0]["id"], user_id=rows[0]["user_id"], last_used_at=rows[0]["last_used_at"])
+    return KeyOwner(
+        key_id=rows[0]["id"],
+        user_id=rows[0]["user_id"],
+        scope=ApiKeyScope(rows[0]["scope"]),
+        last_used_at=rows[0]["last_used_at"],
+    )
 
 
 def touch_due(owner: KeyOwner, now: dt.datetime) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.actors import Actor
+from core.rows import GrantRow
 from db.tables import CreditLedgerEntry
 
 
@@ -14,20 +16,39 @@ async def balance(user_id: str) -> int:
     return int(rows[0]["balance"])
 
 
-async def grant(user_id: str, amount: int, *, reason: str, entry_key: str) -> bool:
-    """Add ``amount`` credits; False when ``entry_key`` was already used (the grant is not repeated)."""
+async def grant(user_id: str, amount: int, *, reason: str, entry_key: str, actor: Actor | None = None) -> bool:
+    """Add ``amount`` credits; False when ``entry_key`` was already used (the grant is not repeated).
+
+    ``actor`` is who made the grant; the API and ``python -m db.admin`` always name one. None is left
+    for seeding (tests, the load script), whose rows then show no actor."""
     if amount <= 0:
         raise ValueError("a grant must be positive")
     rows: list[dict[str, Any]] = await CreditLedgerEntry.raw(
-        "INSERT INTO credit_ledger (id, user_id, amount, kind, entry_key, reason, created_at) "
-        "VALUES (gen_random_uuid(), {}, {}, 'grant', {}, {}, now()) "
+        "INSERT INTO credit_ledger "
+        "(id, user_id, amount, kind, entry_key, reason, actor_user_id, actor_method, created_at) "
+        "VALUES (gen_random_uuid(), {}, {}, 'grant', {}, {}, {}, {}, now()) "
         "ON CONFLICT (entry_key) DO NOTHING RETURNING id",
         user_id,
         amount,
         entry_key,
         reason,
+        actor.user_id if actor is not None else None,
+        actor.method.value if actor is not None else None,
     )
     return bool(rows)
+
+
+async def recent_grants(user_id: str | None, *, limit: int) -> list[GrantRow]:
+    """The newest grants, of one user or of everyone, with who made each."""
+    where = "kind = 'grant'" + (" AND user_id = {}" if user_id is not None else "")
+    args: list[Any] = [user_id] if user_id is not None else []
+    rows = await CreditLedgerEntry.raw(
+        "SELECT id, user_id, amount, entry_key, reason, actor_user_id, actor_method, created_at "
+        f"FROM credit_ledger WHERE {where} ORDER BY created_at DESC, id DESC LIMIT {{}}",
+        *args,
+        limit,
+    )
+    return [GrantRow.from_record(r) for r in rows]
 
 
 async def credits_used(user_id: str) -> int:

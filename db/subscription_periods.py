@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 
+from core.actors import Actor
 from core.errors import AlreadySubscribed, Conflict
 from core.pricing import Plan
 from db import billing, credits, subscriptions
@@ -51,8 +52,9 @@ async def renew(user_id: str, plans: Mapping[str, Plan]) -> SubscriptionRow:
     return await _pay_and_store(user_id, plan, current, subscriptions.next_period(current, plan.period_days, now))
 
 
-async def grant_paid(user_id: str, plan: Plan, payment_id: str) -> tuple[SubscriptionRow, bool]:
+async def grant_paid(user_id: str, plan: Plan, payment_id: str, *, actor: Actor) -> tuple[SubscriptionRow, bool]:
     """One period of ``plan`` paid outside the service by ``payment_id``; (row, False) when already applied.
+    ``actor`` (who recorded the payment) is kept on the payment's ledger row.
 
     An active subscription of the same plan is extended; of another plan, :class:`AlreadySubscribed`.
     A payment id already applied to another user is a :class:`Conflict`.
@@ -62,7 +64,11 @@ async def grant_paid(user_id: str, plan: Plan, payment_id: str) -> tuple[Subscri
     # The keyed insert is the test and the claim at once: a concurrent grant of the same payment
     # waits on the unique index, then finds the row.
     recorded = await credits.grant(
-        user_id, plan.credits, reason=f"payment {payment_id} for the {plan.name} plan"[:255], entry_key=entry_key
+        user_id,
+        plan.credits,
+        reason=f"payment {payment_id} for the {plan.name} plan"[:255],
+        entry_key=entry_key,
+        actor=actor,
     )
     if not recorded:
         if await credits.entry_owner(entry_key) != user_id:

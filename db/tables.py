@@ -24,6 +24,8 @@ from piccolo.columns.indexes import IndexMethod
 from piccolo.constraints import Check, Unique
 from piccolo.table import Table
 
+from core.actors import ActorMethod
+from core.api_keys import ApiKeyScope
 from core.statuses import BatchStatus, JobStatus
 
 JOB_STATUSES = tuple(JobStatus)
@@ -31,6 +33,8 @@ BATCH_STATUSES = tuple(BatchStatus)
 SUBSCRIPTION_STATUSES = ("active", "cancelled", "expired", "suspended")
 PRICING_TYPES = ("credit", "subscription")
 LEDGER_KINDS = ("grant", "charge", "refund", "adjustment")
+ACTOR_METHODS = tuple(ActorMethod)
+API_KEY_SCOPES = tuple(ApiKeyScope)
 WEBHOOK_KINDS = ("job", "batch")
 WEBHOOK_DELIVERY_STATUSES = ("retrying", "delivered", "failed")
 
@@ -172,8 +176,14 @@ class CreditLedgerEntry(Table, tablename="credit_ledger"):
     job_id = ForeignKey(references=BackgroundRemovalJob, null=True, default=None, on_delete=OnDelete.set_null)
     batch_id = ForeignKey(references=BackgroundRemovalBatch, null=True, default=None, on_delete=OnDelete.set_null)
     reason = Varchar(length=255, null=False, default="")
+    actor_user_id = Varchar(length=255, null=True, default=None)
+    """Who made a grant (an admin's user id, or the operator named on the command line); null on other
+    kinds of rows, and on grants from before actors were recorded."""
+    actor_method = Varchar(length=16, null=True, default=None)
+    """How they were authenticated (:class:`core.actors.ActorMethod`): ``token`` or ``cli``."""
     created_at = Timestamptz(null=False, default=TimestamptzNow())
 
+    ledger_actor_method_valid = Check(f"actor_method IS NULL OR {_in('actor_method', ACTOR_METHODS)}")
     ledger_kind_valid = Check(_in("kind", LEDGER_KINDS))
     ledger_amount_sign = Check(
         "(kind IN ('grant', 'refund') AND amount > 0) OR (kind = 'charge' AND amount < 0) OR kind = 'adjustment'"
@@ -249,10 +259,14 @@ class ApiKey(Table, tablename="api_key"):
     name = Varchar(length=100, null=False, default="")
     prefix = Varchar(length=16, null=False)
     key_hash = Varchar(length=64, null=False, unique=True)
+    scope = Varchar(length=16, null=False, default="basic")
+    """What the key may do (:class:`core.api_keys.ApiKeyScope`); keys from before scopes existed are ``basic``."""
     created_at = Timestamptz(null=False, default=TimestamptzNow())
     last_used_at = Timestamptz(null=True, default=None)
     """Updated at most once a minute per key, so authentication adds no write to every request."""
     revoked_at = Timestamptz(null=True, default=None)
+
+    api_key_scope_valid = Check(_in("scope", API_KEY_SCOPES))
 
 
 TABLES: tuple[type[Table], ...] = (

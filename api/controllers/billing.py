@@ -8,12 +8,14 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
-from litestar.params import Body, HeaderParameter
+from litestar.params import Body, HeaderParameter, QueryParameter
 
 from api import purchases
 from api.auth import Principal
+from api.permissions import require_token, token_actor
 from api.schemas import (
     GrantIn,
+    GrantList,
     GrantOut,
     Limits,
     PlanOut,
@@ -25,9 +27,11 @@ from api.schemas import (
     SubscriptionMessage,
     TierPrice,
     VolumeDiscount,
+    grant_out,
     subscription_out,
 )
 from api.web import openapi_examples as ex
+from core.actors import Actor
 from core.errors import Conflict, InvalidOptions
 from core.identity import is_canonical_user_id
 from core.pricing import VOLUME_DISCOUNTS, plan, plans
@@ -43,15 +47,18 @@ MAX_PAYMENT_ID_LENGTH = 200
 IdempotencyKey = Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)]
 
 
-def require_admin(request: Request[Principal, Any, Any], action: str) -> None:
-    """The one admin check of the money routes (credit and subscription grants).
+def require_admin(request: Request[Principal, Any, Any], action: str) -> Actor:
+    """The one admin check of the money routes (credit and subscription grants); the actor to record.
 
     Only the operator's own list decides: a claim is whatever the token's signer wrote, and granting
-    credits is printing money.
+    credits is printing money. And only a short-lived token: an admin's API key never expires, so a
+    leaked one would print money until someone noticed (``403 token_required``).
     """
     settings: Settings = request.app.state.settings
     if request.user.user_id not in settings.admin_user_ids:
         raise PermissionDeniedException(f"{action} needs an admin token.")
+    require_token(request.user, action)
+    return token_actor(request.user)
 
 
 def check_user_id(user_id: str) -> str:
@@ -260,8 +267,9 @@ class SubscriptionGrantController(Controller):
         `userId`, starting now, or extending an active subscription of the same plan (409
         `already_subscribed` for another plan). The user's balance is unchanged. `paymentId` is applied
         once, ever: the same grant again answers `granted: false`; the same `paymentId` for another
-        user is 409 `conflict`. Needs the same admin token as `POST /credits/grants`."""
-        require_admin(request, "Granting a subscription")
+        user is 409 `conflict`. Needs the same admin token as `POST /credits/grants` (an API key is 403
+        `token_required`). The payment's ledger row records who granted it."""
+        actor = require_admin(request, "Granting a subscription")
         settings: Settings = request.app.state.settings
         user_id = check_user_id(data.user_id)
         payment_id = data.payment_id.strip()
@@ -271,12 +279,13 @@ class SubscriptionGrantController(Controller):
             )
         chosen = plan(settings, data.plan)
         async with DB.transaction():
-            row, granted = await subscription_periods.grant_paid(user_id, chosen, payment_id)
+            row, granted = await subscription_periods.grant_paid(user_id, chosen, payment_id, actor=actor)
         return SubscriptionGrantOut(
             user_id=user_id,
             plan=chosen.name,
             payment_id=payment_id,
             granted=granted,
+            granted_by=actor.user_id,
             subscription=subscription_out(row, active=subscriptions.is_active(row)),
         )
 
@@ -297,14 +306,44 @@ class CreditsController(Controller):
         request: Request[Principal, Any, Any],
         data: Annotated[GrantIn, Body(media_type=RequestEncodingType.JSON, examples=ex.GRANT_EXAMPLES)],
     ) -> GrantOut:
-        """Needs a token whose `sub` is one of the operator's `ADMIN_USERS`; a `scope` claim is not
-        enough. `grantId` makes the grant idempotent."""
-        require_admin(request, "Granting credits")
+        """Needs a bearer token whose `sub` is one of the operator's `ADMIN_USERS`; a `scope` claim is not
+        enough, and an admin's API key is 403 `token_required`. `grantId` makes the grant idempotent.
+        The ledger records who granted (`GET /credits/grants` lists it)."""
+        actor = require_admin(request, "Granting credits")
         if not 0 < data.credits <= 10_000_000:
             raise InvalidOptions("credits must be between 1 and 10,000,000", parameter="credits")
         check_user_id(data.user_id)
         key = f"grant:{data.grant_id or uuid.uuid4()}"
-        granted = await credits.grant(data.user_id, data.credits, reason=data.reason[:255], entry_key=key)
+        granted = await credits.grant(data.user_id, data.credits, reason=data.reason[:255], entry_key=key, actor=actor)
         return GrantOut(
-            user_id=data.user_id, credits=data.credits, granted=granted, balance=await credits.balance(data.user_id)
+            user_id=data.user_id,
+            credits=data.credits,
+            granted=granted,
+            balance=await credits.balance(data.user_id),
+            granted_by=actor.user_id,
         )
+
+    @get(
+        "/grants",
+        operation_id="listCreditGrants",
+        summary="Recent credit grants and who made them (admin only)",
+        responses=ex.LIST_GRANTS_RESPONSES,
+    )
+    async def list_grants(
+        self,
+        request: Request[Principal, Any, Any],
+        user_id: Annotated[
+            str | None, QueryParameter(name="userId", max_length=255, description="only this user's grants")
+        ] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500, description="how many (1-500)")] = 50,
+    ) -> GrantList:
+        """Newest first, external payments (`POST /subscriptions/grants`) included: whom, how many
+        credits, why, and the actor: `grantedBy` (the admin's user id, or the operator named on the
+        command line) and `grantedVia` (`token`: an admin's bearer token; `cli`: `python -m db.admin
+        grant`). Both are null for grants recorded before actors were. Needs the same admin token as
+        the grants themselves."""
+        require_admin(request, "Listing grants")
+        if user_id is not None:
+            check_user_id(user_id)
+        rows = await credits.recent_grants(user_id, limit=limit)
+        return GrantList(grants=[grant_out(r) for r in rows], limit=limit)

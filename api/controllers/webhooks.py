@@ -9,6 +9,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import QueryParameter
 
 from api.auth import Principal
+from api.permissions import require_scope
 from api.web import openapi_examples as ex
 from api.webhook_schemas import (
     WebhookDeliveryList,
@@ -18,6 +19,7 @@ from api.webhook_schemas import (
     secret_created_out,
     secret_info_out,
 )
+from core.api_keys import ApiKeyScope
 from core.errors import NotFound
 from db import webhook_deliveries, webhook_secrets
 
@@ -36,7 +38,10 @@ class WebhookController(Controller):
     async def create_secret(self, request: Request[Principal, Any, Any]) -> Response[WebhookSecretCreated]:
         """Answers the new `secret` (`whsec_…`): store it now, it is never shown again. Deliveries are
         signed with it from now on; after a rotation the previous secret also signs them for 24 hours
-        (a second signature in `webhook-signature`), so a receiver can switch without losing any."""
+        (a second signature in `webhook-signature`), so a receiver can switch without losing any.
+        Needs a bearer token or an API key of the `manage` scope (403 `insufficient_scope`): with a
+        leaked `basic` key, rotating would let its holder sign deliveries the receiver trusts."""
+        require_scope(request.user, ApiKeyScope.MANAGE, "Rotating the webhook signing secret")
         created = await webhook_secrets.create_or_rotate(request.user.user_id)
         # A secret must not linger in a cache between here and the client.
         return Response(content=secret_created_out(created), status_code=201, headers={"Cache-Control": "no-store"})

@@ -20,6 +20,7 @@ from api.schemas import (
     ApiKeyOut,
     Balance,
     BatchList,
+    GrantList,
     GrantOut,
     JobList,
     Liveness,
@@ -107,6 +108,30 @@ def unauthorized(path: str) -> ResponseSpec:
             path,
         ),
         description="No valid bearer token (problem+json)",
+    )
+
+
+def _token_required(action: str, path: str) -> Example:
+    return problem(
+        403,
+        "token_required",
+        "Bearer token required",
+        f"{action} needs a bearer token; API keys are refused here, whatever their scope.",
+        path,
+    )
+
+
+def insufficient_scope(action: str, path: str) -> ResponseSpec:
+    return problems(
+        problem(
+            403,
+            "insufficient_scope",
+            "Insufficient scope",
+            f"{action} needs a bearer token or an API key with the 'manage' scope; this key's scope is 'basic'.",
+            path,
+            requiredScope="manage",
+        ),
+        description="An API key of the default `basic` scope (problem+json)",
     )
 
 
@@ -409,6 +434,7 @@ SUBSCRIPTION_GRANTED: dict[str, Any] = {
     "plan": "pro",
     "paymentId": "midtrans-ORDER-20250601-0042",
     "granted": True,
+    "grantedBy": "ops",
     "subscription": {
         **SUBSCRIPTION["subscription"],
         "plan": "pro",
@@ -691,7 +717,8 @@ SUBSCRIPTION_GRANT_RESPONSES = {
         problem(
             403, "forbidden", "Forbidden", "Granting a subscription needs an admin token.", "/subscriptions/grants"
         ),
-        description="Not an admin (problem+json)",
+        _token_required("Granting a subscription", "/subscriptions/grants"),
+        description="Not an admin, or an admin's API key instead of a bearer token (problem+json)",
     ),
     409: problems(
         problem(
@@ -739,19 +766,63 @@ CANCEL_SUBSCRIPTION_RESPONSES = {
 GRANT_RESPONSES = {
     201: ok(
         GrantOut,
-        Example(id="granted", value={"userId": "alice", "credits": 500, "granted": True, "balance": 1497}),
+        Example(
+            id="granted",
+            value={"userId": "alice", "credits": 500, "granted": True, "balance": 1497, "grantedBy": "ops"},
+        ),
         Example(
             id="replayed",
             summary="Same grantId again: nothing added",
-            value={"userId": "alice", "credits": 500, "granted": False, "balance": 1497},
+            value={"userId": "alice", "credits": 500, "granted": False, "balance": 1497, "grantedBy": "ops"},
         ),
         description="Granted (or already granted under this `grantId`)",
     ),
     403: problems(
         problem(403, "forbidden", "Forbidden", "Granting credits needs an admin token.", "/credits/grants"),
-        description="Not an admin (problem+json)",
+        _token_required("Granting credits", "/credits/grants"),
+        description="Not an admin, or an admin's API key instead of a bearer token (problem+json)",
     ),
     400: bad_request("POST", "/credits/grants", "credits", "Expected `int`, got `str`", "body"),
+}
+
+LIST_GRANTS_RESPONSES = {
+    200: ok(
+        GrantList,
+        Example(
+            id="grants",
+            value={
+                "grants": [
+                    {
+                        "id": "0c5e3f1a-7b2d-4e9c-8a61-5d4f2b3c1e07",
+                        "userId": "alice",
+                        "credits": 500,
+                        "reason": "invoice 2025-0042",
+                        "entryKey": "grant:invoice-2025-0042",
+                        "grantedBy": "ops",
+                        "grantedVia": "token",
+                        "createdAt": "2025-06-01T09:00:00.123456Z",
+                    },
+                    {
+                        "id": "6a2b8d4e-1c3f-4a5b-9e7d-0f1a2b3c4d5e",
+                        "userId": "alice",
+                        "credits": 1000,
+                        "reason": "manual grant",
+                        "entryKey": "grant:2f9e1c7a-3b4d-4e5f-8a9b-0c1d2e3f4a5b",
+                        "grantedBy": "root",
+                        "grantedVia": "cli",
+                        "createdAt": "2025-05-30T17:12:00.654321Z",
+                    },
+                ],
+                "limit": 50,
+            },
+        ),
+        description="Newest first",
+    ),
+    403: problems(
+        problem(403, "forbidden", "Forbidden", "Listing grants needs an admin token.", "/credits/grants"),
+        _token_required("Listing grants", "/credits/grants"),
+        description="Not an admin, or an admin's API key instead of a bearer token (problem+json)",
+    ),
 }
 
 CREATE_JOB_RESPONSES = {
@@ -1003,6 +1074,7 @@ CREATE_WEBHOOK_SECRET_RESPONSES = {
         description="The new secret: store it now, it is never shown again (`Cache-Control: no-store`)",
     ),
     401: unauthorized("/webhooks/secret"),
+    403: insufficient_scope("Rotating the webhook signing secret", "/webhooks/secret"),
 }
 
 GET_WEBHOOK_SECRET_RESPONSES = {
@@ -1079,10 +1151,18 @@ API_KEY: dict[str, Any] = {
     "id": _KEY_ID,
     "prefix": "bgr_Q2x9mT0a",
     "name": "nightly export",
+    "scope": "basic",
     "createdAt": "2025-06-01T09:30:00.123456Z",
     "lastUsedAt": "2025-06-02T04:00:12.004211Z",
 }
-API_KEY_EXAMPLES = [Example(id="named", summary="A key with a label", value={"name": "nightly export"})]
+API_KEY_EXAMPLES = [
+    Example(id="named", summary="A key with a label", value={"name": "nightly export"}),
+    Example(
+        id="manage",
+        summary="A key that may also rotate the webhook secret and revoke other keys",
+        value={"name": "key rotation job", "scope": "manage"},
+    ),
+]
 
 CREATE_API_KEY_RESPONSES = {
     201: ok(
@@ -1095,13 +1175,7 @@ CREATE_API_KEY_RESPONSES = {
         description="Created: store `key` now, it is never shown again",
     ),
     403: problems(
-        problem(
-            403,
-            "forbidden",
-            "Forbidden",
-            "API keys are created with a bearer token, not with another API key.",
-            "/api-keys",
-        ),
+        _token_required("Creating an API key", "/api-keys"),
         description="Sent with an API key instead of a bearer token (problem+json)",
     ),
     409: problems(
@@ -1131,6 +1205,7 @@ REVOKE_API_KEY_RESPONSES = {
         ),
         description="No such active key of the caller's (problem+json)",
     ),
+    403: insufficient_scope("Revoking another API key", f"/api-keys/{_KEY_ID}"),
 }
 
 

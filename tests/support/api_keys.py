@@ -13,8 +13,12 @@ def key_header(key: str) -> dict[str, str]:
     return {"X-Api-Key": key}
 
 
-async def create_key(client: AsyncTestClient, user: User, name: str = "") -> dict[str, Any]:  # type: ignore[type-arg]
-    r = await client.post(API + "/api-keys", json={"name": name} if name else None, headers=user.headers)
+async def create_key(client: AsyncTestClient, user: User, name: str = "", scope: str = "") -> dict[str, Any]:  # type: ignore[type-arg]
+    """Created with the user's bearer token; ``scope`` empty leaves the service's default."""
+    sent = {"name": name} if name else {}
+    if scope:
+        sent["scope"] = scope
+    r = await client.post(API + "/api-keys", json=sent or None, headers=user.headers)
     assert r.status_code == 201, r.text
     body: dict[str, Any] = r.json()
     return body

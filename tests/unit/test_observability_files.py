@@ -69,3 +69,22 @@ def test_dashboard_parses_and_queries_exported_series() -> None:
         "bgremover_model_available",
     ):
         assert name in shown, name
+
+
+def test_prometheus_scrapes_the_api_on_its_internal_port_with_the_bearer_token() -> None:
+    """The API's ``/metrics`` is not on its public port in the compose deployment: Prometheus scrapes the
+    internal ``METRICS_PORT`` compose sets, sending ``METRICS_TOKEN`` as a bearer token."""
+    config: dict[str, Any] = yaml.safe_load((ROOT / "docs/prometheus/prometheus.yml").read_text())
+    compose: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    api_env = compose["services"]["api"]["environment"]
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    api = jobs["bgremover-api"]
+    assert api["authorization"]["type"] == "Bearer" and api["authorization"]["credentials_file"]
+    internal_port = re.fullmatch(r"\$\{METRICS_PORT:-(\d+)\}", api_env["METRICS_PORT"])
+    assert internal_port, api_env["METRICS_PORT"]
+    assert api["static_configs"][0]["targets"] == [f"api:{internal_port[1]}"]
+    # published ports are the API's own, never the metrics listener's
+    assert all(internal_port[1] not in str(port) for port in compose["services"]["api"].get("ports", []))
+    worker_port = re.fullmatch(r"\$\{WORKER_METRICS_PORT:-(\d+)\}", api_env["WORKER_METRICS_PORT"])
+    assert worker_port and jobs["bgremover-worker"]["static_configs"][0]["targets"] == [f"worker:{worker_port[1]}"]
+    assert config["rule_files"] == ["alerts.yml"]

@@ -1,21 +1,25 @@
 """Granting credits is printing money: only a user the operator listed in ``ADMIN_USERS`` may do it.
 
 A ``scope: admin`` claim is whatever the token's signer wrote; with the old rule a token signed with
-the public development secret and that claim granted itself 10,000,000 credits.
+the public development secret and that claim granted itself 10,000,000 credits. And only with a
+short-lived token: an admin's API key is refused, and every grant records who made it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from core.settings import Settings
+from tests.support.processes import run_module
 from tests.support.tokens import auth, token
 
 API = "/api/background-remover"
@@ -84,3 +88,83 @@ async def test_credits_cannot_be_granted_to_a_user_id_no_token_can_name(
     r = await ops_client.post(GRANTS, json={"userId": target, "credits": 5}, headers=auth(token(settings, "ops")))
     assert r.status_code == 422, r.text
     assert r.json()["code"] == "invalid_options"
+
+
+async def _api_key(client: AsyncTestClient[Litestar], settings: Settings, user: str, scope: str) -> str:
+    r = await client.post(
+        API + "/api-keys", json={"name": "ops laptop", "scope": scope}, headers=auth(token(settings, user))
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["key"])
+
+
+@pytest.mark.parametrize("scope", ["basic", "manage"])
+async def test_an_admins_api_key_grants_nothing(
+    ops_client: AsyncTestClient[Litestar], settings: Settings, migrated_db: str, scope: str
+) -> None:
+    """An API key never expires: a leaked admin key granted 1,000,000 credits a call. Whatever its scope,
+    it is ``403 token_required`` on every admin route, and nothing is stored."""
+    key = {"X-Api-Key": await _api_key(ops_client, settings, "ops", scope)}
+    user = _user()
+    r = await ops_client.post(GRANTS, json={"userId": user, "credits": 1_000_000}, headers=key)
+    assert r.status_code == 403, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "token_required"
+    assert await _balance(ops_client, settings, user) == 0
+
+    plan = {"userId": user, "plan": "pro", "paymentId": f"leaked-{user}"}
+    r = await ops_client.post(API + "/subscriptions/grants", json=plan, headers=key)
+    assert r.status_code == 403 and r.json()["code"] == "token_required", r.text
+    subscription = await ops_client.get(API + "/subscription", headers=auth(token(settings, user)))
+    assert subscription.json() == {"subscription": None}
+
+    listing = await ops_client.get(GRANTS, headers=key)
+    assert listing.status_code == 403 and listing.json()["code"] == "token_required"
+    # the same admin with a token still can
+    ok = await ops_client.post(GRANTS, json={"userId": user, "credits": 5}, headers=auth(token(settings, "ops")))
+    assert ok.status_code == 201, ok.text
+
+
+async def test_every_grant_records_who_made_it(
+    ops_client: AsyncTestClient[Litestar], settings: Settings, migrated_db: str
+) -> None:
+    user = _user()
+    admin = auth(token(settings, "ops"))
+    r = await ops_client.post(GRANTS, json={"userId": user, "credits": 50, "reason": "invoice 7"}, headers=admin)
+    assert r.status_code == 201 and r.json()["grantedBy"] == "ops", r.text
+    paid = {"userId": user, "plan": "starter", "paymentId": f"midtrans-{user}"}
+    r = await ops_client.post(API + "/subscriptions/grants", json=paid, headers=admin)
+    assert r.status_code == 201 and r.json()["grantedBy"] == "ops", r.text
+    done = await asyncio.to_thread(
+        run_module, "db.admin", "grant", "--user", user, "--credits", "7", "--reason", "goodwill", "--by", "root"
+    )
+    assert done.returncode == 0, done.stderr
+
+    r = await ops_client.get(GRANTS, params={"userId": user}, headers=admin)
+    assert r.status_code == 200, r.text
+    listed = [(g["credits"], g["reason"], g["grantedBy"], g["grantedVia"]) for g in r.json()["grants"]]
+    assert listed == [
+        (7, "goodwill", "root", "cli"),
+        (990, f"payment midtrans-{user} for the starter plan", "ops", "token"),
+        (50, "invoice 7", "ops", "token"),
+    ]
+    # the ledger itself holds the actor, not only the answer
+    conn = await asyncpg.connect(migrated_db)
+    try:
+        rows = await conn.fetch(
+            "SELECT actor_user_id, actor_method FROM credit_ledger WHERE user_id = $1 AND kind = 'grant'", user
+        )
+    finally:
+        await conn.close()
+    assert sorted((r["actor_user_id"], r["actor_method"]) for r in rows) == [
+        ("ops", "token"),
+        ("ops", "token"),
+        ("root", "cli"),
+    ]
+    printed = await asyncio.to_thread(run_module, "db.admin", "grants", "--user", user)
+    assert printed.returncode == 0, printed.stderr
+    assert "+7  by root via cli  goodwill" in printed.stdout
+    assert "+50  by ops via token  invoice 7" in printed.stdout
+    # a user's own token sees no one's grants
+    denied = await ops_client.get(GRANTS, params={"userId": user}, headers=auth(token(settings, user)))
+    assert denied.status_code == 403 and denied.json()["code"] == "forbidden"

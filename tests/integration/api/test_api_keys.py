@@ -49,7 +49,8 @@ async def test_the_list_never_shows_the_key(client: Client, make_user: MakeUser)
     listed = r.json()["apiKeys"]
     assert [k["id"] for k in listed] == [first["id"], second["id"]]
     assert [k["name"] for k in listed] == ["one", ""]
-    assert set(listed[0]) == {"id", "prefix", "name", "createdAt", "lastUsedAt"}
+    assert set(listed[0]) == {"id", "prefix", "name", "scope", "createdAt", "lastUsedAt"}
+    assert [k["scope"] for k in listed] == ["basic", "basic"]
     assert first["key"] not in r.text and second["key"] not in r.text
     # used once: the list says when
     await client.get(API + "/credits/balance", headers=key_header(first["key"]))
@@ -112,7 +113,11 @@ async def test_an_api_key_cannot_create_keys(client: Client, make_user: MakeUser
     created = await create_key(client, user)
     r = await client.post(API + "/api-keys", headers=key_header(created["key"]))
     assert r.status_code == 403
-    assert r.json()["code"] == "forbidden"
+    assert r.json()["code"] == "token_required"
+    # not even a manage key can make one
+    manage = await create_key(client, user, scope="manage")
+    r = await client.post(API + "/api-keys", json={"scope": "manage"}, headers=key_header(manage["key"]))
+    assert r.status_code == 403 and r.json()["code"] == "token_required"
     # listing and revoking with a key are fine (a leaked key can be revoked by itself)
     assert (await client.get(API + "/api-keys", headers=key_header(created["key"]))).status_code == 200
     revoked = await client.delete(f"{API}/api-keys/{created['id']}", headers=key_header(created["key"]))
@@ -171,4 +176,67 @@ async def test_make_api_key_prints_a_working_key(client: Client, make_user: Make
     r = await client.get(API + "/credits/balance", headers=key_header(key))
     assert r.json() == {"balance": 7, "userId": user.id}
     listed = (await client.get(API + "/api-keys", headers=user.headers)).json()["apiKeys"]
-    assert [k["name"] for k in listed] == ["created with make api-key"]
+    assert [(k["name"], k["scope"]) for k in listed] == [("created with make api-key", "basic")]
+
+    wider = await asyncio.to_thread(run_module, "db.admin", "api-key", "--user", user.id, "--scope", "manage")
+    assert wider.returncode == 0, wider.stderr
+    listed = (await client.get(API + "/api-keys", headers=user.headers)).json()["apiKeys"]
+    assert [k["scope"] for k in listed] == ["basic", "manage"]
+    refused = await asyncio.to_thread(run_module, "db.admin", "api-key", "--user", user.id, "--scope", "admin")
+    assert refused.returncode == 2 and "--scope" in refused.stderr
+
+
+async def test_a_default_key_cannot_rotate_the_webhook_secret_or_revoke_other_keys(
+    client: Client, make_user: MakeUser
+) -> None:
+    """A leaked key used to rotate the webhook secret (its holder then signs deliveries the receiver
+    trusts) and revoke the owner's other keys. A ``basic`` key does the work it was made for, and revokes
+    itself; the rest is ``403 insufficient_scope`` and changes nothing."""
+    user = await make_user(10)
+    leaked, other = await create_key(client, user, name="leaked"), await create_key(client, user, name="ci")
+    secret = await client.post(API + "/webhooks/secret", headers=user.headers)
+    fingerprint = (await client.get(API + "/webhooks/secret", headers=user.headers)).json()["fingerprint"]
+
+    rotated = await client.post(API + "/webhooks/secret", headers=key_header(leaked["key"]))
+    assert rotated.status_code == 403, rotated.text
+    assert rotated.headers["content-type"].startswith("application/problem+json")
+    assert rotated.json()["code"] == "insufficient_scope" and rotated.json()["requiredScope"] == "manage"
+    assert secret.json()["secret"] not in rotated.text
+    after = await client.get(API + "/webhooks/secret", headers=key_header(leaked["key"]))
+    assert after.status_code == 200 and after.json()["fingerprint"] == fingerprint
+
+    revoked = await client.delete(f"{API}/api-keys/{other['id']}", headers=key_header(leaked["key"]))
+    assert revoked.status_code == 403 and revoked.json()["code"] == "insufficient_scope"
+    assert (await client.get(API + "/credits/balance", headers=key_header(other["key"]))).status_code == 200
+    # unknown ids get the same answer: a basic key learns nothing about which ids exist
+    unknown = await client.delete(f"{API}/api-keys/{uuid.uuid4()}", headers=key_header(leaked["key"]))
+    assert unknown.status_code == 403
+
+    # what a basic key is for still works
+    assert (await client.get(API + "/jobs", headers=key_header(leaked["key"]))).status_code == 200
+    assert (await client.get(API + "/stats", headers=key_header(leaked["key"]))).status_code == 200
+    assert (await client.get(API + "/api-keys", headers=key_header(leaked["key"]))).status_code == 200
+    assert leaked["scope"] == "basic"
+    itself = await client.delete(f"{API}/api-keys/{leaked['id']}", headers=key_header(leaked["key"]))
+    assert itself.status_code == 200
+    assert (await client.get(API + "/credits/balance", headers=key_header(leaked["key"]))).status_code == 401
+
+
+async def test_a_manage_key_is_made_only_when_a_token_asks_for_it(client: Client, make_user: MakeUser) -> None:
+    user = await make_user(0)
+    manage = await create_key(client, user, name="rotation job", scope="manage")
+    other = await create_key(client, user)
+    assert (manage["scope"], other["scope"]) == ("manage", "basic")
+    listed = (await client.get(API + "/api-keys", headers=user.headers)).json()["apiKeys"]
+    assert [k["scope"] for k in listed] == ["manage", "basic"]
+
+    rotated = await client.post(API + "/webhooks/secret", headers=key_header(manage["key"]))
+    assert rotated.status_code == 201, rotated.text
+    assert rotated.json()["secret"].startswith("whsec_")
+    revoked = await client.delete(f"{API}/api-keys/{other['id']}", headers=key_header(manage["key"]))
+    assert revoked.status_code == 200, revoked.text
+
+    unknown = await client.post(API + "/api-keys", json={"scope": "admin"}, headers=user.headers)
+    assert unknown.status_code == 400, unknown.text
+    assert unknown.headers["content-type"].startswith("application/problem+json")
+    assert unknown.json()["code"] == "validation_error"

@@ -16,7 +16,7 @@ import pytest
 
 from core.settings import DEV_SIGNED_URL_SECRET
 from core.webhooks import generate_secret
-from tests.support.processes import ROOT, env_with
+from tests.support.processes import ROOT, env_with, free_port
 
 API_FACTORY = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--port", "0"]
 API_SERVER = [sys.executable, "-m", "api.server", "--port", "0"]
@@ -25,6 +25,7 @@ STRONG = {
     "JWT_SECRET": secrets.token_urlsafe(48),
     "WEBHOOK_SECRET": generate_secret(),
     "SIGNED_URL_SECRET": secrets.token_urlsafe(48),
+    "METRICS_TOKEN": secrets.token_hex(32),
 }
 
 
@@ -86,3 +87,22 @@ def test_safe_production_settings_build_both_processes() -> None:
     result = _start([sys.executable, "-c", probe], _env())
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "built"
+
+
+def test_production_without_a_metrics_token_refuses_to_start_unless_metrics_have_their_own_port() -> None:
+    """``/metrics`` used to be public in production by default: queue depth and the oldest job's age,
+    the timing signal for flooding the synchronous routes. Without ``METRICS_TOKEN`` the API now refuses
+    to start, unless ``METRICS_PORT`` serves metrics on an internal listener instead; the worker, which
+    serves no API metrics, is not concerned."""
+    for command in (API_SERVER, API_FACTORY):
+        result = _start(command, _env(METRICS_TOKEN=None))
+        assert result.returncode != 0, result.stderr
+        assert "refuses to start" in result.stderr and "METRICS_TOKEN" in result.stderr, result.stderr
+        assert "METRICS_PORT" in result.stderr
+    probe = "from api.app import create_app; create_app(); print('built')"
+    built = _start([sys.executable, "-c", probe], _env(METRICS_TOKEN=None, METRICS_PORT=str(free_port())))
+    assert built.returncode == 0, built.stderr
+    worker = (
+        "from core.settings import get_settings; from worker.runner import create_worker; create_worker(get_settings())"
+    )
+    assert _start([sys.executable, "-c", worker], _env(METRICS_TOKEN=None)).returncode == 0

@@ -46,8 +46,11 @@ async def test_a_completed_jobs_download_link_needs_no_token(api, make_user, run
     assert r.headers["content-disposition"].startswith("attachment")
     assert r.headers["cache-control"].startswith("private, max-age=")
     assert Image.open(io.BytesIO(r.content)).mode == "RGBA"
+    # a browser must never sniff a user's pixels into HTML or script on the API's origin
+    assert r.headers["x-content-type-options"] == "nosniff"
     with_token = await api.get(job["links"]["result"], headers=user.headers)
     assert with_token.content == r.content
+    assert with_token.headers["x-content-type-options"] == "nosniff"
 
     # the same link in the list, and the same one again on the next poll (stable ETag)
     listed = (await api.get(API + "/jobs", headers=user.headers)).json()["jobs"][0]

@@ -89,3 +89,22 @@ def test_production_refuses_and_development_only_warns(caplog: pytest.LogCapture
 def test_admin_users_are_a_set_of_trimmed_ids() -> None:
     assert dataclasses.replace(Settings(), admin_users=" ops, ,billing-bot ").admin_user_ids == {"ops", "billing-bot"}
     assert dataclasses.replace(Settings(), admin_users="").admin_user_ids == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("metrics_token", "metrics_port", "refused"),
+    [("", 0, True), ("t" * 32, 0, False), ("", 9100, False), ("t" * 32, 9100, False)],
+    ids=["no token, public port", "token", "own port", "token and own port"],
+)
+def test_the_api_needs_a_metrics_token_or_a_metrics_port_in_production(
+    metrics_token: str, metrics_port: int, refused: bool
+) -> None:
+    settings = _production(metrics_token=metrics_token, metrics_port=metrics_port)
+    problems = settings.api_production_problems()
+    assert (len(problems) == 1 and "METRICS_TOKEN" in problems[0] and "METRICS_PORT" in problems[0]) is refused
+    # the worker serves no API metrics: its check does not ask
+    assert settings.production_problems() == []
+    if refused:
+        with pytest.raises(UnsafeSettings):
+            settings.check_production(logging.getLogger("test"), api=True)
+        settings.check_production(logging.getLogger("test"))

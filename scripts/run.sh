@@ -9,10 +9,23 @@ LOG_DIR=${LOG_DIR:-var/log}
 export BGREMOVER_ENV=${BGREMOVER_ENV:-development}
 mkdir -p "$LOG_DIR"
 
-trap 'echo; echo "stopping API and worker"; kill 0' INT TERM EXIT
+# Stop our two children only, once: `kill 0` also signalled make and this shell (the trap ran again and
+# make died with a segmentation fault). The trap is cleared first so the EXIT after it does not re-enter.
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo
+  echo "stopping API and worker"
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+  exit 0
+}
+trap stop INT TERM EXIT
 
 "$PY" -m api.server --host "$HOST" --port "$PORT" >"$LOG_DIR/api.log" 2>&1 &
+pids+=($!)
 WORKER_METRICS_PORT=${WORKER_METRICS_PORT:-9101} "$PY" -m worker >"$LOG_DIR/worker.log" 2>&1 &
+pids+=($!)
 
 for _ in $(seq 1 60); do
   if curl -fsS "http://$HOST:$PORT/api/background-remover/health/live" >/dev/null 2>&1; then break; fi

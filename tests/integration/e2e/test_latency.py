@@ -4,7 +4,6 @@ big batch does not hold up another user's single job."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -13,7 +12,6 @@ import httpx
 import pytest
 from arq.connections import ArqRedis
 
-from api.final_signals import MAX_LONG_POLLS_PER_USER, FinalSignals
 from core.settings import Settings
 from core.tasks import Lane, fair_scores, job_arq_id
 from tests.support.api_client import API, submit
@@ -128,15 +126,3 @@ async def test_lanes_take_turns_and_a_newcomer_starts_at_the_head(settings: Sett
     assert single < own < third <= batch[1]  # newcomers at the head keep their order of arrival
     [later] = await fair_scores(queue, name, "alice", Lane.BATCH, 1, 3000)
     assert later > batch[-1]  # more of alice's batch work joins the end of her lane
-
-
-def test_one_user_cannot_hold_every_connection_with_long_polls(settings: Settings) -> None:
-    signals = FinalSignals(settings)
-    with contextlib.ExitStack() as stack:
-        held = [stack.enter_context(signals.long_poll_slot("greedy")) for _ in range(MAX_LONG_POLLS_PER_USER)]
-        assert all(held)
-        with signals.long_poll_slot("greedy") as one_more, signals.long_poll_slot("other") as others:
-            assert not one_more  # answered at once, as a plain poll
-            assert others
-    with signals.long_poll_slot("greedy") as again:
-        assert again

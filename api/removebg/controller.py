@@ -69,8 +69,9 @@ class RemoveBgController(Controller):
         `image_file_b64`), a urlencoded form or JSON (`image_file_b64`), and remove.bg's option fields.
         Answers the image (headers `X-Credits-Charged`, `X-Width`, `X-Height`, `X-Type`, `X-Foreground-*`),
         or `{"data": {"result_b64", "foreground_*"}}` with `Accept: application/json`. Errors are
-        `{"errors": [{"title", "code", "detail"}]}` (400 input, 402 credits, 403 key, 429 rate);
-        504 `timeout` after `REMOVEBG_WAIT_S`. Mapping of every parameter: docs/compat.md."""
+        `{"errors": [{"title", "code", "detail"}]}` (400 input, 402 credits, 403 key, 429 rate, also at once
+        when the account already has `MAX_WAITS_PER_USER` calls waiting); 504 `timeout` after
+        `REMOVEBG_WAIT_S`; 503 when the server restarts. Mapping of every parameter: docs/compat.md."""
         settings: Settings = request.app.state.settings
         slots: WaitSlots = request.app.state.wait_slots
         with slots.slot(request.user.user_id) as slot:

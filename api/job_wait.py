@@ -75,14 +75,10 @@ class WaitSlots:
     def __init__(self, settings: Settings) -> None:
         self.per_user = settings.max_waits_per_user
         # a fifth of the connections stays for everything that does not wait (submissions, plain polls)
-        self.total = max(1, min(settings.max_waits, settings.max_connections - settings.max_connections // 5))
+        self.total = max(1, min(settings.max_waits, settings.max_connections * 4 // 5))
         self._held: dict[str, int] = defaultdict(int)
         self._count = 0
         self._stopping = asyncio.Event()
-
-    @property
-    def held(self) -> int:
-        return self._count
 
     @property
     def stopping(self) -> bool:
@@ -173,6 +169,17 @@ async def _until_gone(request: Request[Any, Any, Any]) -> None:
         await asyncio.Event().wait()
 
 
+def _end(row: _Finishing, *, gone: bool, stopping: bool, left_s: float) -> WaitEnd | None:
+    """Why the wait ends now (a final row wins over everything else), or None to wait on."""
+    if not row.unfinished:
+        return WaitEnd.FINAL
+    if gone:
+        return WaitEnd.DISCONNECTED
+    if stopping:
+        return WaitEnd.STOPPING
+    return WaitEnd.TIMED_OUT if left_s <= 0 else None
+
+
 async def _wait(
     request: Request[Any, Any, Any], kind: str, object_id: object, read: Callable[[], Awaitable[R]], timeout_s: float
 ) -> Waited[R]:
@@ -188,17 +195,7 @@ async def _wait(
             try:
                 row = await read()
                 left = deadline - time.monotonic()
-                end = (
-                    WaitEnd.FINAL
-                    if not row.unfinished
-                    else WaitEnd.DISCONNECTED
-                    if gone.done()
-                    else WaitEnd.STOPPING
-                    if stopping.done()
-                    else WaitEnd.TIMED_OUT
-                    if left <= 0
-                    else None
-                )
+                end = _end(row, gone=gone.done(), stopping=stopping.done(), left_s=left)
                 if end is not None:
                     return Waited(row, end, time.monotonic() - started)
                 await asyncio.wait(

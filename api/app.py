@@ -33,6 +33,7 @@ from api.controllers.signed import SignedFileController, before_signed_request
 from api.controllers.webhooks import WebhookController
 from api.cors import cors_config
 from api.final_signals import FinalSignals
+from api.job_wait import WaitSlots, stopping_with_the_server
 from api.limits import RateLimiter
 from api.lumiku.routes import LumikuAccountController, LumikuBatchController, LumikuRemoveController
 from api.metrics import metrics_route
@@ -99,7 +100,8 @@ def _lifespan(settings: Settings) -> Any:
         # which otherwise show up as latency spikes under load.
         gc.freeze()
         try:
-            yield
+            with stopping_with_the_server(app.state.wait_slots):
+                yield
         finally:
             if listener is not None:
                 await listener.stop()
@@ -191,6 +193,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app.state.url_signer = UrlSigner.from_settings(settings)
     app.state.enqueuer = Enqueuer(settings)
     app.state.final_signals = FinalSignals(settings)
+    app.state.wait_slots = WaitSlots(settings)
     app.state.rate_limiter = RateLimiter(settings)
     app.state.schema_gate = SchemaGate(settings.database_url, timeout_s=min(settings.db_timeout_s, 5.0))
     return app

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Iterator
 
 from redis.asyncio import Redis
 
@@ -30,10 +29,6 @@ RECHECK_DISCONNECTED_S = 1.0
 
 _RECONNECT_S = 1.0
 
-MAX_LONG_POLLS_PER_USER = 20
-"""Long polls one user may have waiting in one API process: each holds a connection (``MAX_CONNECTIONS``
-bounds them all), so one client must not take them all. More are answered at once, as plain polls."""
-
 
 class FinalSignals:
     def __init__(self, settings: Settings) -> None:
@@ -42,7 +37,6 @@ class FinalSignals:
         self._waiters: dict[str, set[asyncio.Future[None]]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self._subscribed: asyncio.Event | None = None
-        self._long_polls: dict[str, int] = defaultdict(int)
 
     @property
     def connected(self) -> bool:
@@ -51,20 +45,6 @@ class FinalSignals:
     @property
     def recheck_s(self) -> float:
         return RECHECK_CONNECTED_S if self.connected else RECHECK_DISCONNECTED_S
-
-    @contextlib.contextmanager
-    def long_poll_slot(self, user_id: str) -> Iterator[bool]:
-        """True while the caller may hold a long poll open; False when the user has too many already."""
-        if self._long_polls[user_id] >= MAX_LONG_POLLS_PER_USER:
-            yield False
-            return
-        self._long_polls[user_id] += 1
-        try:
-            yield True
-        finally:
-            self._long_polls[user_id] -= 1
-            if not self._long_polls[user_id]:
-                del self._long_polls[user_id]
 
     async def register(self, kind: str, object_id: object) -> asyncio.Future[None]:
         """A future resolved when ``kind:object_id`` is announced; pass it to :meth:`release` when done."""

@@ -20,26 +20,31 @@ from core.settings import Settings
 
 log = logging.getLogger("bgremover.api")
 
-# KEYS[1] bucket; ARGV: capacity, refill per second, now (s), cost. Returns {allowed, tokens*1000, wait_ms}.
+# KEYS[1] bucket; ARGV: capacity, refill per second, now (s), cost, forced (1: take the cost even from an
+# empty bucket, down to -capacity). Returns {allowed, tokens*1000, wait_ms}.
 _TOKEN_BUCKET = """
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
 local cost = tonumber(ARGV[4])
+local forced = tonumber(ARGV[5]) == 1
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(state[1]) or capacity
 local ts = tonumber(state[2]) or now
 tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
 local allowed = 0
 local wait = 0
-if tokens >= cost then
+if forced then
+  tokens = math.max(-capacity, tokens - cost)
+  allowed = 1
+elseif tokens >= cost then
   tokens = tokens - cost
   allowed = 1
 else
   wait = (cost - tokens) / rate
 end
 redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
-redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 1)
+redis.call('EXPIRE', KEYS[1], math.ceil(2 * capacity / rate) + 1)
 return {allowed, math.floor(tokens * 1000), math.ceil(wait * 1000)}
 """
 
@@ -73,18 +78,31 @@ class RateLimiter:
         """None when disabled or when Redis cannot answer (fail open)."""
         if not self.enabled:
             return None
+        return await self._take(redis, user_id, cost, forced=False)
+
+    async def charge_held_time(self, redis: Redis, user_id: str, held_s: float) -> None:
+        """Charge a request that held a connection for ``held_s`` and was then refunded (a synchronous
+        wait that timed out or lost its client) as many requests as the rate allows in that time, at
+        most one burst, even into debt: the refund must not make holding connections free."""
+        if not self.enabled:
+            return
+        cost = min(self.settings.rate_limit_burst, max(1, math.ceil(held_s * self.settings.rate_limit_per_s)))
+        await self._take(redis, user_id, cost, forced=True)
+
+    async def _take(self, redis: Redis, user_id: str, cost: int, *, forced: bool) -> Decision | None:
         capacity = max(self.settings.rate_limit_burst, cost)
         rate = self.settings.rate_limit_per_s
         try:
             if self._script is None:
                 self._script = redis.register_script(_TOKEN_BUCKET)
             allowed, tokens_milli, wait_ms = await self._script(
-                keys=[f"{self.settings.queue_name}:ratelimit:{user_id}"], args=[capacity, rate, time.time(), cost]
+                keys=[f"{self.settings.queue_name}:ratelimit:{user_id}"],
+                args=[capacity, rate, time.time(), cost, int(forced)],
             )
         except Exception as exc:
             log.warning("rate limiter unavailable (%r); letting the request through", exc)
             return None
-        remaining = int(tokens_milli) // 1000
+        remaining = max(0, int(tokens_milli) // 1000)
         return Decision(
             allowed=bool(allowed),
             limit=capacity,

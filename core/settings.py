@@ -304,6 +304,18 @@ class Settings:
     max_header_bytes: int = field(default_factory=lambda: _env_int("MAX_HEADER_BYTES", 16 * 1024))
     """An incomplete request head (request line and headers) larger than this is refused with 400."""
 
+    max_waits: int = field(default_factory=lambda: _env_int("MAX_WAITS", 400))
+    """Requests one API process holds open while they wait for a job (long polls, remove.bg, Lumiku's
+    ``POST /remove``), all users together; never more than 4/5 of ``MAX_CONNECTIONS``, so waits cannot
+    take the connections other requests need. More are answered at once."""
+
+    max_waits_per_user: int = field(default_factory=lambda: _env_int("MAX_WAITS_PER_USER", 20))
+    """Of those, what one user may hold in one API process."""
+
+    api_shutdown_grace_s: float = field(default_factory=lambda: _env_float("API_SHUTDOWN_GRACE_S", 8.0))
+    """After SIGTERM, requests still running this long are cancelled so that the API exits (waits end
+    at once anyway, with a retryable answer)."""
+
     max_api_keys_per_user: int = field(default_factory=lambda: _env_int("MAX_API_KEYS_PER_USER", 10))
     """Active (not revoked) API keys one user may hold; creating more is refused with 409."""
 

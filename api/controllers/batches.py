@@ -11,9 +11,8 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, HeaderParameter, QueryParameter
 
 from api.auth import Principal
-from api.final_signals import FinalSignals
 from api.form_fields import BATCH_FIELDS, refuse_unknown
-from api.job_wait import MAX_WAIT_S, wait_until_batch_final
+from api.job_wait import MAX_WAIT_S, WaitEnd, WaitSlots, wait_until_batch_final
 from api.lumiku.views import BatchDetail, batch_detail
 from api.schemas import BatchList
 from api.stored_files import stored_file
@@ -138,13 +137,16 @@ class BatchController(Controller):
         comes as soon as the batch is final (its ZIP built), or after N seconds with its progress. The
         batch (without `images`) is also under `batch`, which the original Lumiku frontend reads."""
         row = await own_batch(batch_id, request.user.user_id)
-        signals: FinalSignals = request.app.state.final_signals
-        with signals.long_poll_slot(request.user.user_id) as waiting:
-            if wait > 0 and waiting:
-                row = await wait_until_batch_final(signals, row, request.user.user_id, wait)
+        waited = False
+        if wait > 0:
+            slots: WaitSlots = request.app.state.wait_slots
+            with slots.slot(request.user.user_id) as slot:
+                if slot.granted:
+                    outcome = await wait_until_batch_final(request, row, wait)
+                    row, waited = outcome.row, outcome.end is not WaitEnd.STOPPING
         signer = request.app.state.url_signer
         body = batch_detail(batch_out(row, images=await batches.batch_images(row.id), signer=signer))
-        headers = {"Retry-After": "0" if wait > 0 and waiting else "2"} if row.unfinished else {}
+        headers = {"Retry-After": "0" if waited else "2"} if row.unfinished else {}
         return Response(content=body, headers=headers)
 
     @get(

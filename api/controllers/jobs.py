@@ -17,9 +17,8 @@ from litestar.params import Body, FromPath, HeaderParameter, QueryParameter
 
 from api.auth import Principal
 from api.cancellation import cancel_pending_job
-from api.final_signals import FinalSignals
 from api.form_fields import JOB_FIELDS, refuse_unknown
-from api.job_wait import MAX_WAIT_S, wait_until_final
+from api.job_wait import MAX_WAIT_S, WaitEnd, WaitSlots, wait_until_final
 from api.lumiku.views import JobDetail, job_detail
 from api.schemas import JobList
 from api.stored_files import stored_file
@@ -160,15 +159,18 @@ class JobController(Controller):
         delay. Without it, send the `ETag` back as `If-None-Match` to get `304 Not Modified` while nothing
         changed; `Retry-After` suggests when to ask again while the job is pending or processing (0 after
         a long poll). The same job is also under `job`, the envelope the original Lumiku backend answered."""
-        signals: FinalSignals = request.app.state.final_signals
-        with signals.long_poll_slot(request.user.user_id) as waiting:
-            if wait > 0 and waiting:
-                row = await wait_until_final(signals, job_id, request.user.user_id, wait)
-            else:
-                row = await own_job(job_id, request.user.user_id)
+        waited = False
+        if wait > 0:
+            slots: WaitSlots = request.app.state.wait_slots
+            with slots.slot(request.user.user_id) as slot:
+                if slot.granted:
+                    outcome = await wait_until_final(request, job_id, wait)
+                    row, waited = outcome.row, outcome.end is not WaitEnd.STOPPING
+        if not waited:
+            row = await own_job(job_id, request.user.user_id)
         body = job_detail(job_out(row, request.app.state.url_signer))
         etag = _etag(body)
-        headers = {"ETag": etag, "Cache-Control": "no-cache", **_poll_headers(row.status, waited=wait > 0 and waiting)}
+        headers = {"ETag": etag, "Cache-Control": "no-cache", **_poll_headers(row.status, waited=waited)}
         if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
             return Response(content=None, status_code=304, headers=headers)
         return Response(content=body, headers=headers)

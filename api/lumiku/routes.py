@@ -21,7 +21,8 @@ from litestar.params import Body, FromPath, HeaderParameter
 from api.auth import Principal
 from api.controllers.batches import own_batch
 from api.controllers.billing import cancel_answer, subscribe_answer
-from api.job_wait import wait_until_final
+from api.controllers.jobs import own_job
+from api.job_wait import CLIENT_GONE_STATUS, WaitEnd, WaitSlots, cancel_abandoned, forget_body, wait_until_final
 from api.lumiku import forms
 from api.lumiku.views import (
     BatchEnvelope,
@@ -41,6 +42,7 @@ from api.submissions import Submissions, check_batch_size
 from api.web import lumiku_examples as ex
 from core.errors import ImageError, InvalidOptions, ResultExpired, ResultNotReady
 from core.pricing import batch_price, tier_credits
+from core.rows import JobRow
 from core.serialisers import API_PREFIX, batch_out, job_out
 from core.signed_urls import UrlSigner, batch_zip_path
 from core.statuses import JobStatus
@@ -63,25 +65,22 @@ def _key(idempotency_key: str | None) -> str | None:
 async def _remove(
     request: Request[Principal, Any, Any], submissions: Submissions, form: forms.SingleForm, key: str | None
 ) -> Response[Any]:
-    user_id = request.user.user_id
-    order = await submissions.order(user_id, form.tier, {}, None, images=1)
-    [upload] = await submissions.store(user_id, order, [form.image])
-    accepted = await submissions.accept_job(user_id, order, upload, key)
-    if accepted.background is not None:
-        await accepted.background()  # enqueue now, not after the answer: the answer waits for the worker
-    job_id = uuid.UUID(str(accepted.content["id"]))
-    settings = submissions.settings
-    row = await wait_until_final(request.app.state.final_signals, job_id, user_id, settings.lumiku_wait_s)
+    slots: WaitSlots = request.app.state.wait_slots
+    with slots.slot(request.user.user_id) as slot:
+        job_id = await _submit(request, submissions, form, key)
+        forget_body(request)
+        if not slot.granted:  # no room to wait: the job is under way all the same, as after a long queue
+            return _under_way(request, await own_job(job_id, request.user.user_id))
+        waited = await wait_until_final(request, job_id, submissions.settings.lumiku_wait_s)
+    row = waited.row
+    if waited.end is WaitEnd.DISCONNECTED:
+        await cancel_abandoned(request, waited, reason="the client went away")
+        return Response(content=None, status_code=CLIENT_GONE_STATUS)
+    if row.unfinished:  # timed out, or the server is restarting: the client polls the job
+        return _under_way(request, row)
     job = job_view(job_out(row, request.app.state.url_signer))
     if row.status is JobStatus.COMPLETED:
         return Response(JobEnvelope(message="Background removed successfully", job=job), status_code=200)
-    location = f"{API_PREFIX}/jobs/{job_id}"
-    if row.unfinished:
-        return Response(
-            JobEnvelope(message=f"Background removal is still in progress; poll GET {location}", job=job),
-            status_code=202,
-            headers={"Location": location, "Retry-After": "1"},
-        )
     code = row.error_code or "processing_failed"
     return problem_response(
         request,
@@ -90,6 +89,32 @@ async def _remove(
         title="Background removal failed",
         detail=row.error_message or "The image could not be processed; nothing was charged.",
         job=msgspec.to_builtins(job),
+    )
+
+
+async def _submit(
+    request: Request[Principal, Any, Any], submissions: Submissions, form: forms.SingleForm, key: str | None
+) -> uuid.UUID:
+    """The job's id; the upload is closed (its buffer freed) whatever else still refers to it."""
+    user_id = request.user.user_id
+    try:
+        order = await submissions.order(user_id, form.tier, {}, None, images=1)
+        [upload] = await submissions.store(user_id, order, [form.image])
+    finally:
+        await form.image.close()
+    accepted = await submissions.accept_job(user_id, order, upload, key)
+    if accepted.background is not None:
+        await accepted.background()  # enqueue now, not after the answer: the answer waits for the worker
+    return uuid.UUID(str(accepted.content["id"]))
+
+
+def _under_way(request: Request[Principal, Any, Any], row: JobRow) -> Response[Any]:
+    location = f"{API_PREFIX}/jobs/{row.id}"
+    job = job_view(job_out(row, request.app.state.url_signer))
+    return Response(
+        JobEnvelope(message=f"Background removal is still in progress; poll GET {location}", job=job),
+        status_code=202,
+        headers={"Location": location, "Retry-After": "1"},
     )
 
 

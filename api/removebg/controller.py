@@ -20,7 +20,17 @@ from PIL import Image
 
 from api.auth import Principal
 from api.cancellation import cancel_pending_job
-from api.job_wait import wait_until_final
+from api.job_wait import (
+    CLIENT_GONE_STATUS,
+    SLOT_RETRY_AFTER_S,
+    SlotRefusal,
+    Waited,
+    WaitEnd,
+    WaitSlots,
+    cancel_abandoned,
+    forget_body,
+    wait_until_final,
+)
 from api.removebg import examples as ex
 from api.removebg.body import read_request
 from api.removebg.errors import error_for_code, removebg_error
@@ -59,27 +69,22 @@ class RemoveBgController(Controller):
         `image_file_b64`), a urlencoded form or JSON (`image_file_b64`), and remove.bg's option fields.
         Answers the image (headers `X-Credits-Charged`, `X-Width`, `X-Height`, `X-Type`, `X-Foreground-*`),
         or `{"data": {"result_b64", "foreground_*"}}` with `Accept: application/json`. Errors are
-        `{"errors": [{"title", "code", "detail"}]}` (400 input, 402 credits, 403 key, 429 rate);
-        504 `timeout` after `REMOVEBG_WAIT_S`. Mapping of every parameter: docs/compat.md."""
+        `{"errors": [{"title", "code", "detail"}]}` (400 input, 402 credits, 403 key, 429 rate, also at once
+        when the account already has `MAX_WAITS_PER_USER` calls waiting); 504 `timeout` after
+        `REMOVEBG_WAIT_S`; 503 when the server restarts. Mapping of every parameter: docs/compat.md."""
         settings: Settings = request.app.state.settings
-        user_id = request.user.user_id
-        key = check_key(idempotency_key) if idempotency_key is not None else None
-        incoming = await read_request(request, settings.max_image_bytes)
-        wanted = translate(incoming.params)
-        info = probe(incoming.image, settings)
-        fields = dict(wanted.options)
-        size = output_size(info.width, info.height, wanted.megapixels)
-        if size is not None:
-            fields["size"] = str(size)
-        order = await submissions.order(user_id, settings.removebg_tier, fields, None, images=1)
-        upload = UploadFile(content_type=info.media_type, filename=incoming.filename, file_data=incoming.image)
-        [stored] = await submissions.store(user_id, order, [upload])
-        accepted = await submissions.accept_job(user_id, order, stored, key)
-        if accepted.background is not None:
-            await accepted.background()  # enqueue now: this request waits for the job
-        job_id = uuid.UUID(str(accepted.content["id"]))
-        row = await wait_until_final(request.app.state.final_signals, job_id, user_id, settings.removebg_wait_s)
-        return await _answer(request, row, wanted.type)
+        slots: WaitSlots = request.app.state.wait_slots
+        with slots.slot(request.user.user_id) as slot:
+            if slot.refusal is not None:
+                # nothing is stored or charged; the body is read and dropped as it comes, because a
+                # client still sending it when the connection closes would never see the answer
+                async for _ in request.stream():
+                    pass
+                return _refused(slot.refusal)
+            job_id, kind = await _submit(request, submissions, idempotency_key)
+            forget_body(request)
+            waited = await wait_until_final(request, job_id, settings.removebg_wait_s)
+        return await _answer(request, waited, kind)
 
     @get(
         "/account",
@@ -109,10 +114,64 @@ class RemoveBgController(Controller):
         )
 
 
-async def _answer(request: Request[Principal, Any, Any], row: JobRow, kind: str) -> Response[Any]:
+async def _submit(
+    request: Request[Principal, Any, Any], submissions: Submissions, idempotency_key: str | None
+) -> tuple[uuid.UUID, str]:
+    """The job's id and the ``X-Type`` to answer: the upload and everything read from it end here."""
+    settings: Settings = request.app.state.settings
+    user_id = request.user.user_id
+    key = check_key(idempotency_key) if idempotency_key is not None else None
+    incoming = await read_request(request, settings.max_image_bytes)
+    wanted = translate(incoming.params)
+    info = probe(incoming.image, settings)
+    fields = dict(wanted.options)
+    size = output_size(info.width, info.height, wanted.megapixels)
+    if size is not None:
+        fields["size"] = str(size)
+    order = await submissions.order(user_id, settings.removebg_tier, fields, None, images=1)
+    upload = UploadFile(content_type=info.media_type, filename=incoming.filename, file_data=incoming.image)
+    try:
+        [stored] = await submissions.store(user_id, order, [upload])
+    finally:
+        await upload.close()
+    accepted = await submissions.accept_job(user_id, order, stored, key)
+    if accepted.background is not None:
+        await accepted.background()  # enqueue now: this request waits for the job
+    return uuid.UUID(str(accepted.content["id"])), wanted.type
+
+
+def _refused(refusal: SlotRefusal) -> Response[Any]:
+    if refusal is SlotRefusal.STOPPING:
+        return _stopping_error("The server is restarting; nothing was sent or charged. Retry in a moment.")
+    whose = "this account's" if refusal is SlotRefusal.USER_FULL else "the server's"
+    detail = (
+        f"Too many requests waiting for their images ({whose} limit); nothing was charged. "
+        f"Retry in {SLOT_RETRY_AFTER_S} s, or submit with POST {API_PREFIX}/jobs and poll."
+    )
+    headers = {"Retry-After": str(SLOT_RETRY_AFTER_S)}
+    return removebg_error(429, "rate_limit_exceeded", "Rate limit exceeded", detail, headers)
+
+
+def _stopping_error(detail: str, headers: dict[str, str] | None = None) -> Response[Any]:
+    return removebg_error(
+        503,
+        "service_unavailable",
+        "Service unavailable",
+        detail,
+        {"Retry-After": str(SLOT_RETRY_AFTER_S), **(headers or {})},
+    )
+
+
+async def _answer(request: Request[Principal, Any, Any], waited: Waited[JobRow], kind: str) -> Response[Any]:
     storage: Storage = request.app.state.storage
-    if row.unfinished:
-        return await _timed_out(request, row, storage)
+    row = waited.row
+    if waited.end is WaitEnd.DISCONNECTED:
+        await cancel_abandoned(request, waited, reason="remove.bg client went away")
+        return Response(content=None, status_code=CLIENT_GONE_STATUS)
+    if waited.end is WaitEnd.STOPPING:
+        return await _stopped(request, row, storage)
+    if waited.end is WaitEnd.TIMED_OUT:
+        return await _timed_out(request, waited)
     if row.status is not JobStatus.COMPLETED or row.output_key is None:
         detail = f"{row.error_message or row.status}; the credits were given back."
         return error_for_code(row.error_code or "processing_failed", 500, "Processing failed", detail)
@@ -148,16 +207,32 @@ async def _answer(request: Request[Principal, Any, Any], row: JobRow, kind: str)
     return Response(content=data, headers=headers, media_type=result_media_type(row.output_key))
 
 
-async def _timed_out(request: Request[Principal, Any, Any], row: JobRow, storage: Storage) -> Response[Any]:
-    """Never charged twice: a job still queued is cancelled and refunded; one a worker already has
-    finishes, is charged once, and its result stays available on our own API."""
+def _still_processing(row: JobRow, when: str) -> str:
+    return (
+        f"The image was still being processed {when}. It was charged once and will finish: fetch it "
+        f"with the same key from {API_PREFIX}/jobs/{row.id}/result instead of sending it again."
+    )
+
+
+async def _timed_out(request: Request[Principal, Any, Any], waited: Waited[JobRow]) -> Response[Any]:
+    """Never charged twice: a job still queued is cancelled and refunded (the request still counts
+    against the rate limit); one a worker already has finishes, is charged once, and its result stays
+    available on our own API."""
     settings: Settings = request.app.state.settings
-    waited = f"{settings.removebg_wait_s:g} s"
-    if await cancel_pending_job(row.id, row.user_id, storage, reason="remove.bg request timed out") is not None:
-        detail = f"No worker took the image within {waited}; it was cancelled and nothing was charged. Retry later."
+    waited_for = f"{settings.removebg_wait_s:g} s"
+    if await cancel_abandoned(request, waited, reason="remove.bg request timed out") is not None:
+        detail = f"No worker took the image within {waited_for}; it was cancelled and nothing was charged. Retry later."
     else:
-        detail = (
-            f"The image was still being processed after {waited}. It was charged once and will finish: fetch it "
-            f"with the same key from {API_PREFIX}/jobs/{row.id}/result instead of sending it again."
-        )
-    return removebg_error(504, "timeout", "Processing timed out", detail, {"Retry-After": "5", "X-Job-Id": str(row.id)})
+        detail = _still_processing(waited.row, f"after {waited_for}")
+    headers = {"Retry-After": "5", "X-Job-Id": str(waited.row.id)}
+    return removebg_error(504, "timeout", "Processing timed out", detail, headers)
+
+
+async def _stopped(request: Request[Principal, Any, Any], row: JobRow, storage: Storage) -> Response[Any]:
+    """The server is restarting: the wait ends at once; a job not started is refunded (our doing, so it
+    does not count against the rate limit)."""
+    if await cancel_pending_job(row.id, row.user_id, storage, reason="the server restarted") is not None:
+        detail = "The server is restarting; the image was cancelled and nothing was charged. Retry in a moment."
+    else:
+        detail = _still_processing(row, "when the server began to restart")
+    return _stopping_error(detail, {"X-Job-Id": str(row.id)})

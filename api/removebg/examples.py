@@ -68,7 +68,21 @@ REMOVEBG_RESPONSES = {
         402, "insufficient_credits", "Insufficient credits", "This costs 8 credits but the balance is 3.", "No credits"
     ),
     403: _AUTH,
-    429: _RATE,
+    429: _errors(
+        429,
+        "rate_limit_exceeded",
+        "Rate limit exceeded",
+        "Too many requests waiting for their images (this account's limit); nothing was charged. Retry in 5 s, "
+        "or submit with POST /api/background-remover/jobs and poll.",
+        "Too many requests, or too many of this account's calls already waiting: `Retry-After` says when to retry",
+    ),
+    503: _errors(
+        503,
+        "service_unavailable",
+        "Service unavailable",
+        "The server is restarting; the image was cancelled and nothing was charged. Retry in a moment.",
+        "The server is restarting (also `queue_full` and the other 503s of our API): retry after `Retry-After`",
+    ),
     504: _errors(
         504,
         "timeout",

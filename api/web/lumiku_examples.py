@@ -98,7 +98,10 @@ REMOVE_RESPONSES = {
                 "job": JOB_PENDING,
             },
         ),
-        description="Still under way after `LUMIKU_WAIT_S`: poll `GET /jobs/{id}` (`Location`)",
+        description=(
+            "Still under way after `LUMIKU_WAIT_S`, or at once when the account has `MAX_WAITS_PER_USER` requests "
+            "waiting or the server is restarting: poll `GET /jobs/{id}` (`Location`)"
+        ),
     ),
     422: problems(
         problem(

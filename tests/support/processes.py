@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,19 @@ def stop_process(proc: subprocess.Popen[Any], grace_s: float = 10.0) -> None:
         proc.wait(timeout=10)
 
 
+@dataclass(frozen=True)
+class ApiProcess:
+    base_url: str
+    process: subprocess.Popen[Any]
+
+    def rss_bytes(self) -> int:
+        """The server's resident memory, from /proc."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError(f"no VmRSS for pid {self.process.pid}")
+
+
 @contextlib.contextmanager
 def api_server(
     env: dict[str, str],
@@ -65,6 +79,22 @@ def api_server(
     """Start ``python -m api.server`` (what ``make run`` and the image run) on a free port; yield its
     base URL. Its output goes to ``log_path`` when given (a pipe nobody reads would block a chatty API).
     ``prefix`` runs it through another command (``ip netns exec NAME`` for another host)."""
+    with api_process(env, startup_timeout, log_path, log_level, cwd=cwd, host=host, prefix=prefix) as api:
+        yield api.base_url
+
+
+@contextlib.contextmanager
+def api_process(
+    env: dict[str, str],
+    startup_timeout: float = 30.0,
+    log_path: Path | None = None,
+    log_level: str = "warning",
+    *,
+    cwd: Path = ROOT,
+    host: str = "127.0.0.1",
+    prefix: tuple[str, ...] = (),
+) -> Iterator[ApiProcess]:
+    """:func:`api_server`, for tests that watch the process itself (its memory, how it stops)."""
     port = free_port()
     log = open(log_path, "ab") if log_path else None  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
@@ -90,7 +120,7 @@ def api_server(
             if time.monotonic() > deadline:
                 raise RuntimeError("API did not start in time")
             time.sleep(0.2)
-        yield base
+        yield ApiProcess(base, proc)
     finally:
         stop_process(proc)
         if proc.stdout:

@@ -4,7 +4,6 @@ big batch does not hold up another user's single job."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -13,7 +12,6 @@ import httpx
 import pytest
 from arq.connections import ArqRedis
 
-from api.final_signals import MAX_LONG_POLLS_PER_USER, FinalSignals
 from core.settings import Settings
 from core.tasks import FairImage, Lane, fair_scores, in_progress_key, job_arq_id
 from tests.support.api_client import API, submit
@@ -142,15 +140,3 @@ async def test_an_empty_queue_resets_every_clock(settings: Settings, queue: ArqR
     await queue.delete(name)  # all done
     [again] = await fair_scores(queue, name, "alice", Lane.INTERACTIVE, [FairImage(uuid.uuid4(), 3000)])
     assert again < batch[1]  # nobody is owed anything: alice starts at the head again
-
-
-def test_one_user_cannot_hold_every_connection_with_long_polls(settings: Settings) -> None:
-    signals = FinalSignals(settings)
-    with contextlib.ExitStack() as stack:
-        held = [stack.enter_context(signals.long_poll_slot("greedy")) for _ in range(MAX_LONG_POLLS_PER_USER)]
-        assert all(held)
-        with signals.long_poll_slot("greedy") as one_more, signals.long_poll_slot("other") as others:
-            assert not one_more  # answered at once, as a plain poll
-            assert others
-    with signals.long_poll_slot("greedy") as again:
-        assert again

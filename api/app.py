@@ -42,6 +42,7 @@ from api.request_context import request_log_context
 from api.schema_gate import SchemaGate
 from api.stored_files import provide_storage
 from api.submissions import provide_submissions
+from api.upload_forms import read_upload_form
 from api.web.docs import render_plugins
 from api.web.routes import web_route_handlers
 from core.errors import DatabaseUnavailable
@@ -69,6 +70,7 @@ async def before_api_request(request: Request[Any, Any, Any]) -> None:
     if decision is not None:
         request.scope["state"]["rate_limit_headers"] = decision.headers()
     limiter.raise_if_denied(decision)
+    await read_upload_form(request, request.app.state.settings)
 
 
 def _lifespan(settings: Settings) -> Any:

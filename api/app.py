@@ -52,6 +52,7 @@ from core.serialisers import API_PREFIX
 from core.settings import Settings, get_settings
 from core.signed_urls import UrlSigner
 from core.storage import open_storage
+from core.webhooks import DnsLookups
 from db.piccolo_conf import DB
 
 log = logging.getLogger("bgremover.api")
@@ -101,6 +102,7 @@ def _lifespan(settings: Settings) -> Any:
             yield
         finally:
             await app.state.final_signals.close()
+            app.state.dns_lookups.close()
             await app.state.enqueuer.close()
             await app.state.redis.aclose()
             if pool_started:
@@ -113,6 +115,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     settings.check_production(log)
     plans(settings)  # a misconfigured SUBSCRIPTION_PLANS stops start-up, not the first /pricing
+    settings.webhook_ports  # noqa: B018 - a malformed WEBHOOK_ALLOWED_PORTS stops start-up too
     install_context()
     jwt_auth = build_jwt_auth(settings)
     # Upload limits per route: a single image, or a whole batch; both a little above the per-image
@@ -189,5 +192,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app.state.enqueuer = Enqueuer(settings)
     app.state.final_signals = FinalSignals(settings)
     app.state.rate_limiter = RateLimiter(settings)
+    app.state.dns_lookups = DnsLookups(
+        threads=settings.webhook_dns_threads, negative_ttl_s=settings.webhook_dns_negative_ttl_s
+    )
     app.state.schema_gate = SchemaGate(settings.database_url, timeout_s=min(settings.db_timeout_s, 5.0))
     return app

@@ -27,7 +27,7 @@ from litestar._multipart import parse_content_header
 from litestar.datastructures import UploadFile
 from litestar.exceptions import ClientException
 from litestar.utils.scope.state import ScopeState
-from multipart import (  # type: ignore[import-untyped]
+from multipart import (
     MultipartSegment,
     ParserError,
     ParserLimitReached,

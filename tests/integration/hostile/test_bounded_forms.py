@@ -84,7 +84,9 @@ async def test_a_batch_body_larger_than_the_credits_pay_for_is_402(
     api: Client, make_user: MakeUser, settings: Settings
 ) -> None:
     user = await make_user(3)  # one basic image
-    images = [("images[]", f"{i}.png".encode(), small_png(), "image/png") for i in range(2)]
+    images: list[tuple[str, bytes | None, bytes, str | None]] = [
+        ("images[]", f"{i}.png".encode(), small_png(), "image/png") for i in range(2)
+    ]
     body, headers = multipart(images)
     declared = {**user.headers, **headers, "Content-Length": str(3 * settings.max_image_bytes)}
     response = await api.post(API + "/batches", content=body, headers=declared)

@@ -45,6 +45,7 @@ from api.response_headers import add_nosniff
 from api.schema_gate import SchemaGate
 from api.stored_files import provide_storage
 from api.submissions import provide_submissions
+from api.upload_forms import read_upload_form
 from api.web.docs import render_plugins
 from api.web.routes import web_route_handlers
 from core.errors import DatabaseUnavailable
@@ -54,6 +55,7 @@ from core.serialisers import API_PREFIX
 from core.settings import Settings, get_settings
 from core.signed_urls import UrlSigner
 from core.storage import open_storage
+from core.webhooks import DnsLookups
 from db.piccolo_conf import DB
 
 log = logging.getLogger("bgremover.api")
@@ -72,6 +74,7 @@ async def before_api_request(request: Request[Any, Any, Any]) -> None:
     if decision is not None:
         request.scope["state"]["rate_limit_headers"] = decision.headers()
     limiter.raise_if_denied(decision)
+    await read_upload_form(request, request.app.state.settings)
 
 
 def _lifespan(settings: Settings) -> Any:
@@ -106,6 +109,7 @@ def _lifespan(settings: Settings) -> Any:
             if listener is not None:
                 await listener.stop()
             await app.state.final_signals.close()
+            app.state.dns_lookups.close()
             await app.state.enqueuer.close()
             await app.state.redis.aclose()
             if pool_started:
@@ -118,6 +122,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     settings.check_production(log, api=True)
     plans(settings)  # a misconfigured SUBSCRIPTION_PLANS stops start-up, not the first /pricing
+    settings.webhook_ports  # noqa: B018 - a malformed WEBHOOK_ALLOWED_PORTS stops start-up too
     install_context()
     jwt_auth = build_jwt_auth(settings)
     # Upload limits per route: a single image, or a whole batch; both a little above the per-image
@@ -195,5 +200,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app.state.final_signals = FinalSignals(settings)
     app.state.wait_slots = WaitSlots(settings)
     app.state.rate_limiter = RateLimiter(settings)
+    app.state.dns_lookups = DnsLookups(
+        threads=settings.webhook_dns_threads, negative_ttl_s=settings.webhook_dns_negative_ttl_s
+    )
     app.state.schema_gate = SchemaGate(settings.database_url, timeout_s=min(settings.db_timeout_s, 5.0))
     return app

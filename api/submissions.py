@@ -43,7 +43,7 @@ from core.settings import Settings
 from core.storage import Storage, input_key
 from core.tasks import Lane
 from core.tiers import model_installed
-from core.webhooks import check_webhook_target
+from core.webhooks import DnsLookups, check_webhook_target
 from db import batches, billing, idempotency, jobs, webhook_secrets
 from db.piccolo_conf import DB
 
@@ -155,11 +155,19 @@ class Submissions:
     one transaction, and enqueues after the response.
     """
 
-    def __init__(self, settings: Settings, storage: Storage, enqueuer: Enqueuer, redis: Redis) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        storage: Storage,
+        enqueuer: Enqueuer,
+        redis: Redis,
+        dns_lookups: DnsLookups | None = None,
+    ) -> None:
         self.settings = settings
         self.storage = storage
         self.enqueuer = enqueuer
         self.redis = redis
+        self.dns_lookups = dns_lookups
 
     async def order(
         self,
@@ -190,7 +198,13 @@ class Submissions:
         else:
             await billing.ensure_can_pay(user_id, batch_price(credits, images).total)
         if webhook_url:
-            await check_webhook_target(webhook_url, allow_private=self.settings.webhook_allow_private)
+            await check_webhook_target(
+                webhook_url,
+                allow_private=self.settings.webhook_allow_private,
+                allowed_ports=self.settings.webhook_ports,
+                lookups=self.dns_lookups,
+                user_id=user_id,
+            )
         await webhook_secrets.require_for(user_id, webhook_url)  # 409 webhook_secret_missing
         return Order(tier=tier, unit_credits=credits, options=options, webhook_url=webhook_url or None, name=name)
 
@@ -412,4 +426,4 @@ def _gathered(problems: list[tuple[int, str, BgRemoverError]], total: int) -> Bg
 
 
 def provide_submissions(state: State) -> Submissions:
-    return Submissions(state.settings, state.storage, state.enqueuer, state.redis)
+    return Submissions(state.settings, state.storage, state.enqueuer, state.redis, state.dns_lookups)

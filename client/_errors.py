@@ -24,9 +24,10 @@ One root, so ``except BgRemoverClientError`` catches everything the client raise
         │   │                            no_subject_detected, invalid_image, payload_too_large
         │   └── InvalidOptions           invalid_options, output_too_large, unknown_tier, invalid_webhook_url,
         │                                batch_too_small, batch_too_large, idempotency_key_reused,
-        │                                unknown_field, validation_error, bad_request
-        ├── RateLimited                  429 rate_limited, too_many_queued_images, storage_quota_exceeded
-        │                                (.retry_after)
+        │                                unknown_field, form_field_too_large (413), validation_error,
+        │                                bad_request
+        ├── RateLimited                  429 rate_limited, too_many_queued_images, storage_quota_exceeded,
+        │                                webhook_lookup_busy (.retry_after)
         │   └── QuotaExceeded            429 quota_exceeded: the subscription's daily quota is used up
         ├── ServiceUnavailable           503 (.retry_after, .pending_migrations): database_unavailable,
         │                                storage_unavailable, schema_not_ready, tier_unavailable, no_worker, ...;
@@ -271,12 +272,14 @@ _BY_CODE: dict[str, type[APIError]] = {
     "batch_too_large": InvalidOptions,
     "batch_too_small": InvalidOptions,
     "unknown_field": InvalidOptions,
+    "form_field_too_large": InvalidOptions,
     "idempotency_key_reused": InvalidOptions,
     "validation_error": InvalidOptions,
     "bad_request": InvalidOptions,
     "rate_limited": RateLimited,
     "too_many_queued_images": RateLimited,
     "storage_quota_exceeded": RateLimited,
+    "webhook_lookup_busy": RateLimited,
     "queue_full": ServiceUnavailable,
     "no_model_installed": ServiceUnavailable,
     "quota_exceeded": QuotaExceeded,

@@ -14,6 +14,8 @@ The API turns any :class:`BgRemoverError` into an RFC 9457 problem+json response
     ├── InvalidOptions                422 invalid_options
     │   └── OutputTooLarge            422 output_too_large
     ├── InvalidWebhookUrl             422 invalid_webhook_url
+    ├── WebhookLookupBusy             429 webhook_lookup_busy
+    ├── FormFieldTooLarge             413 form_field_too_large
     ├── TierUnavailable               503 tier_unavailable
     ├── UnknownTier                   422 unknown_tier
     ├── NotFound                      404 not_found
@@ -145,6 +147,22 @@ class InvalidWebhookUrl(BgRemoverError):
     code = "invalid_webhook_url"
     status = 422
     title = "Invalid webhook URL"
+
+
+class WebhookLookupBusy(BgRemoverError):
+    """The caller already has a webhook host name lookup in flight (or every lookup thread is busy)."""
+
+    code = "webhook_lookup_busy"
+    status = 429
+    title = "Too Many Requests"
+
+
+class FormFieldTooLarge(BgRemoverError):
+    """A text part of a multipart form is longer than ``max_form_field_bytes``; refused while parsing."""
+
+    code = "form_field_too_large"
+    status = 413
+    title = "Form field too large"
 
 
 class UnknownTier(BgRemoverError):

@@ -230,6 +230,11 @@ class Settings:
 
     result_retention_days: int = field(default_factory=lambda: _env_int("RESULT_RETENTION_DAYS", 7))
 
+    max_form_field_bytes: int = field(default_factory=lambda: _env_int("MAX_FORM_FIELD_BYTES", 8 * 1024))
+    """Longest text part of a multipart upload form (``tier``, options, ``webhook_url``, ``name``);
+    a longer one is refused with 413 while it arrives, never buffered whole. remove.bg's
+    ``image_file_b64`` is an image, bounded like one."""
+
     max_batch_bytes: int = field(default_factory=lambda: _env_int("MAX_BATCH_BYTES", 1024 * 1024 * 1024))
     """Largest multipart body of one batch upload."""
 
@@ -264,6 +269,16 @@ class Settings:
 
     webhook_allow_private: bool = field(default_factory=lambda: _env("WEBHOOK_ALLOW_PRIVATE", "0") in _TRUE)
     """Allow webhook targets on private, loopback and link-local addresses (local testing only)."""
+
+    webhook_allowed_ports: str = field(default_factory=lambda: _env("WEBHOOK_ALLOWED_PORTS", "80,443"))
+    """Comma-separated ports a webhook URL may name (``*`` = any): a webhook is not a port scanner of the
+    internet, nor a way to reach a public host's non-HTTP services."""
+
+    webhook_dns_threads: int = field(default_factory=lambda: _env_int("WEBHOOK_DNS_THREADS", 8))
+    """Threads of an API process that resolve webhook hosts at submission; each user holds at most one."""
+
+    webhook_dns_negative_ttl_s: float = field(default_factory=lambda: _env_float("WEBHOOK_DNS_NEGATIVE_TTL_S", 5.0))
+    """A host whose lookup failed or timed out is refused at once for this long, without asking again."""
 
     idempotency_ttl_hours: int = field(default_factory=lambda: _env_int("IDEMPOTENCY_TTL_HOURS", 24))
 
@@ -341,6 +356,14 @@ class Settings:
     lumiku_wait_s: float = field(default_factory=lambda: _env_float("LUMIKU_WAIT_S", 55.0))
     """How long ``POST /remove`` and ``/remove-single`` wait for the result before answering with the job
     still under way (the original clients read the finished job from that answer)."""
+
+    @property
+    def webhook_ports(self) -> frozenset[int] | None:
+        """The ports a webhook may target; None = any."""
+        raw = [p.strip() for p in self.webhook_allowed_ports.split(",") if p.strip()]
+        if "*" in raw:
+            return None
+        return frozenset(int(p) for p in raw)
 
     @property
     def cors_origins(self) -> list[str]:

@@ -29,7 +29,7 @@ import re
 import secrets
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,12 +37,13 @@ from typing import Any, Literal
 
 import httpx
 
-from core.errors import InvalidWebhookUrl
+from core.errors import InvalidWebhookUrl, WebhookLookupBusy
 
 __all__ = [
     "MAX_ATTEMPTS",
     "MAX_URL_LENGTH",
     "DeliveryResult",
+    "DnsLookups",
     "backoff_seconds",
     "check_webhook_target",
     "deliver",
@@ -61,6 +62,8 @@ USER_AGENT = "bgremover-webhooks/1"
 SECRET_PREFIX = "whsec_"
 ROTATION_GRACE_S = 24 * 3600
 """After a rotation the previous secret keeps signing, beside the new one, for this long."""
+DEFAULT_PORTS = frozenset({80, 443})
+"""Ports a webhook may target unless ``WEBHOOK_ALLOWED_PORTS`` says otherwise."""
 CONNECT_TIMEOUT_S = 3.0
 """Per address tried; the whole attempt is bounded separately by ``deliver``'s ``timeout_s``."""
 
@@ -149,7 +152,7 @@ def _literal_ip(host: str) -> IPAddress | None:
     return None
 
 
-def _parse(url: str, *, allow_private: bool) -> _Target:
+def _parse(url: str, *, allow_private: bool, allowed_ports: frozenset[int] | None = DEFAULT_PORTS) -> _Target:
     if not isinstance(url, str) or not url:
         raise InvalidWebhookUrl("webhook URL must be a non-empty string")
     if len(url) > MAX_URL_LENGTH:
@@ -171,6 +174,12 @@ def _parse(url: str, *, allow_private: bool) -> _Target:
     port = parsed.port if parsed.port is not None else (443 if parsed.scheme == "https" else 80)
     if not 1 <= port <= 65535:
         raise InvalidWebhookUrl("webhook URL port must be between 1 and 65535")
+    if allowed_ports is not None and port not in allowed_ports:
+        raise InvalidWebhookUrl(
+            f"webhook URL port {port} is not allowed; use one of {', '.join(map(str, sorted(allowed_ports)))}",
+            port=port,
+            allowedPorts=sorted(allowed_ports),
+        )
 
     host = raw_host.lower()
     if host.endswith("."):  # the fully-qualified spelling names the same host
@@ -188,13 +197,13 @@ def _parse(url: str, *, allow_private: bool) -> _Target:
     return _Target(url=parsed, host=host, port=port, ip=ip)
 
 
-def validate_webhook_url(url: str, *, allow_private: bool) -> str:
+def validate_webhook_url(url: str, *, allow_private: bool, allowed_ports: frozenset[int] | None = DEFAULT_PORTS) -> str:
     """Return ``url`` if it is an acceptable webhook target as written; raise :class:`InvalidWebhookUrl`.
 
     Checks syntax and any IP literal (in every notation a resolver accepts) without I/O; a host name is
     only refused when it is local by name. :func:`check_webhook_target` also resolves the name.
     """
-    _parse(url, allow_private=allow_private)
+    _parse(url, allow_private=allow_private, allowed_ports=allowed_ports)
     return url
 
 
@@ -217,13 +226,7 @@ async def _getaddrinfo(host: str, port: int, *, type: int) -> list[tuple[Any, ..
     return await asyncio.get_running_loop().run_in_executor(_dns_executor(), call)
 
 
-async def _resolve(target: _Target) -> list[IPAddress]:
-    if target.ip is not None:
-        return [target.ip]
-    try:
-        infos = await asyncio.wait_for(_getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM), DNS_TIMEOUT_S)
-    except TimeoutError as exc:
-        raise OSError(f"no DNS answer within {DNS_TIMEOUT_S:g} s") from exc
+def _addresses(infos: list[tuple[Any, ...]]) -> list[IPAddress]:
     addresses: list[IPAddress] = []
     for _family, _type, _proto, _canon, sockaddr in infos:
         ip = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
@@ -234,6 +237,113 @@ async def _resolve(target: _Target) -> list[IPAddress]:
     return addresses
 
 
+async def _resolve(target: _Target) -> list[IPAddress]:
+    if target.ip is not None:
+        return [target.ip]
+    try:
+        infos = await asyncio.wait_for(_getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM), DNS_TIMEOUT_S)
+    except TimeoutError as exc:
+        raise OSError(f"no DNS answer within {DNS_TIMEOUT_S:g} s") from exc
+    return _addresses(infos)
+
+
+def _system_lookup(host: str, port: int) -> list[tuple[Any, ...]]:
+    return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+
+
+Lookup = Callable[[str, int], list[tuple[Any, ...]]]
+"""A blocking name lookup answering like :func:`socket.getaddrinfo`."""
+
+
+class DnsLookups:
+    """Webhook host lookups at submission time, shared fairly between users.
+
+    A user has at most one lookup on the threads, from its start until its thread is free again (not
+    until the request stops waiting for it: a name server that never answers keeps the thread), so one
+    user holds at most one of the ``threads``; a second lookup of theirs meanwhile, or any lookup while
+    every thread is taken, is ``429 webhook_lookup_busy`` at once instead of queueing behind them. A
+    host whose lookup failed or timed out is refused for ``negative_ttl_s`` without asking again.
+    """
+
+    _MAX_REMEMBERED = 4096
+
+    def __init__(
+        self,
+        *,
+        threads: int,
+        negative_ttl_s: float,
+        timeout_s: float = DNS_TIMEOUT_S,
+        lookup: Lookup | None = None,
+    ) -> None:
+        self.threads = max(1, threads)
+        self.negative_ttl_s = negative_ttl_s
+        self.timeout_s = timeout_s
+        self._lookup = lookup or _system_lookup
+        self._pool: ThreadPoolExecutor | None = None
+        self._holders: set[str] = set()
+        self._failed: dict[str, float] = {}
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="webhook-dns")
+        return self._pool
+
+    def _remember_failure(self, host: str) -> None:
+        now = time.monotonic()
+        if len(self._failed) >= self._MAX_REMEMBERED:
+            self._failed = {h: t for h, t in self._failed.items() if t > now}
+            if len(self._failed) >= self._MAX_REMEMBERED:
+                self._failed.clear()
+        self._failed[host] = now + self.negative_ttl_s
+
+    def _claim(self, user_id: str) -> None:
+        if user_id in self._holders:
+            raise WebhookLookupBusy(
+                "A lookup of your webhook host is still running (its name server is slow); retry in a few seconds.",
+                retry_after=2,
+            )
+        if len(self._holders) >= self.threads:
+            raise WebhookLookupBusy("Every webhook host lookup is busy; retry in a few seconds.", retry_after=2)
+        self._holders.add(user_id)
+
+    async def resolve(self, target: _Target, user_id: str) -> list[IPAddress]:
+        if target.ip is not None:
+            return [target.ip]
+        until = self._failed.get(target.host)
+        if until is not None:
+            if until > time.monotonic():
+                raise OSError("its lookup failed a moment ago")
+            del self._failed[target.host]
+        self._claim(user_id)
+        loop = asyncio.get_running_loop()
+        try:
+            running = loop.run_in_executor(self._executor(), self._lookup, target.host, target.port)
+        except BaseException:
+            self._holders.discard(user_id)
+            raise
+
+        def finished(done: asyncio.Future[list[tuple[Any, ...]]]) -> None:
+            self._holders.discard(user_id)
+            if not done.cancelled():
+                done.exception()  # retrieved: an abandoned lookup's error is not "never retrieved"
+
+        running.add_done_callback(finished)
+        try:
+            # shielded: a timeout or a gone client stops the waiting, not the claim on the thread
+            infos = await asyncio.wait_for(asyncio.shield(running), self.timeout_s)
+            return _addresses(infos)
+        except TimeoutError as exc:
+            self._remember_failure(target.host)
+            raise OSError(f"no DNS answer within {self.timeout_s:g} s") from exc
+        except (OSError, UnicodeError):
+            self._remember_failure(target.host)
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _refuse_private(addresses: list[IPAddress]) -> None:
     # Every address must be public: a resolver may hand out any of them, in any order.
     # The address itself is not named: it would map the service's internal network for the caller.
@@ -241,11 +351,20 @@ def _refuse_private(addresses: list[IPAddress]) -> None:
         raise InvalidWebhookUrl("webhook URL host resolves to a private or local address")
 
 
-async def check_webhook_target(url: str, *, allow_private: bool) -> None:
-    """Validate ``url`` like :func:`validate_webhook_url`, then resolve it and refuse non-public addresses."""
-    target = _parse(url, allow_private=allow_private)
+async def check_webhook_target(
+    url: str,
+    *,
+    allow_private: bool,
+    allowed_ports: frozenset[int] | None = DEFAULT_PORTS,
+    lookups: DnsLookups | None = None,
+    user_id: str = "",
+) -> None:
+    """Validate ``url`` like :func:`validate_webhook_url`, then resolve it and refuse non-public addresses.
+
+    With ``lookups`` the name is resolved there, on behalf of ``user_id`` (one lookup per user at once)."""
+    target = _parse(url, allow_private=allow_private, allowed_ports=allowed_ports)
     try:
-        addresses = await _resolve(target)
+        addresses = await (lookups.resolve(target, user_id) if lookups is not None else _resolve(target))
     except (OSError, UnicodeError) as exc:
         raise InvalidWebhookUrl(f"webhook URL: cannot resolve host {target.host!r}") from exc
     if not allow_private:
@@ -430,6 +549,7 @@ async def deliver(
     secret: str,
     msg_id: str,
     allow_private: bool,
+    allowed_ports: frozenset[int] | None = None,
     also_sign_with: Sequence[str] = (),
     timeout_s: float = 5.0,
     client: httpx.AsyncClient | None = None,
@@ -438,12 +558,13 @@ async def deliver(
 
     ``msg_id`` should stay the same across retries of one event so receivers can deduplicate. The target
     is checked again here, since DNS may have changed since the URL was accepted, and the connection goes
-    to the checked address. Redirects are not followed. ``timeout_s`` bounds the whole attempt (DNS,
+    to the checked address; ``allowed_ports`` is the operator's ``WEBHOOK_ALLOWED_PORTS`` (the worker passes
+    it; None: any port). Redirects are not followed. ``timeout_s`` bounds the whole attempt (DNS,
     every address tried, sending, the status line): a slow receiver costs at most that much.
     """
     body = json.dumps(event, separators=(",", ":"), sort_keys=True, default=str).encode("utf-8")
     try:
-        target = _parse(url, allow_private=allow_private)
+        target = _parse(url, allow_private=allow_private, allowed_ports=allowed_ports)
     except InvalidWebhookUrl as exc:
         return DeliveryResult(ok=False, status_code=None, error=exc.detail, retryable=False)
 

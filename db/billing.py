@@ -77,6 +77,22 @@ async def give_back_quota(user_id: str, tier: str, usage_date: dt.date) -> None:
     )
 
 
+async def paying_power(user_id: str) -> tuple[int, bool]:
+    """The credit balance, and whether an active subscription has an image of any tier left today:
+    one query, for refusing an upload before its body is read."""
+    rows = await CreditLedgerEntry.raw(
+        "SELECT (SELECT COALESCE(SUM(amount), 0)::bigint FROM credit_ledger WHERE user_id = {}) AS balance, "
+        "EXISTS (SELECT 1 FROM background_remover_subscription s, jsonb_each_text(s.daily_quotas) q "
+        "WHERE s.user_id = {} AND s.status = 'active' AND s.expires_at > now() AND q.value::int > COALESCE("
+        "(SELECT u.count FROM background_remover_subscription_usage u "
+        "WHERE u.subscription_id = s.id AND u.date = {} AND u.tier = q.key), 0)) AS quota_left",
+        user_id,
+        user_id,
+        today(),
+    )
+    return int(rows[0]["balance"]), bool(rows[0]["quota_left"])
+
+
 async def ensure_can_pay(user_id: str, credits_needed: int, *, tier: str | None = None) -> None:
     """A cheap look before any slow or costly work (DNS, storing uploads): raises
     :class:`InsufficientCredits` when neither the balance nor (with ``tier``) an active subscription

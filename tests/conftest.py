@@ -29,6 +29,8 @@ os.environ.setdefault("STORAGE_DIR", f"/tmp/bgremover-test-{RUN_ID}/storage")
 os.environ["WORKER_HEARTBEAT_INTERVAL_S"] = "1"
 os.environ["WORKER_HEARTBEAT_TTL_S"] = "5"
 os.environ["PICCOLO_CONF"] = "db.piccolo_conf"
+# The suite's webhook receivers listen on loopback at free (random) ports; production allows 80 and 443.
+os.environ["WEBHOOK_ALLOWED_PORTS"] = "*"
 
 # The helpers' own asserts get pytest's detailed messages, as they did when they lived in conftest files.
 pytest.register_assert_rewrite("tests.support")

@@ -183,6 +183,7 @@ async def deliver_webhook(ctx: dict[str, Any], kind: str, object_id: str) -> dic
         also_sign_with=(keys.previous,) if keys.previous else (),
         msg_id=f"msg_{kind}_{object_id}",
         allow_private=settings.webhook_allow_private,
+        allowed_ports=settings.webhook_ports,
         timeout_s=settings.webhook_timeout_s,
     )
     if result.ok:

@@ -17,6 +17,7 @@ from api.lumiku.views import BatchDetail, batch_detail
 from api.schemas import BatchList
 from api.stored_files import stored_file
 from api.submissions import Submissions, check_batch_size, form_fields
+from api.upload_forms import Payment, upload_route
 from api.web import openapi_examples as ex
 from core.errors import BatchNotFinished, InvalidOptions, NotFound, ResultNotReady
 from core.rows import BatchRow
@@ -67,6 +68,7 @@ class BatchController(Controller):
     @post(
         "/",
         operation_id="createBatch",
+        opt=upload_route(Payment.BATCH),
         summary="Submit 2–500 images as one batch",
         status_code=202,
         responses=ex.CREATE_BATCH_RESPONSES,

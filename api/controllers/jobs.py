@@ -23,6 +23,7 @@ from api.lumiku.views import JobDetail, job_detail
 from api.schemas import JobList
 from api.stored_files import stored_file
 from api.submissions import Submissions
+from api.upload_forms import Payment, upload_route
 from api.web import openapi_examples as ex
 from core.errors import JobNotCancellable, NotFound, ResultExpired, ResultNotReady
 from core.filenames import safe_stem
@@ -94,6 +95,7 @@ class JobController(Controller):
     @post(
         "/",
         operation_id="createJob",
+        opt=upload_route(Payment.SINGLE),
         summary="Submit one image",
         status_code=202,
         responses=ex.CREATE_JOB_RESPONSES,

@@ -39,6 +39,7 @@ from api.lumiku.views import (
 from api.problems import problem_response
 from api.schemas import SubscribeIn, SubscriptionMessage
 from api.submissions import Submissions, check_batch_size
+from api.upload_forms import Payment, upload_route
 from api.web import lumiku_examples as ex
 from core.errors import ImageError, InvalidOptions, ResultExpired, ResultNotReady
 from core.pricing import batch_price, tier_credits
@@ -142,6 +143,7 @@ class LumikuRemoveController(Controller):
     @post(
         "/remove",
         operation_id="lumikuRemove",
+        opt=upload_route(Payment.SINGLE),
         status_code=200,
         summary="Remove a background and wait (original backend)",
         responses=ex.REMOVE_RESPONSES,
@@ -161,6 +163,7 @@ class LumikuRemoveController(Controller):
     @post(
         "/remove-single",
         operation_id="lumikuRemoveSingle",
+        opt=upload_route(Payment.SINGLE),
         status_code=200,
         summary="Remove a background (original frontend)",
         responses=ex.REMOVE_RESPONSES,
@@ -189,6 +192,7 @@ class LumikuBatchController(Controller):
     @post(
         "/batch",
         operation_id="lumikuBatch",
+        opt=upload_route(Payment.BATCH),
         status_code=200,
         summary="Submit a batch (original backend)",
         responses=ex.BATCH_RESPONSES,
@@ -207,6 +211,7 @@ class LumikuBatchController(Controller):
     @post(
         "/remove-batch",
         operation_id="lumikuRemoveBatch",
+        opt=upload_route(Payment.BATCH),
         status_code=200,
         summary="Submit a batch (original frontend)",
         responses=ex.BATCH_RESPONSES,

@@ -37,6 +37,7 @@ from api.removebg.errors import error_for_code, removebg_error
 from api.removebg.params import output_size, translate
 from api.removebg.schemas import Account, AccountAttributes, AccountData, ApiInfo, Credits, ResultData, ResultEnvelope
 from api.submissions import Submissions
+from api.upload_forms import Payment, upload_route
 from core.image_probe import probe
 from core.rows import JobRow
 from core.serialisers import API_PREFIX
@@ -55,6 +56,7 @@ class RemoveBgController(Controller):
     @post(
         "/removebg",
         operation_id="removebgRemoveBackground",
+        opt=upload_route(Payment.SINGLE, "image_file_b64"),
         summary="remove.bg: remove a background",
         status_code=200,
         responses=ex.REMOVEBG_RESPONSES,

@@ -25,6 +25,7 @@ _REMAPPED: dict[str, tuple[int, str, str]] = {
     "quota_exceeded": (429, "rate_limit_exceeded", "Rate limit exceeded"),
     "file_too_large": (400, "file_too_large", "File too large"),
     "payload_too_large": (400, "file_too_large", "File too large"),
+    "form_field_too_large": (400, "form_field_too_large", "Form field too large"),
     "no_subject_detected": (400, "unknown_foreground", "Could not identify foreground in image"),
     "unsupported_media_type": (400, "invalid_file", "Invalid image file"),
     "corrupt_image": (400, "invalid_file", "Invalid image file"),

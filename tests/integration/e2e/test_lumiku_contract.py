@@ -121,7 +121,7 @@ async def test_a_failed_removal_is_a_problem_with_error_and_is_refunded(
 
 
 async def test_single_removal_refusals_carry_error(lumiku_api, make_lumiku_user, lumiku_settings) -> None:
-    poor = await make_lumiku_user(2)
+    poor = await make_lumiku_user(3)  # one basic image: less is refused before the upload is read
     photo = {"image": ("photo.jpg", _photo(lumiku_settings, 2), "image/jpeg")}
     r = await lumiku_api.post(
         API + "/remove-single", files=photo, data={"qualityTier": "industry"}, headers=poor.headers
@@ -139,7 +139,7 @@ async def test_single_removal_refusals_carry_error(lumiku_api, make_lumiku_user,
         API + "/remove", files=photo, data={"tier": "basic", "format": "jpg"}, headers=poor.headers
     )
     _assert_problem_with_error(r, 422, "unknown_field")
-    assert await balance(lumiku_api, poor) == 2
+    assert await balance(lumiku_api, poor) == 3
 
 
 async def test_remove_answers_202_with_the_job_when_the_wait_runs_out(

@@ -96,7 +96,21 @@ MALFORMED = [
 
 @pytest.mark.parametrize("url", PUBLIC)
 def test_public_targets_are_accepted(url: str) -> None:
-    assert validate_webhook_url(url, allow_private=False) == url
+    assert validate_webhook_url(url, allow_private=False, allowed_ports=None) == url
+
+
+@pytest.mark.parametrize(
+    "url", ["http://93.184.216.34:22/", "https://hooks.example.com:6379/x", "http://[2606:4700::1]:8080/"]
+)
+def test_only_ports_80_and_443_unless_the_operator_allows_more(url: str) -> None:
+    with pytest.raises(InvalidWebhookUrl, match="port") as info:
+        validate_webhook_url(url, allow_private=False)
+    assert info.value.extra["allowedPorts"] == [80, 443]
+    assert validate_webhook_url(url, allow_private=False, allowed_ports=frozenset({22, 6379, 8080})) == url
+    assert (
+        validate_webhook_url("https://hooks.example.com:443/x", allow_private=False)
+        == "https://hooks.example.com:443/x"
+    )
 
 
 @pytest.mark.parametrize("url", PRIVATE)
@@ -109,7 +123,7 @@ def test_private_and_local_targets_are_refused(url: str) -> None:
 
 @pytest.mark.parametrize("url", PRIVATE)
 def test_private_targets_are_allowed_when_the_operator_says_so(url: str) -> None:
-    assert validate_webhook_url(url, allow_private=True) == url
+    assert validate_webhook_url(url, allow_private=True, allowed_ports=None) == url
 
 
 @pytest.mark.parametrize("url", MALFORMED)
@@ -146,7 +160,7 @@ async def test_check_target_accepts_public_literals_and_refuses_private_ones() -
     await check_webhook_target("https://[2606:4700:4700::1111]/hook", allow_private=False)
     with pytest.raises(InvalidWebhookUrl):
         await check_webhook_target("http://2130706433/", allow_private=False)
-    await check_webhook_target("http://127.0.0.1:9/", allow_private=True)
+    await check_webhook_target("http://127.0.0.1:9/", allow_private=True, allowed_ports=None)
 
 
 async def test_check_target_judges_a_name_by_every_address_it_resolves_to(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -80,8 +80,10 @@ class RemoveBgController(Controller):
             if slot.refusal is not None:
                 # nothing is stored or charged; the body is read and dropped as it comes, because a
                 # client still sending it when the connection closes would never see the answer
-                async for _ in request.stream():
-                    pass
+                # (a multipart body was already read, bounded, by the upload-form hook)
+                if request.is_connected:
+                    async for _ in request.stream():
+                        pass
                 return _refused(slot.refusal)
             job_id, kind = await _submit(request, submissions, idempotency_key)
             forget_body(request)

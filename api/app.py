@@ -51,7 +51,7 @@ from core.serialisers import API_PREFIX
 from core.settings import Settings, get_settings
 from core.signed_urls import UrlSigner
 from core.storage import open_storage
-from db.piccolo_conf import DB
+from db.pool import close_pool, start_pool
 
 log = logging.getLogger("bgremover.api")
 
@@ -84,9 +84,7 @@ def _lifespan(settings: Settings) -> Any:
         pool_started = False
         if settings.db_pool_max > 0:
             try:
-                await DB.start_connection_pool(
-                    min_size=min(settings.db_pool_min, settings.db_pool_max), max_size=settings.db_pool_max
-                )
+                await start_pool(min_size=settings.db_pool_min, max_size=settings.db_pool_max)
                 pool_started = True
             except (OSError, TimeoutError) as exc:
                 # Without a pool Piccolo opens a connection per query, so the API still recovers by itself.
@@ -102,7 +100,7 @@ def _lifespan(settings: Settings) -> Any:
             await app.state.enqueuer.close()
             await app.state.redis.aclose()
             if pool_started:
-                await DB.close_connection_pool()
+                await close_pool()
 
     return lifespan
 

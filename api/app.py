@@ -56,7 +56,7 @@ from core.settings import Settings, get_settings
 from core.signed_urls import UrlSigner
 from core.storage import open_storage
 from core.webhooks import DnsLookups
-from db.piccolo_conf import DB
+from db.pool import close_pool, start_pool
 
 log = logging.getLogger("bgremover.api")
 
@@ -90,9 +90,7 @@ def _lifespan(settings: Settings) -> Any:
         pool_started = False
         if settings.db_pool_max > 0:
             try:
-                await DB.start_connection_pool(
-                    min_size=min(settings.db_pool_min, settings.db_pool_max), max_size=settings.db_pool_max
-                )
+                await start_pool(min_size=settings.db_pool_min, max_size=settings.db_pool_max)
                 pool_started = True
             except (OSError, TimeoutError) as exc:
                 # Without a pool Piccolo opens a connection per query, so the API still recovers by itself.
@@ -113,7 +111,7 @@ def _lifespan(settings: Settings) -> Any:
             await app.state.enqueuer.close()
             await app.state.redis.aclose()
             if pool_started:
-                await DB.close_connection_pool()
+                await close_pool()
 
     return lifespan
 

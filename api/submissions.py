@@ -78,12 +78,11 @@ def check_batch_size(count: int, settings: Settings, *, minimum: int | None = No
         )
 
 
-async def ensure_user_queue_room(user_id: str, images: int, settings: Settings) -> None:
+def ensure_user_queue_room(unfinished: int, images: int, settings: Settings) -> None:
     """One client cannot fill the queue: cap the images a user has pending or processing."""
     cap = settings.max_queued_images_per_user
     if cap <= 0:
         return
-    unfinished = await jobs.count_unfinished(user_id)
     if unfinished + images > cap:
         raise TooManyQueued(
             f"You have {unfinished} images waiting or in progress; at most {cap} are allowed. Wait for some to finish.",
@@ -391,11 +390,12 @@ class Submissions:
                         return Response(content=claimed.body, status_code=claimed.status_code, headers=headers)
                     record_id = claimed
                 await billing.lock_user(user_id)
-                await ensure_user_queue_room(user_id, len(job_ids), self.settings)
+                unfinished = await jobs.unfinished_totals(user_id)
+                ensure_user_queue_room(unfinished.images, len(job_ids), self.settings)
                 # under the lock, what this user's other requests stored meanwhile counts too
                 stored_now = sum(u.info.bytes for u in uploads)
                 self._check_storage_room(
-                    await jobs.pending_input_bytes(user_id) + stored_now, self.settings.max_pending_bytes_per_user
+                    unfinished.pending_bytes + stored_now, self.settings.max_pending_bytes_per_user
                 )
                 body, location = await record()
                 headers = {"Location": location}

@@ -18,7 +18,6 @@ from typing import Any
 
 from core.errors import InsufficientCredits
 from core.rows import JobRow
-from db import credits
 from db.subscriptions import today
 from db.tables import CreditLedgerEntry
 
@@ -35,35 +34,30 @@ class Coverage:
 
 
 async def cover_with_subscription(user_id: str, tier: str, *, now: dt.datetime | None = None) -> Coverage | None:
-    """Take one image of today's quota for ``tier`` if the user's active subscription has one left."""
+    """Take one image of today's quota for ``tier`` if the user's active subscription has one left.
+
+    One statement: the conditional upsert reads the subscription it counts against in the same round trip.
+    """
     now = now or dt.datetime.now(dt.UTC)
-    subs = await CreditLedgerEntry.raw(
-        "SELECT id, (daily_quotas ->> {})::int AS quota FROM background_remover_subscription "
-        "WHERE user_id = {} AND status = 'active' AND expires_at > {}",
-        tier,
-        user_id,
-        now,
-    )
-    if not subs or not subs[0]["quota"]:
-        return None
-    sub_id, quota = subs[0]["id"], int(subs[0]["quota"])
-    date = today()
     # The WHERE on the conflict branch makes the increment conditional and atomic: a concurrent
     # request waits for the row lock, then sees the new count.
     rows = await CreditLedgerEntry.raw(
+        "WITH sub AS (SELECT id, (daily_quotas ->> {})::int AS quota FROM background_remover_subscription "
+        "WHERE user_id = {} AND status = 'active' AND expires_at > {} LIMIT 1) "
         "INSERT INTO background_remover_subscription_usage (id, subscription_id, user_id, date, tier, count) "
-        "SELECT gen_random_uuid(), {}, {}, {}, {}, 1 WHERE {} > 0 "
+        "SELECT gen_random_uuid(), sub.id, {}, {}, {}, 1 FROM sub WHERE sub.quota > 0 "
         "ON CONFLICT (subscription_id, date, tier) DO UPDATE "
         "SET count = background_remover_subscription_usage.count + 1 "
-        "WHERE background_remover_subscription_usage.count < {} RETURNING count",
-        sub_id,
-        user_id,
-        date,
+        "WHERE background_remover_subscription_usage.count < (SELECT quota FROM sub) "
+        "RETURNING subscription_id, date",
         tier,
-        quota,
-        quota,
+        user_id,
+        now,
+        user_id,
+        today(),
+        tier,
     )
-    return Coverage(sub_id, date) if rows else None
+    return Coverage(rows[0]["subscription_id"], rows[0]["date"]) if rows else None
 
 
 async def give_back_quota(user_id: str, tier: str, usage_date: dt.date) -> None:
@@ -130,12 +124,28 @@ async def charge(
     """
     if amount <= 0:
         return False
-    available = await credits.balance(user_id)
+    # The balance check and the debit in one round trip; under lock_user nothing moves in between.
+    rows: list[dict[str, Any]] = await CreditLedgerEntry.raw(
+        "WITH balance AS (SELECT COALESCE(SUM(amount), 0)::bigint AS available FROM credit_ledger WHERE user_id = {}), "
+        "debit AS (INSERT INTO credit_ledger (id, user_id, amount, kind, entry_key, reason, job_id, batch_id, "
+        "created_at) SELECT gen_random_uuid(), {}, {}, 'charge', {}, {}, {}, {}, now() FROM balance "
+        "WHERE available >= {} ON CONFLICT (entry_key) DO NOTHING RETURNING id) "
+        "SELECT available, EXISTS (SELECT 1 FROM debit) AS debited FROM balance",
+        user_id,
+        user_id,
+        -amount,
+        entry_key,
+        reason,
+        job_id,
+        batch_id,
+        amount,
+    )
+    available = int(rows[0]["available"])
     if available < amount:
         raise InsufficientCredits(
             f"This costs {amount} credits but the balance is {available}.", required=amount, balance=available
         )
-    return await _insert(user_id, -amount, "charge", entry_key, reason, job_id, batch_id)
+    return bool(rows[0]["debited"])
 
 
 async def refund(

@@ -8,6 +8,7 @@ import binascii
 import datetime as dt
 import json
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from core.errors import InvalidOptions
@@ -251,12 +252,25 @@ async def forget_input(job_id: uuid.UUID) -> None:
 
 
 async def count_unfinished(user_id: str) -> int:
+    return (await unfinished_totals(user_id)).images
+
+
+@dataclass(frozen=True, slots=True)
+class UnfinishedTotals:
+    images: int
+    """The user's jobs pending or processing."""
+    pending_bytes: int
+    """Bytes of the user's stored uploads that are not processed yet (what a cancel or the worker frees)."""
+
+
+async def unfinished_totals(user_id: str) -> UnfinishedTotals:
+    """Both of a user's bounds in one statement: accepting work checks them under the user's lock."""
     rows = await BackgroundRemovalJob.raw(
-        "SELECT count(*)::int AS n FROM background_removal_job "
-        f"WHERE user_id = {{}} AND status IN ({sql_list(UNFINISHED)})",
+        "SELECT count(*)::int AS n, COALESCE(SUM(input_bytes) FILTER (WHERE input_key IS NOT NULL), 0)::bigint "
+        f"AS bytes FROM background_removal_job WHERE user_id = {{}} AND status IN ({sql_list(UNFINISHED)})",
         user_id,
     )
-    return int(rows[0]["n"])
+    return UnfinishedTotals(images=int(rows[0]["n"]), pending_bytes=int(rows[0]["bytes"]))
 
 
 async def pending_input_bytes(user_id: str) -> int:

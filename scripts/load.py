@@ -41,6 +41,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import numpy as np
 from PIL import Image
 from redis.asyncio import Redis
 
@@ -76,12 +77,28 @@ def loopback_only(url: str) -> None:
         raise SystemExit(f"load generator refuses {url}: it only drives a service on this machine (loopback)")
 
 
+def synthetic_photo(width: int, height: int, seed: int = 20) -> Image.Image:
+    """A photo-like picture made here, so that ``make load`` needs nothing ``make run`` does not fetch:
+    an out-of-focus two-colour background and a textured subject in front (it compresses like a photo)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    background = np.stack([90 + 80 * x / width, 120 + 60 * y / height, 160 - 70 * x / width], axis=-1)
+    blotches = rng.normal(128, 25, (height // 40 + 1, width // 40 + 1, 3)).clip(0, 255).astype(np.uint8)
+    background += np.asarray(Image.fromarray(blotches).resize((width, height), Image.Resampling.BICUBIC), np.float32)
+    background += rng.normal(-128, 6, (height, width, 1)).astype(np.float32)
+    cx, cy, rx, ry = width * 0.5, height * 0.58, width * 0.22, height * 0.33
+    inside = ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1
+    shade = (y - cy) / ry
+    subject = np.stack([170 - 40 * shade, 120 - 30 * shade, np.full_like(shade, 70)], axis=-1)
+    subject += rng.normal(0, 18, (height, width, 1)).astype(np.float32)  # fur-like fine texture
+    pixels = np.where(inside[..., None], subject, background)
+    return Image.fromarray(pixels.clip(0, 255).astype(np.uint8))
+
+
 def sample_image(target_bytes: int = 200_000) -> bytes:
-    """A real photo (the quokka) re-encoded to about ``target_bytes``."""
-    path = get_settings().model_dir / "quokka.jpg"
+    """A JPEG of about ``target_bytes`` (at most, where a quality of 50 gets there)."""
     side = 1600 if target_bytes >= 150_000 else 800
-    with Image.open(path) as img:
-        rgb = img.convert("RGB").resize((side, side * 2 // 3))
+    rgb = synthetic_photo(side, side * 2 // 3)
     for quality in (95, 90, 85, 80, 75, 70, 60, 50):
         out = io.BytesIO()
         rgb.save(out, format="JPEG", quality=quality)

@@ -39,6 +39,8 @@ class WorkerContext:
     """Deliveries, on their own queue and concurrency (:mod:`worker.webhook_worker`)."""
     metrics: MetricsServer | None = None
     """The Prometheus endpoint, when ``WORKER_METRICS_PORT`` is set."""
+    db_pool: bool = False
+    """This process's PostgreSQL pool was started (``DB_POOL_MAX`` > 0) and is closed at shutdown."""
 
 
 def install(ctx: dict[str, Any], worker: WorkerContext) -> None:

@@ -23,6 +23,7 @@ from core.heartbeats import beat, forget
 from core.metrics import process_exited
 from core.settings import Settings, get_settings
 from core.storage import open_storage
+from db.pool import close_pool, start_pool
 from engine.pipeline import Engine
 from worker.context import WorkerContext, install, installed
 from worker.metrics import serve, set_models
@@ -67,6 +68,14 @@ async def startup(ctx: dict[str, Any]) -> None:
         executor=ThreadPoolExecutor(max_workers=max(1, settings.worker_concurrency) + 1, thread_name_prefix="infer"),
         worker_id=worker_id,
     )
+    if settings.db_pool_max > 0:
+        try:
+            # Without a pool every statement opens a connection (a PostgreSQL backend started and torn
+            # down: several per image, CPU taken from the model on the same cores).
+            await start_pool(min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+            worker.db_pool = True
+        except (OSError, TimeoutError) as exc:
+            log.error("could not start the database pool (%s); using per-query connections", exc)
     await beat(redis, settings.heartbeat_key, worker_id, settings.heartbeat_ttl_s)
     worker.heartbeat = asyncio.create_task(_heartbeat_loop(redis, settings, worker_id))
     worker.metrics = serve(settings)
@@ -92,6 +101,8 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     worker.executor.shutdown(wait=True)
     if worker.metrics is not None:
         worker.metrics.stop()
+    if worker.db_pool:
+        await close_pool()
     process_exited(os.getpid())
     with contextlib.suppress(Exception):
         await forget(worker.redis, worker.settings.heartbeat_key, worker.worker_id)

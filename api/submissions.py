@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from litestar import Response
+from litestar import Request, Response
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import State, UploadFile
 from redis.asyncio import Redis
 
 from api.limits import ensure_queue_has_room
 from api.queue import Enqueuer
+from api.upload_forms import PAYING_POWER
 from core.errors import (
     BatchSizeError,
     BatchTooSmall,
@@ -161,12 +162,15 @@ class Submissions:
         enqueuer: Enqueuer,
         redis: Redis,
         dns_lookups: DnsLookups | None = None,
+        paying_power: billing.PayingPower | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
         self.enqueuer = enqueuer
         self.redis = redis
         self.dns_lookups = dns_lookups
+        self.paying_power = paying_power
+        """What the caller could pay with, when the upload-form hook has read it before the body."""
 
     async def order(
         self,
@@ -192,10 +196,13 @@ class Submissions:
         options = OutputOptions.from_params({k: v for k, v in fields.items() if k in OPTION_KEYS and v is not None})
         name = batch_name(fields.get("name"))
         await ensure_queue_has_room(self.redis, self.settings, images)
+        power = self.paying_power
+        if power is None or power.user_id != user_id:
+            power = await billing.paying_power(user_id)
         if not (images > 1 if batch is None else batch):
-            await billing.ensure_can_pay(user_id, credits, tier=tier)
+            power.ensure(credits, tier=tier)
         else:
-            await billing.ensure_can_pay(user_id, batch_price(credits, images).total)
+            power.ensure(batch_price(credits, images).total)
         if webhook_url:
             await check_webhook_target(
                 webhook_url,
@@ -425,5 +432,12 @@ def _gathered(problems: list[tuple[int, str, BgRemoverError]], total: int) -> Bg
     )
 
 
-def provide_submissions(state: State) -> Submissions:
-    return Submissions(state.settings, state.storage, state.enqueuer, state.redis, state.dns_lookups)
+def provide_submissions(state: State, request: Request[Any, Any, Any]) -> Submissions:
+    return Submissions(
+        state.settings,
+        state.storage,
+        state.enqueuer,
+        state.redis,
+        state.dns_lookups,
+        request.state.get(PAYING_POWER),
+    )

@@ -97,6 +97,10 @@ def _content_length(request: Request[Any, Any, Any]) -> int | None:
         return None
 
 
+PAYING_POWER = "paying_power"
+"""Key in the request's state of the :class:`db.billing.PayingPower` read before the body."""
+
+
 @dataclass(frozen=True)
 class BodyBudget:
     """How many bytes a batch body may have: what the caller's credits pay for."""
@@ -120,9 +124,12 @@ async def body_budget(request: Request[Any, Any, Any], route: UploadRoute, setti
     """Refuse, from ``Content-Length`` alone, a body the caller's balance could not pay for; return the
     bound to hold while reading (None: the route's own body limit is the bound)."""
     unit = cheapest_image_credits()
-    credits, quota_left = await billing.paying_power(request.user.user_id)
+    power = await billing.paying_power(request.user.user_id)
+    # the submission's own money check reads it from here instead of asking the database again
+    request.state[PAYING_POWER] = power
+    credits = power.balance
     if route.payment is Payment.SINGLE:
-        if credits < unit and not quota_left:
+        if credits < unit and not power.quota_left:
             raise InsufficientCredits(
                 f"The cheapest image costs {unit} credits but the balance is {credits} and no subscription "
                 "quota is left today; the upload was not read.",

@@ -71,41 +71,43 @@ async def give_back_quota(user_id: str, tier: str, usage_date: dt.date) -> None:
     )
 
 
-async def paying_power(user_id: str) -> tuple[int, bool]:
-    """The credit balance, and whether an active subscription has an image of any tier left today:
-    one query, for refusing an upload before its body is read."""
+@dataclass(frozen=True)
+class PayingPower:
+    """What a user could pay with when it was read: the credit balance, and the tiers an active
+    subscription still covers today. A look before costly work; the charge in the transaction decides."""
+
+    user_id: str
+    balance: int
+    quota_tiers: frozenset[str]
+
+    @property
+    def quota_left(self) -> bool:
+        return bool(self.quota_tiers)
+
+    def ensure(self, credits_needed: int, *, tier: str | None = None) -> None:
+        """Raise :class:`InsufficientCredits` when neither the balance nor (with ``tier``) today's
+        subscription quota for that tier could pay."""
+        if self.balance < credits_needed and (tier is None or tier not in self.quota_tiers):
+            raise InsufficientCredits(
+                f"This costs {credits_needed} credits but the balance is {self.balance}.",
+                required=credits_needed,
+                balance=self.balance,
+            )
+
+
+async def paying_power(user_id: str) -> PayingPower:
+    """The balance and the tiers with subscription quota left today, in one query."""
     rows = await CreditLedgerEntry.raw(
         "SELECT (SELECT COALESCE(SUM(amount), 0)::bigint FROM credit_ledger WHERE user_id = {}) AS balance, "
-        "EXISTS (SELECT 1 FROM background_remover_subscription s, jsonb_each_text(s.daily_quotas) q "
+        "ARRAY(SELECT q.key FROM background_remover_subscription s, jsonb_each_text(s.daily_quotas) q "
         "WHERE s.user_id = {} AND s.status = 'active' AND s.expires_at > now() AND q.value::int > COALESCE("
         "(SELECT u.count FROM background_remover_subscription_usage u "
-        "WHERE u.subscription_id = s.id AND u.date = {} AND u.tier = q.key), 0)) AS quota_left",
+        "WHERE u.subscription_id = s.id AND u.date = {} AND u.tier = q.key), 0)) AS quota_tiers",
         user_id,
         user_id,
         today(),
     )
-    return int(rows[0]["balance"]), bool(rows[0]["quota_left"])
-
-
-async def ensure_can_pay(user_id: str, credits_needed: int, *, tier: str | None = None) -> None:
-    """A cheap look before any slow or costly work (DNS, storing uploads): raises
-    :class:`InsufficientCredits` when neither the balance nor (with ``tier``) an active subscription
-    covering that tier could pay. The charge inside the transaction still decides."""
-    rows = await CreditLedgerEntry.raw(
-        "SELECT (SELECT COALESCE(SUM(amount), 0)::bigint FROM credit_ledger WHERE user_id = {}) AS balance, "
-        "EXISTS (SELECT 1 FROM background_remover_subscription WHERE user_id = {} AND status = 'active' "
-        "AND expires_at > now() AND COALESCE((daily_quotas ->> {})::int, 0) > 0) AS covered",
-        user_id,
-        user_id,
-        tier or "",
-    )
-    available, covered = int(rows[0]["balance"]), bool(rows[0]["covered"]) and tier is not None
-    if available < credits_needed and not covered:
-        raise InsufficientCredits(
-            f"This costs {credits_needed} credits but the balance is {available}.",
-            required=credits_needed,
-            balance=available,
-        )
+    return PayingPower(user_id, int(rows[0]["balance"]), frozenset(rows[0]["quota_tiers"] or ()))
 
 
 async def charge(

@@ -280,7 +280,10 @@ async def test_cli_errors_and_account_commands(base_url, make_user, settings, tm
     assert main(["--url", base_url, "--token", "bad", "balance"]) == EXIT_AUTH
     assert "BGREMOVER_TOKEN" in capsys.readouterr().err
     assert main([*common, "remove", str(tmp_path / "missing.jpg")]) == EXIT_INVALID
-    assert main([*common, "remove", str(photo), "--tier", "platinum", "--out", str(tmp_path / "o")]) == EXIT_INVALID
+    # a caller who cannot pay for one image is refused before the body (and its tier) is read:
+    # an unknown tier is judged for a caller who could pay
+    payer = ["--url", base_url, "--token", token_of(await make_user(10))]
+    assert main([*payer, "remove", str(photo), "--tier", "platinum", "--out", str(tmp_path / "o")]) == EXIT_INVALID
     capsys.readouterr()
 
     assert main([*common, "balance"]) == EXIT_OK

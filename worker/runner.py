@@ -36,9 +36,19 @@ def functions(settings: Settings) -> list[Any]:
 
 def cron_jobs(settings: Settings) -> list[Any]:
     step = max(1, min(settings.sweep_interval_s, 60))
+    # arq locks every job it starts for its longest timeout of any function, cron jobs included, + 10 s
+    # (worker.sweeps.arq_lock_s): a 600 s retention sweep locked a crashed worker's images for 10 minutes.
+    # A retention sweep cut short resumes where it stopped at the next run.
+    timeout = settings.job_timeout_s
     return [
-        cron(requeue_lost_jobs, second=set(range(0, 60, step)), run_at_startup=True, unique=True, timeout=120),
-        cron(retention_sweep, minute=7, second=0, run_at_startup=True, unique=True, timeout=600),
+        cron(
+            requeue_lost_jobs,
+            second=set(range(0, 60, step)),
+            run_at_startup=True,
+            unique=True,
+            timeout=min(120, timeout),
+        ),
+        cron(retention_sweep, minute=7, second=0, run_at_startup=True, unique=True, timeout=timeout),
     ]
 
 

@@ -1,7 +1,8 @@
 """Periodic sweeps: PostgreSQL is the source of truth, Redis may forget.
 
 - ``requeue_lost_jobs``: a job pending in PostgreSQL but unknown to Redis (Redis restarted, an
-  enqueue failed) is enqueued again; a job ``processing`` that nobody holds any more (its worker
+  enqueue failed) is enqueued again, and one that a dead worker took from the queue but never started
+  is released; a job ``processing`` that nobody holds any more (its worker
   stopped beating, or arq gave up on it after a timeout) is released to another worker, or failed and
   refunded once it has used all its tries; a batch whose images are all done but whose ZIP was never
   built gets it built; a finished job or batch whose webhook was never attempted gets it sent.
@@ -36,6 +37,28 @@ from worker.processing import fail_stuck_job
 log = logging.getLogger("bgremover.worker")
 
 
+def arq_lock_s(settings: Settings) -> int:
+    """How long arq locks a job it starts: the longest timeout of its functions + 10 s (arq's rule);
+    no function's timeout exceeds the job timeout (worker.runner)."""
+    return settings.job_timeout_s + 10
+
+
+async def release_unclaimed(redis: ArqRedis, settings: Settings, job_id: object) -> bool:
+    """A job still pending whose arq lock is older than the requeue grace: a worker took it from the
+    queue and died before it claimed it in PostgreSQL (a worker claims a job moments after taking it),
+    and arq would keep it locked until the lock expires. Releasing it is safe even if that worker lives:
+    the claim is a conditional update, so of two runs only one processes and charges."""
+    key = in_progress_key(job_arq_id(str(job_id)))
+    left_ms = await redis.pttl(key)
+    if left_ms <= 0:
+        return False
+    if arq_lock_s(settings) * 1000 - left_ms < settings.requeue_after_s * 1000:
+        return False
+    await redis.delete(key)
+    log.warning("job %s: taken from the queue by a worker that never started it; released for another", job_id)
+    return True
+
+
 async def take_over(redis: ArqRedis, settings: Settings, job_id: object) -> bool:
     """A dead worker's job: release arq's in-progress lock so another worker runs it now, not after
     the lock's timeout; enqueue it again if Redis lost it altogether."""
@@ -61,8 +84,10 @@ async def requeue_lost_jobs(ctx: dict[str, Any]) -> dict[str, int]:
             # its result key would block the same job id, so drop it first.
             await redis.delete(result_key(job_arq_id(job_id)))
             status = JobStatus.not_found
-        if status == JobStatus.not_found and await enqueue_process_job(redis, settings.queue_name, job_id):
-            requeued += 1
+        if status == JobStatus.not_found:
+            requeued += await enqueue_process_job(redis, settings.queue_name, job_id)
+        elif status == JobStatus.in_progress:
+            requeued += await release_unclaimed(redis, settings, job_id)
     live = await live_workers(redis, settings.heartbeat_key, settings.heartbeat_ttl_s)
     orphans = await jobs.orphaned_jobs(live, settings.heartbeat_ttl_s)
     # A live worker's job that arq no longer holds (its tries ran out while the database was away):

@@ -1,4 +1,4 @@
-"""Real photos for end-to-end tests: the annotated quokka that `make models` installs, and variants."""
+"""Real photos for end-to-end tests: the annotated quokka that `make eval-assets` installs, and variants."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from core.settings import Settings
 def quokka_path(settings: Settings) -> Path:
     path = settings.model_dir / "quokka.jpg"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run `make models` (the test photo is installed with the weights)")
+        raise FileNotFoundError(f"{path} is missing: run `make eval-assets` (`make test` does)")
     return path
 
 

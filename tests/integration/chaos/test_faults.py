@@ -17,8 +17,10 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from arq.connections import ArqRedis
 
 from core.settings import Settings
+from core.tasks import in_progress_key, job_arq_id
 from tests.support.images import variant
 from tests.support.invariants import assert_money_is_right, wait_all_final
 from tests.support.processes import api_server, env_with, free_port, redis_server, worker_process
@@ -89,6 +91,27 @@ async def test_a_worker_killed_mid_job_has_its_job_finished_by_another(
             rows = await wait_all_final(migrated_db, [user.id], timeout_s=120)
     assert rows[0]["status"] == "completed", (tmp_path / "worker-b.log").read_text()[-3000:]
     assert rows[0]["attempts"] == 2
+    await assert_money_is_right(migrated_db, [user.id])
+
+
+async def test_a_job_a_dead_worker_took_but_never_started_runs_within_seconds(
+    settings: Settings, make_user, migrated_db: str, arq_redis: ArqRedis, tmp_path: Path
+) -> None:
+    """A worker that dies between taking a job from the queue and claiming it leaves arq's lock on the
+    job (the job timeout + 10 s, and once 10 minutes); the sweep must not wait for it to expire."""
+    env = fast_env(WORKER_TIERS="basic")
+    user = await make_user(100)
+    with api_server(env) as base:
+        r = post_job(base, user, variant(settings, 3, size=(320, 214)))
+        assert r.status_code == 202, r.text
+        job_id = r.json()["id"]
+        # what the dead worker left: arq's lock, set 20 s ago, with 110 s still to run
+        lock_s = int(env["JOB_TIMEOUT_S"]) + 10
+        await arq_redis.psetex(in_progress_key(job_arq_id(job_id)), (lock_s - 20) * 1000, b"1")
+        with worker_process(env, tmp_path / "worker.log"):
+            rows = await wait_all_final(migrated_db, [user.id], timeout_s=60)
+    assert rows[0]["status"] == "completed", (tmp_path / "worker.log").read_text()[-3000:]
+    assert rows[0]["attempts"] == 1
     await assert_money_is_right(migrated_db, [user.id])
 
 

@@ -65,11 +65,11 @@ netns-tools:  ## iproute2's `ip`, which the multi-host test builds its network n
 browser:  ## Debian's Chromium for the browser tests (Playwright drives it; it downloads nothing)
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-test: install services eval-assets browser netns-tools check-migrations  ## the whole suite against real PostgreSQL, Redis, models, Chromium
-	$(PY) -m pytest
+test: install services eval-assets browser netns-tools check-migrations  ## the whole suite against real PostgreSQL, Redis, models, Chromium; ARGS="-k name -x" passes on to pytest
+	$(PY) -m pytest $(ARGS)
 
-test-unit: install  ## only the tests that need no services
-	$(PY) -m pytest tests/unit
+test-unit: install  ## only the tests that need no services (seconds); ARGS=... passes on to pytest
+	$(PY) -m pytest tests/unit $(ARGS)
 
 check: install  ## ruff + mypy
 	$(VENV)/bin/ruff check .

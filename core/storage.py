@@ -16,73 +16,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Protocol, runtime_checkable
+from typing import IO, TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
+
+from core.storage_contract import (
+    CHUNK_BYTES,
+    Storage,
+    StorageConfigError,
+    StorageError,
+    StoredObject,
+    check_key,
+)
 
 if TYPE_CHECKING:
     from core.settings import Settings
 
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
-CHUNK_BYTES = 1024 * 1024
-
-
-class StorageError(OSError):
-    """A storage operation failed; callers treat it as transient (retry)."""
-
-
-class StorageConfigError(SystemExit):
-    """``STORAGE_URL`` or its credentials cannot work: the process stops at start-up with this message
-    (a ``SystemExit``, like :class:`core.settings.UnsafeSettings`), never at the first upload."""
-
-    def __init__(self, problem: str) -> None:
-        self.problem = problem
-        super().__init__(f"bgremover cannot use its storage: {problem} (see docs/scaling.md)")
-
-
-def check_key(key: str) -> str:
-    if not _KEY.match(key) or ".." in key:
-        raise ValueError(f"invalid storage key {key!r}")
-    return key
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    """An object opened for reading: its size and its bytes, streamed in chunks."""
-
-    size: int
-    chunks: AsyncIterator[bytes]
-
-
-@runtime_checkable  # Litestar checks what dependency injection hands a handler
-class Storage(Protocol):
-    """What API and workers need from a store; every method but the ``*_blocking`` ones is async."""
-
-    @property
-    def description(self) -> str: ...
-    async def put(self, key: str, data: bytes) -> None: ...
-    async def get(self, key: str) -> bytes: ...
-    async def open(self, key: str) -> StoredObject: ...
-    async def size(self, key: str) -> int | None:
-        """The object's size in bytes, None when it does not exist."""
-        ...
-
-    async def exists(self, key: str) -> bool: ...
-    async def delete(self, key: str) -> None: ...
-    async def keys_older_than(self, prefix: str, age_s: float) -> list[str]: ...
-    def chunks_blocking(self, key: str) -> Iterator[bytes]:
-        """The object's bytes in chunks, for code running in a thread (the ZIP writer)."""
-        ...
-
-    def writer_blocking(self, key: str) -> contextlib.AbstractContextManager[IO[bytes]]:
-        """A stream to write one object in a thread, at most one chunk in memory; the object appears
-        only when the block exits without an exception (nothing appears otherwise)."""
-        ...
+__all__ = [
+    "CHUNK_BYTES",
+    "LocalStorage",
+    "Storage",
+    "StorageConfigError",
+    "StorageError",
+    "StoredObject",
+    "check_key",
+    "input_key",
+    "open_storage",
+    "output_key",
+    "result_media_type",
+    "zip_key",
+]
 
 
 class LocalStorage:

@@ -1,4 +1,4 @@
-"""The S3-compatible backend of :class:`core.storage.Storage` (AWS S3, MinIO, Ceph, moto), on obstore.
+"""The S3-compatible backend of :class:`core.storage_contract.Storage` (AWS S3, MinIO, Ceph, moto), on obstore.
 
 obstore (a Rust ``object_store`` binding, one wheel) won against aiobotocore when measured against
 the same moto server (docs/scaling.md): ~15 MiB instead of ~52 MiB of RSS after import, 0.01 s instead
@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import obstore
 from obstore.store import S3Store
 
-from core.storage import CHUNK_BYTES, StorageConfigError, StorageError, StoredObject, check_key
+from core.storage_contract import CHUNK_BYTES, StorageConfigError, StorageError, StoredObject, check_key
 
 if TYPE_CHECKING:
     from core.settings import Settings

@@ -57,8 +57,3 @@ def context(ctx: dict[str, Any]) -> WorkerContext:
 def installed(ctx: dict[str, Any]) -> WorkerContext | None:
     worker = ctx.get(_KEY)
     return worker if isinstance(worker, WorkerContext) else None
-
-
-def job_try(ctx: dict[str, Any]) -> int:
-    """arq's attempt counter for the running task, from 1."""
-    return int(ctx.get("job_try", 1))

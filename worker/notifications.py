@@ -33,12 +33,11 @@ from arq import Retry
 from core.serialisers import batch_out, job_out
 from core.settings import Settings
 from core.statuses import BatchStatus, JobStatus, WebhookKind
-from core.tasks import enqueue_webhook
 from core.webhooks import MAX_ATTEMPTS, backoff_seconds, deliver, event_payload
 from db import batches, jobs, webhook_deliveries, webhook_secrets
 from db.webhook_deliveries import DeliveryStatus
 from db.webhook_secrets import SigningKeys
-from worker.context import context, job_try
+from worker.attempts import job_try
 from worker.metrics import count_delivery
 
 log = logging.getLogger("bgremover.worker")
@@ -146,7 +145,7 @@ def _settings(ctx: dict[str, Any]) -> Settings:
     return settings
 
 
-def _kind(raw: str) -> WebhookKind:
+def webhook_kind(raw: str) -> WebhookKind:
     if raw == "job":
         return "job"
     if raw == "batch":
@@ -157,7 +156,7 @@ def _kind(raw: str) -> WebhookKind:
 async def deliver_webhook(ctx: dict[str, Any], kind: str, object_id: str) -> dict[str, Any]:
     settings = _settings(ctx)
     attempt = job_try(ctx)
-    event = await load_event(_kind(kind), uuid.UUID(object_id))
+    event = await load_event(webhook_kind(kind), uuid.UUID(object_id))
     if event is None:
         return {"status": "skipped"}
     if event.cancelled:
@@ -196,14 +195,6 @@ async def deliver_webhook(ctx: dict[str, Any], kind: str, object_id: str) -> dic
     await _record(event, "failed", attempt, status_code=result.status_code, error=result.error)
     log.warning("webhook %s %s gave up after %d attempt(s): %s", kind, object_id, attempt, result.error)
     return {"status": "failed", "attempt": attempt, "error": result.error}
-
-
-async def forward_to_webhook_queue(ctx: dict[str, Any], kind: str, object_id: str) -> dict[str, str]:
-    """Registered under ``deliver_webhook`` on the main queue, where releases before the webhook queue
-    put deliveries: they move to the webhook queue instead of running in an inference slot."""
-    worker = context(ctx)
-    await enqueue_webhook(worker.redis, worker.settings.queue_name, _kind(kind), object_id)
-    return {"status": "forwarded"}
 
 
 async def purge_delivery_log(ctx: dict[str, Any]) -> dict[str, int]:

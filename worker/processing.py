@@ -29,7 +29,8 @@ from core.tasks import enqueue_batch_zip, enqueue_webhook, signal_final
 from db import batches, billing, jobs
 from db.piccolo_conf import DB
 from engine.pipeline import Cutout
-from worker.context import context, job_try
+from worker.attempts import job_try
+from worker.context import context
 from worker.metrics import count_final, observe_completed
 
 log = logging.getLogger("bgremover.worker")

@@ -13,9 +13,8 @@ from core.settings import Settings
 from core.storage import open_storage
 from core.tasks import Task
 from worker.batch_zip import build_batch_zip
-from worker.functions import ping
+from worker.functions import forward_to_webhook_queue, ping
 from worker.lifecycle import shutdown, startup
-from worker.notifications import forward_to_webhook_queue
 from worker.processing import run_process_job
 from worker.sweeps import requeue_lost_jobs, retention_sweep
 

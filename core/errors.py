@@ -54,6 +54,7 @@ The API turns any :class:`BgRemoverError` into an RFC 9457 problem+json response
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 
@@ -166,11 +167,21 @@ class FormFieldTooLarge(BgRemoverError):
 
 
 class UnknownTier(BgRemoverError):
-    """The tier name is not one of the configured tiers."""
+    """The tier name is not one of the configured tiers, or none was sent. One message wherever it is
+    raised; ``source`` names where the tier came from when that is not the request's ``tier`` field
+    (a setting, such as ``REMOVEBG_TIER``)."""
 
     code = "unknown_tier"
     status = 422
     title = "Unknown tier"
+
+    def __init__(self, tier: str | None, tiers: Sequence[str], *, source: str = "tier") -> None:
+        choices = ", ".join(tiers)
+        if tier is None:
+            detail = f"Send `{source}`: one of {choices}"
+        else:
+            detail = f"Unknown tier {tier!r} in `{source}`; choose one of {choices}"
+        super().__init__(detail, tier=tier, tiers=list(tiers))
 
 
 class TierUnavailable(BgRemoverError):

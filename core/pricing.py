@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from core.errors import InvalidOptions, UnknownTier
+from core.errors import InvalidOptions
 from core.settings import Settings
-from core.tiers import TIERS
+from core.tiers import get_tier
 
 IDR_PER_CREDIT = 100
 """Rp 100 buys one credit: the one rate between plan prices and the credits ledger."""
@@ -67,10 +67,7 @@ VOLUME_DISCOUNTS: tuple[tuple[int, int, int], ...] = (
 
 
 def tier_credits(tier: str) -> int:
-    spec = TIERS.get(tier)
-    if spec is None:
-        raise UnknownTier(f"Unknown tier {tier!r}; choose one of {', '.join(TIERS)}", tier=tier)
-    return spec.credits
+    return get_tier(tier).credits
 
 
 def discount_percent(images: int) -> int:

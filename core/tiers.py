@@ -76,7 +76,7 @@ def get_tier(name: str) -> Tier:
     try:
         return TIERS[name]
     except KeyError:
-        raise UnknownTier(f"unknown tier {name!r}; tiers: {', '.join(TIERS)}", tiers=list(TIERS)) from None
+        raise UnknownTier(name, TIER_NAMES) from None
 
 
 def model_installed(tier: str, model_dir: Path) -> bool:

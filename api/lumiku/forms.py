@@ -44,7 +44,7 @@ def _tier(text: dict[str, str]) -> str:
     if len(given) > 1:
         raise InvalidOptions("`tier` and `qualityTier` disagree; send one of them", parameter="tier")
     if not given:
-        raise UnknownTier(f"Send `tier` (or `qualityTier`): one of {', '.join(TIERS)}", tier=None)
+        raise UnknownTier(None, tuple(TIERS), source="tier` (or `qualityTier")
     return given.pop()
 
 

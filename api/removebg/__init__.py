@@ -28,7 +28,7 @@ Check = Callable[[Request[Any, Any, Any]], Awaitable[None]]
 def removebg_router(settings: Settings, *, checks: Check) -> Router:
     """``checks`` runs after authentication: the same schema gate and per-user rate limit as our routes."""
     if settings.removebg_tier not in TIERS:
-        raise UnknownTier(f"REMOVEBG_TIER={settings.removebg_tier!r} is not a tier; one of {', '.join(TIERS)}")
+        raise UnknownTier(settings.removebg_tier, tuple(TIERS), source="REMOVEBG_TIER")
 
     async def authenticate(request: Request[Any, Any, Any]) -> None:
         presented = request.headers.get(API_KEY_HEADER)

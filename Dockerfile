@@ -7,14 +7,15 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE NOTICE ./
+COPY clients/python ./clients/python
 COPY api ./api
 COPY core ./core
 COPY db ./db
 COPY engine ./engine
 COPY worker ./worker
 COPY migrations ./migrations
-RUN pip install --no-cache-dir -e .
+RUN pip install --no-cache-dir ./clients/python -e .
 
 ENV PYTHONUNBUFFERED=1 \
     BGREMOVER_ENV=production \

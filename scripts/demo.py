@@ -15,9 +15,9 @@ import os
 import sys
 from pathlib import Path
 
-from client import Batch, BgRemoverClientError, Client, Job, collect_images, extract_zip
-from client._progress import ProgressBar
-from client.cli import EXIT_CREDITS, EXIT_INVALID, EXIT_OK, EXIT_UNAVAILABLE, exit_code_for, message_for
+from bgremover_client import Batch, BgRemoverClientError, Client, Job, collect_images, extract_zip
+from bgremover_client._progress import ProgressBar
+from bgremover_client.cli import EXIT_CREDITS, EXIT_INVALID, EXIT_OK, EXIT_UNAVAILABLE, exit_code_for, message_for
 
 DEMO_USER = "demo-user"
 SAMPLE_COUNT = 4

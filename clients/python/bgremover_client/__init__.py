@@ -2,21 +2,22 @@
 
 ::
 
-    from client import Client
+    from bgremover_client import Client
 
     with Client() as bg:                      # $BGREMOVER_URL, $BGREMOVER_TOKEN (or $BGREMOVER_API_KEY)
         job = bg.wait(bg.submit("quokka.jpg", tier="standard", format="webp"))
         bg.download_result(job, "cutouts/")
 
 Errors are :class:`BgRemoverClientError` subclasses named after the API's problem codes (see
-:mod:`client._errors` for the tree). The command line is ``python -m client`` (:mod:`client.cli`).
+:mod:`bgremover_client._errors` for the tree). The command line is ``bgremover`` (or
+``python -m bgremover_client``; :mod:`bgremover_client.cli`).
 """
 
 from __future__ import annotations
 
-from client._async import AsyncClient
-from client._core import API_KEY_ENV, API_PREFIX, DEFAULT_URL, TOKEN_ENV, URL_ENV
-from client._errors import (
+from bgremover_client._async import AsyncClient
+from bgremover_client._core import API_KEY_ENV, API_PREFIX, DEFAULT_URL, TOKEN_ENV, URL_ENV
+from bgremover_client._errors import (
     AlreadySubscribed,
     APIError,
     AuthenticationError,
@@ -41,8 +42,8 @@ from client._errors import (
     WebhookSecretMissing,
     error_from_problem,
 )
-from client._files import ImageSource, collect_images, extract_zip
-from client._models import (
+from bgremover_client._files import ImageSource, collect_images, extract_zip
+from bgremover_client._models import (
     BATCH_FINAL_STATUSES,
     JOB_FINAL_STATUSES,
     ApiKey,
@@ -60,8 +61,8 @@ from client._models import (
     TierPrice,
     VolumeDiscount,
 )
-from client._options import OutputOptions
-from client._sync import Client
+from bgremover_client._options import OutputOptions
+from bgremover_client._sync import Client
 
 __all__ = [
     "API_KEY_ENV",

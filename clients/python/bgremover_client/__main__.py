@@ -1,10 +1,10 @@
-"""``python -m client``: the bgremover command line."""
+"""``python -m bgremover_client``: the bgremover command line."""
 
 from __future__ import annotations
 
 import sys
 
-from client.cli import main
+from bgremover_client.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

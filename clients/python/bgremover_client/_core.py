@@ -17,9 +17,9 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
-from client._errors import APIError, BgRemoverClientError, WaitTimeout, error_from_response, parse_retry_after
-from client._files import filename_from_disposition, safe_name
-from client._models import Batch, Job
+from bgremover_client._errors import APIError, BgRemoverClientError, WaitTimeout, error_from_response, parse_retry_after
+from bgremover_client._files import filename_from_disposition, safe_name
+from bgremover_client._models import Batch, Job
 
 API_PREFIX = "/api/background-remover"
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -268,7 +268,7 @@ def download_target(dest: str | os.PathLike[str], response: httpx.Response, fall
 
 def transport_error(exc: httpx.HTTPError, base_url: str) -> BgRemoverClientError:
     """A :class:`TransportError` that says which URL could not be reached and why."""
-    from client._errors import TransportError
+    from bgremover_client._errors import TransportError
 
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
     reason = str(exc) or type(exc).__name__

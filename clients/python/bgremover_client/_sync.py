@@ -1,5 +1,5 @@
-"""The blocking client. Its twin :mod:`client._async` differs only in ``await``; both build every request
-and read every response through :mod:`client._core`."""
+"""The blocking client. Its twin :mod:`bgremover_client._async` differs only in ``await``; both build every request
+and read every response through :mod:`bgremover_client._core`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any, Unpack, overload
 
 import httpx
 
-from client._core import (
+from bgremover_client._core import (
     Call,
     Endpoints,
     Poller,
@@ -24,9 +24,9 @@ from client._core import (
     resolve_base_url,
     transport_error,
 )
-from client._files import ImageSource, collect_images, load_image
-from client._models import ApiKey, Balance, Batch, Job, Page, Pricing, Readiness, Stats, Subscription
-from client._options import OptionArgs, OutputOptions, merge_options
+from bgremover_client._files import ImageSource, collect_images, load_image
+from bgremover_client._models import ApiKey, Balance, Batch, Job, Page, Pricing, Readiness, Stats, Subscription
+from bgremover_client._options import OptionArgs, OutputOptions, merge_options
 
 __all__ = ["Client"]
 

@@ -1,4 +1,4 @@
-"""``bgremover`` / ``python -m client``: remove backgrounds from the command line.
+"""``bgremover`` / ``python -m bgremover_client``: remove backgrounds from the command line.
 
 Every failure prints one line to stderr (named after the API's problem code) and exits with a code a
 script can rely on; see :data:`EXIT_CODES` and ``bgremover --help``.
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from client._errors import (
+from bgremover_client._errors import (
     APIError,
     AuthenticationError,
     BgRemoverClientError,
@@ -28,11 +28,11 @@ from client._errors import (
     PermissionDenied,
     QuotaExceeded,
 )
-from client._files import collect_images, extract_zip
-from client._models import ApiKey, Batch, Job, Pricing, Subscription
-from client._options import OutputOptions
-from client._progress import ProgressBar
-from client._sync import Client
+from bgremover_client._files import collect_images, extract_zip
+from bgremover_client._models import ApiKey, Batch, Job, Pricing, Subscription
+from bgremover_client._options import OutputOptions
+from bgremover_client._progress import ProgressBar
+from bgremover_client._sync import Client
 
 __all__ = [
     "EXIT_AUTH",

@@ -13,9 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from PIL import Image
-
-from client import (
+from bgremover_client import (
     AlreadySubscribed,
     AsyncClient,
     AuthenticationError,
@@ -29,7 +27,9 @@ from client import (
     TransportError,
     WaitTimeout,
 )
-from client.cli import EXIT_AUTH, EXIT_CREDITS, EXIT_FAILED_IMAGES, EXIT_INVALID, EXIT_OK, main
+from bgremover_client.cli import EXIT_AUTH, EXIT_CREDITS, EXIT_FAILED_IMAGES, EXIT_INVALID, EXIT_OK, main
+from PIL import Image
+
 from core.settings import Settings
 from db import credits
 from tests.support.api_client import User

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
-from client import AuthenticationError, Client, PermissionDenied
-from client.cli import EXIT_AUTH, EXIT_OK, main
+from bgremover_client import AuthenticationError, Client, PermissionDenied
+from bgremover_client.cli import EXIT_AUTH, EXIT_OK, main
 
 
 async def test_client_creates_uses_lists_and_revokes_a_key(base_url, make_user) -> None:

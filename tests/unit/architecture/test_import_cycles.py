@@ -8,14 +8,18 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
-PACKAGES = ("api", "worker", "engine", "core", "db", "client", "tools")
+# each package and the folder it is imported from (the client is a distribution of its own)
+PACKAGES = {
+    **{name: ROOT for name in ("api", "worker", "engine", "core", "db", "tools")},
+    "bgremover_client": ROOT / "clients" / "python",
+}
 
 
 def project_modules() -> dict[str, Path]:
     modules: dict[str, Path] = {}
-    for package in PACKAGES:
-        for path in (ROOT / package).rglob("*.py"):
-            parts = path.relative_to(ROOT).with_suffix("").parts
+    for package, home in PACKAGES.items():
+        for path in (home / package).rglob("*.py"):
+            parts = path.relative_to(home).with_suffix("").parts
             modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return modules
 

@@ -21,7 +21,8 @@ ALLOWED: dict[str, set[str]] = {
     "worker": {"core", "db", "engine"},
     "tools": {"core", "engine"},
 }
-PROJECT = {*ALLOWED, "client", "scripts", "tests"}
+PROJECT = {*ALLOWED, "bgremover_client", "scripts", "tests"}
+CLIENT = ROOT / "clients" / "python" / "bgremover_client"
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -39,6 +40,15 @@ def test_a_package_imports_only_the_packages_below_it(package: str) -> None:
     wrong = {
         str(path.relative_to(ROOT)): sorted(imported_packages(path) - ALLOWED[package] - {package})
         for path in sorted((ROOT / package).rglob("*.py"))
+    }
+    assert {file: pkgs for file, pkgs in wrong.items() if pkgs} == {}
+
+
+def test_the_client_imports_nothing_of_the_service() -> None:
+    """It is its own distribution (clients/python): a customer installs it without the service."""
+    wrong = {
+        str(path.relative_to(ROOT)): sorted(imported_packages(path) - {"bgremover_client"})
+        for path in sorted(CLIENT.rglob("*.py"))
     }
     assert {file: pkgs for file, pkgs in wrong.items() if pkgs} == {}
 

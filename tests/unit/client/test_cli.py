@@ -5,10 +5,9 @@ from __future__ import annotations
 import io
 
 import pytest
-
-from client import TransportError, WaitTimeout, error_from_problem
-from client._progress import ProgressBar, render_bar
-from client.cli import (
+from bgremover_client import TransportError, WaitTimeout, error_from_problem
+from bgremover_client._progress import ProgressBar, render_bar
+from bgremover_client.cli import (
     EXIT_AUTH,
     EXIT_CODES,
     EXIT_CREDITS,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
-from client import (
+from bgremover_client import (
     APIError,
     AuthenticationError,
     BatchNotFinished,
@@ -23,7 +22,7 @@ from client import (
     ServiceUnavailable,
     error_from_problem,
 )
-from client._errors import error_from_response
+from bgremover_client._errors import error_from_response
 
 
 def problem(status: int, code: str, **extra: object) -> dict[str, object]:
@@ -122,8 +121,9 @@ def test_str_names_status_and_code() -> None:
 
 def test_every_code_the_service_can_answer_has_a_client_error_class() -> None:
     """A new server error code without a client mapping would surface as a generic APIError."""
+    from bgremover_client._errors import _BY_CODE
+
     import core.errors as server_errors
-    from client._errors import _BY_CODE
 
     codes = {
         obj.code

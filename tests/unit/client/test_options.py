@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from client import Batch, Job, OutputOptions, Pricing
-from client._options import encode_options, merge_options
+from bgremover_client import Batch, Job, OutputOptions, Pricing
+from bgremover_client._options import encode_options, merge_options
 
 
 def test_encoding() -> None:

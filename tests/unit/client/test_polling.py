@@ -7,9 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from client import AsyncClient, Client, Job, NotFound, WaitTimeout
-from client._core import Poller
+from bgremover_client import AsyncClient, Client, Job, NotFound, WaitTimeout
+from bgremover_client._core import Poller
 
 PREFIX = "/api/background-remover"
 

@@ -7,6 +7,7 @@ customer would; about half a minute on a fresh machine."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import venv
 from pathlib import Path
@@ -30,6 +31,12 @@ SERVICE_ONLY = {
 def test_pip_install_of_the_client_folder_brings_no_service_dependency(tmp_path: Path) -> None:
     env_dir = tmp_path / "customer"
     venv.EnvBuilder(with_pip=True).create(env_dir)
+    # a copy, because pip builds in the source folder (build/, egg-info) and the checkout stays clean
+    source = shutil.copytree(
+        ROOT / "clients" / "python",
+        tmp_path / "bgremover-client",
+        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
+    )
     python = env_dir / "bin" / "python"
     install = subprocess.run(
         [

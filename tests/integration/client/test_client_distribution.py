@@ -46,7 +46,7 @@ def test_pip_install_of_the_client_folder_brings_no_service_dependency(tmp_path:
             "install",
             "--quiet",
             "--disable-pip-version-check",
-            str(ROOT / "clients" / "python"),
+            str(source),
         ],
         capture_output=True,
         text=True,

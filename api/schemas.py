@@ -140,6 +140,8 @@ class TierPrice(Camel):
     description: str
     model: str
     model_licence: str
+    unavailable_reason: str | None = None
+    """Why ``available`` is false: weights not installed, or a licence ``ALLOWED_MODEL_LICENCES`` excludes."""
 
 
 class VolumeDiscount(Camel):

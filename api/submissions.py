@@ -43,7 +43,7 @@ from core.serialisers import API_PREFIX, batch_out, job_out
 from core.settings import Settings
 from core.storage import Storage, input_key
 from core.tasks import Lane
-from core.tiers import model_installed
+from core.tiers import unavailable_reason
 from core.webhooks import DnsLookups, check_webhook_target
 from db import batches, billing, idempotency, jobs, webhook_secrets
 from db.piccolo_conf import DB
@@ -191,8 +191,9 @@ class Submissions:
         a user who cannot pay never makes the service wait on a name server or write a file.
         """
         credits = tier_credits(tier)
-        if not model_installed(tier, self.settings.model_dir):
-            raise TierUnavailable(f"Tier {tier!r} is not available on this deployment right now.", tier=tier)
+        reason = unavailable_reason(tier, self.settings)
+        if reason is not None:
+            raise TierUnavailable(f"Tier {tier!r} is not available on this deployment: {reason}.", tier=tier)
         options = OutputOptions.from_params({k: v for k, v in fields.items() if k in OPTION_KEYS and v is not None})
         name = batch_name(fields.get("name"))
         await ensure_queue_has_room(self.redis, self.settings, images)

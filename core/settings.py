@@ -146,6 +146,11 @@ class Settings:
     model_dir: Path = field(default_factory=lambda: _env_path("MODEL_DIR", _HOME / ".cache" / "bgremover" / "models"))
     """Cache of verified ONNX weights (filled by ``make models``; never inside the repository)."""
 
+    allowed_model_licences_raw: str = field(default_factory=lambda: _env("ALLOWED_MODEL_LICENCES", ""))
+    """Comma-separated SPDX ids of the weight licences this deployment may fetch and load (empty: all).
+    ``Apache-2.0,MIT`` keeps out IS-Net (AGPL-3.0) and Robust Video Matting (GPL-3.0); the tiers that
+    need them are then unavailable (docs/models.md)."""
+
     jwt_secret: str = field(default_factory=lambda: _env("JWT_SECRET", DEV_JWT_SECRET))
     """Key that signs and verifies bearer tokens (HS256), or a PEM public key for RS256."""
 
@@ -356,6 +361,16 @@ class Settings:
     lumiku_wait_s: float = field(default_factory=lambda: _env_float("LUMIKU_WAIT_S", 55.0))
     """How long ``POST /remove`` and ``/remove-single`` wait for the result before answering with the job
     still under way (the original clients read the finished job from that answer)."""
+
+    @property
+    def allowed_model_licences(self) -> frozenset[str] | None:
+        """Upper-cased SPDX ids (SPDX matching ignores case); None = every licence."""
+        ids = frozenset(p.strip().upper() for p in self.allowed_model_licences_raw.split(",") if p.strip())
+        return ids or None
+
+    def licence_allowed(self, spdx_id: str) -> bool:
+        allowed = self.allowed_model_licences
+        return allowed is None or spdx_id.upper() in allowed
 
     @property
     def webhook_ports(self) -> frozenset[int] | None:

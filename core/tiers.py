@@ -12,6 +12,7 @@ from pathlib import Path
 
 from core.errors import UnknownTier
 from core.model_manifest import ISNET_FP16, RVM_MOBILENETV3, U2NET, U2NETP, Asset
+from core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,22 @@ def get_tier(name: str) -> Tier:
         return TIERS[name]
     except KeyError:
         raise UnknownTier(name, TIER_NAMES) from None
+
+
+def excluded_models(tier: str, settings: Settings) -> list[Asset]:
+    """The tier's weights whose licence ``ALLOWED_MODEL_LICENCES`` keeps out of this deployment."""
+    return [asset for asset in get_tier(tier).models if not settings.licence_allowed(asset.licence)]
+
+
+def unavailable_reason(tier: str, settings: Settings) -> str | None:
+    """Why the tier cannot run here (None: it can), in words for /pricing, readiness and errors."""
+    excluded = excluded_models(tier, settings)
+    if excluded:
+        names = ", ".join(f"{a.file} ({a.licence})" for a in excluded)
+        return f"it needs {names}, a licence ALLOWED_MODEL_LICENCES does not allow"
+    if not model_installed(tier, settings.model_dir):
+        return "its model weights are not installed (run `make models`)"
+    return None
 
 
 def model_installed(tier: str, model_dir: Path) -> bool:

@@ -41,6 +41,7 @@ class Status(StrEnum):
     MISSING = "missing"
     MISMATCH = "checksum_mismatch"
     FAILED = "failed"
+    EXCLUDED = "excluded"  # its licence is not in ALLOWED_MODEL_LICENCES: not fetched
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class FetchReport:
 
     @property
     def failed_required(self) -> list[AssetResult]:
-        return [r for r in self.results if r.asset.required and not r.usable]
+        return [r for r in self.results if r.asset.required and not r.usable and r.status is not Status.EXCLUDED]
 
     @property
     def ok(self) -> bool:
@@ -235,9 +236,11 @@ def run_fetch(
     *,
     assets: Iterable[Asset] | None = None,
     check_only: bool = False,
+    allowed: Callable[[Asset], bool] = lambda _asset: True,
     log: Callable[[str], None] = lambda _msg: None,
 ) -> FetchReport:
-    """Verify (and unless ``check_only`` install) each asset; never raises for a missing model."""
+    """Verify (and unless ``check_only`` install) each asset that ``allowed`` admits (its licence);
+    never raises for a missing model."""
     report = FetchReport(model_dir=model_dir)
     wanted = list(MODELS.values() if assets is None else assets)
     if not check_only:
@@ -245,6 +248,9 @@ def run_fetch(
     with tempfile.TemporaryDirectory(prefix="bgremover-fetch-") as tmp:
         downloads = _Downloads(Path(tmp))
         for asset in wanted:
+            if not allowed(asset):
+                report.results.append(AssetResult(asset, Status.EXCLUDED, "licence not in ALLOWED_MODEL_LICENCES"))
+                continue
             status = verify(model_dir / asset.file, asset)
             if status is Status.OK or check_only:
                 message = "" if status is Status.OK else _how_to_get(asset)
@@ -270,13 +276,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval", action="store_true", help="also fetch the eval assets (quokka photo)")
     parser.add_argument("--model-dir", type=Path, default=None, help="default: settings.model_dir (MODEL_DIR)")
     args = parser.parse_args(argv)
-    model_dir: Path = args.model_dir or get_settings().model_dir
+    settings = get_settings()
+    model_dir: Path = args.model_dir or settings.model_dir
     assets = list(ALL_ASSETS.values()) if args.eval else list(MODELS.values())
+
+    def allowed(asset: Asset) -> bool:
+        # the eval photo and its outline are not weights: the licence policy is about what the service runs
+        return asset.file not in MODELS or settings.licence_allowed(asset.licence)
 
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    report = run_fetch(model_dir, assets=assets, check_only=args.check, log=log)
+    report = run_fetch(model_dir, assets=assets, check_only=args.check, allowed=allowed, log=log)
     print(f"model cache: {model_dir}")
     for r in report.results:
         line = f"  {r.status.value:18} {r.asset.file:26} {r.asset.purpose} [{r.asset.licence}]"

@@ -99,6 +99,11 @@ class Engine:
         for spec in wanted:
             for model in spec.models:
                 if model.file not in engine.runners and model.file not in failed_files:
+                    excluded = _licence_excluded(model.asset, settings)
+                    if excluded:
+                        failed_files[model.file] = excluded
+                        log.warning("tier %s unavailable: %s", spec.name, excluded)
+                        continue
                     try:
                         engine.runners[model.file] = _load_runner(model, settings, threads)
                         if threads > 1 and model.file in _SIDE_BY_SIDE_MODELS:
@@ -107,6 +112,11 @@ class Engine:
                         failed_files[model.file] = exc.detail
                         log.warning("tier %s unavailable: %s", spec.name, exc.detail)
             missing = [failed_files[m.file] for m in spec.models if m.file in failed_files]
+            if spec.portrait and engine.portrait is None and RVM_MOBILENETV3.file not in failed_files:
+                excluded = _licence_excluded(RVM_MOBILENETV3, settings)
+                if excluded:
+                    failed_files[RVM_MOBILENETV3.file] = excluded
+                    log.warning("tier %s unavailable: %s", spec.name, excluded)
             if spec.portrait and engine.portrait is None and RVM_MOBILENETV3.file not in failed_files:
                 try:
                     path = _verified(RVM_MOBILENETV3, settings)
@@ -258,6 +268,14 @@ def _load_runner(model: ModelSpec, settings: Settings, threads: int) -> ModelRun
     # which would put a worker with every tier past 3 GB; IS-Net's long runs gain little from it anyway.
     arena = settings.ort_mem_arena and model.input_size <= _ARENA_MAX_INPUT
     return ModelRunner.create(model, settings.model_dir, threads, mem_arena=arena)
+
+
+def _licence_excluded(asset: Asset, settings: Settings) -> str:
+    """Why the worker must not load this weight ('' when it may): never load a licence the operator
+    keeps out, even if the file is in the cache (another deployment's ``make models`` put it there)."""
+    if settings.licence_allowed(asset.licence):
+        return ""
+    return f"{asset.file} is {asset.licence}, which ALLOWED_MODEL_LICENCES does not allow"
 
 
 def _verified(asset: Asset, settings: Settings) -> Path:

@@ -36,7 +36,7 @@ from core.errors import Conflict, InvalidOptions
 from core.identity import is_canonical_user_id
 from core.pricing import VOLUME_DISCOUNTS, plan, plans
 from core.settings import Settings
-from core.tiers import TIERS, model_installed
+from core.tiers import TIERS, unavailable_reason
 from db import credits, subscription_periods, subscriptions
 from db.idempotency import check_key
 from db.piccolo_conf import DB
@@ -89,7 +89,8 @@ class PricingController(Controller):
                 TierPrice(
                     tier=name,
                     credits=spec.credits,
-                    available=model_installed(name, settings.model_dir),
+                    available=(reason := unavailable_reason(name, settings)) is None,
+                    unavailable_reason=reason,
                     description=spec.description,
                     model=spec.model_file,
                     model_licence=spec.licence,

@@ -16,7 +16,7 @@ from core.errors import DatabaseUnavailable
 from core.heartbeats import live_workers
 from core.settings import Settings
 from core.storage import Storage
-from core.tiers import TIERS, model_installed
+from core.tiers import TIERS, unavailable_reason
 
 
 class HealthController(Controller):
@@ -75,11 +75,12 @@ class HealthController(Controller):
             checks["storage"] = ReadinessCheck(ok=True, detail="reachable")
         except (OSError, TimeoutError) as exc:
             checks["storage"] = ReadinessCheck(ok=False, detail=f"unreachable: {type(exc).__name__}")
-        tiers = {name: model_installed(name, settings.model_dir) for name in TIERS}
-        unavailable = [name for name, ok in tiers.items() if not ok]
+        reasons = {name: unavailable_reason(name, settings) for name in TIERS}
+        tiers = {name: reason is None for name, reason in reasons.items()}
+        unavailable = [f"{name}: {reason}" for name, reason in reasons.items() if reason is not None]
         checks["models"] = ReadinessCheck(
             ok=len(unavailable) < len(tiers),
-            detail=f"unavailable tier(s): {', '.join(unavailable)} (run `make models`)"
+            detail="unavailable tier(s): " + "; ".join(unavailable)
             if unavailable
             else "every tier's model is installed",
         )

@@ -349,6 +349,7 @@ PRICING: dict[str, Any] = {
             "description": "One fast model (U²-Net-p); edges follow the photo. Good for simple, clear subjects.",
             "model": "u2netp.onnx",
             "modelLicence": "Apache-2.0",
+            "unavailableReason": None,
         },
         {
             "tier": "standard",
@@ -360,6 +361,7 @@ PRICING: dict[str, Any] = {
             ),
             "model": "u2net.onnx",
             "modelLicence": "Apache-2.0",
+            "unavailableReason": None,
         },
         {
             "tier": "professional",
@@ -371,6 +373,9 @@ PRICING: dict[str, Any] = {
             ),
             "model": "isnet_fp16.onnx",
             "modelLicence": "AGPL-3.0 + Apache-2.0",
+            "unavailableReason": (
+                "it needs isnet_fp16.onnx (AGPL-3.0), a licence ALLOWED_MODEL_LICENCES does not allow"
+            ),
         },
     ],
     "volumeDiscounts": [

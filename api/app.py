@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -33,7 +33,6 @@ from api.controllers.signed import SignedFileController, before_signed_request
 from api.controllers.webhooks import WebhookController
 from api.cors import cors_config
 from api.final_signals import FinalSignals
-from api.job_wait import WaitSlots, stopping_with_the_server
 from api.limits import RateLimiter
 from api.lumiku.routes import LumikuAccountController, LumikuBatchController, LumikuRemoveController
 from api.metrics import metrics_route
@@ -43,9 +42,10 @@ from api.removebg import removebg_router
 from api.request_context import request_log_context
 from api.response_headers import add_nosniff
 from api.schema_gate import SchemaGate
-from api.stored_files import provide_storage
+from api.services import Services
 from api.submissions import provide_submissions
 from api.upload_forms import read_upload_form
+from api.wait_slots import WaitSlots, stopping_with_the_server
 from api.web.docs import render_plugins
 from api.web.routes import web_route_handlers
 from core.errors import DatabaseUnavailable
@@ -61,26 +61,32 @@ from db.pool import close_pool, start_pool
 log = logging.getLogger("bgremover.api")
 
 
-async def before_api_request(request: Request[Any, Any, Any]) -> None:
-    """Every authenticated route: the schema must be current, and the caller within their rate limit."""
-    if request.method == "OPTIONS":
-        # the JWT middleware skips OPTIONS (no `request.user`): let Litestar answer it with `Allow`
-        return
-    gate: SchemaGate = request.app.state.schema_gate
-    await gate.require_ready()
-    set_user(request.user.user_id)
-    limiter: RateLimiter = request.app.state.rate_limiter
-    decision = await limiter.check(request.app.state.redis, request.user.user_id)
-    if decision is not None:
-        request.scope["state"]["rate_limit_headers"] = decision.headers()
-    limiter.raise_if_denied(decision)
-    await read_upload_form(request, request.app.state.settings)
+def before_api_request(services: Services) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
+    """The hook of every authenticated route: the schema must be current, the caller within their rate
+    limit, and an upload's form is read (bounded) before the handler runs."""
+
+    async def check(request: Request[Any, Any, Any]) -> None:
+        if request.method == "OPTIONS":
+            # the JWT middleware skips OPTIONS (no `request.user`): let Litestar answer it with `Allow`
+            return
+        await services.schema_gate.require_ready()
+        set_user(request.user.user_id)
+        limiter = services.rate_limiter
+        decision = await limiter.check(services.redis, request.user.user_id)
+        if decision is not None:
+            request.scope["state"]["rate_limit_headers"] = decision.headers()
+        limiter.raise_if_denied(decision)
+        await read_upload_form(request, services.settings)
+
+    return check
 
 
-def _lifespan(settings: Settings) -> Any:
+def _lifespan(services: Services) -> Any:
+    settings = services.settings
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        gate: SchemaGate = app.state.schema_gate
+        gate = services.schema_gate
         try:
             status = await gate.refresh()
             if status.ready:
@@ -95,21 +101,23 @@ def _lifespan(settings: Settings) -> Any:
             except (OSError, TimeoutError) as exc:
                 # Without a pool Piccolo opens a connection per query, so the API still recovers by itself.
                 log.error("could not start the database pool (%s); using per-query connections", exc)
-        app.state.redis = Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
-        listener = await metrics_listener.start(settings, app.state.redis)
+        redis = services.redis_client = Redis.from_url(
+            settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0
+        )
+        listener = await metrics_listener.start(settings, redis)
         # Everything allocated so far lives as long as the process: keep it out of the GC's scans,
         # which otherwise show up as latency spikes under load.
         gc.freeze()
         try:
-            with stopping_with_the_server(app.state.wait_slots):
+            with stopping_with_the_server(services.wait_slots):
                 yield
         finally:
             if listener is not None:
                 await listener.stop()
-            await app.state.final_signals.close()
-            app.state.dns_lookups.close()
-            await app.state.enqueuer.close()
-            await app.state.redis.aclose()
+            await services.final_signals.close()
+            services.dns_lookups.close()
+            await services.enqueuer.close()
+            await redis.aclose()
             if pool_started:
                 await close_pool()
 
@@ -122,6 +130,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
     plans(settings)  # a misconfigured SUBSCRIPTION_PLANS stops start-up, not the first /pricing
     settings.webhook_ports  # noqa: B018 - a malformed WEBHOOK_ALLOWED_PORTS stops start-up too
     install_context()
+    services = Services(
+        settings=settings,
+        storage=open_storage(settings),
+        url_signer=UrlSigner.from_settings(settings),
+        enqueuer=Enqueuer(settings),
+        final_signals=FinalSignals(settings),
+        wait_slots=WaitSlots(settings),
+        rate_limiter=RateLimiter(settings),
+        dns_lookups=DnsLookups(
+            threads=settings.webhook_dns_threads, negative_ttl_s=settings.webhook_dns_negative_ttl_s
+        ),
+        schema_gate=SchemaGate(settings.database_url, timeout_s=min(settings.db_timeout_s, 5.0)),
+    )
+    checks = before_api_request(services)
     jwt_auth = build_jwt_auth(settings)
     # Upload limits per route: a single image, or a whole batch; both a little above the per-image
     # limit so that an oversized image is reported as `file_too_large`, not as a cut-off body.
@@ -146,20 +168,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
             jobs,
             batches,
         ],
-        before_request=before_api_request,
+        before_request=checks,
         dependencies={"submissions": Provide(provide_submissions, sync_to_thread=False)},
         security=[{"BearerToken": []}, {"ApiKey": []}],
         request_max_body_size=64 * 1024,
     )
     health = Router(path=API_PREFIX, route_handlers=[HealthController])
-    signed = Router(path=API_PREFIX, route_handlers=[SignedFileController], before_request=before_signed_request)
+    signed = Router(
+        path=API_PREFIX,
+        route_handlers=[SignedFileController],
+        before_request=before_signed_request(services.schema_gate),
+    )
     app = Litestar(
-        dependencies={"storage": Provide(provide_storage, sync_to_thread=False)},
+        dependencies={**services.dependencies(), "metrics_internal": Provide(lambda: False, sync_to_thread=False)},
         route_handlers=[
             health,
             signed,
             api,
-            removebg_router(settings, checks=before_api_request),
+            removebg_router(settings, checks=checks),
             metrics_route,
             *web_route_handlers(),
         ],
@@ -168,7 +194,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[add_request_id_header, add_nosniff],
         middleware=[request_log_context],
-        lifespan=[_lifespan(settings)],
+        lifespan=[_lifespan(services)],
         openapi_config=OpenAPIConfig(
             title="bgremover",
             version="0.1.0",
@@ -191,15 +217,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         response_cache_config=ResponseCacheConfig(),
         debug=False,
     )
-    app.state.settings = settings
-    app.state.storage = open_storage(settings)
-    app.state.url_signer = UrlSigner.from_settings(settings)
-    app.state.enqueuer = Enqueuer(settings)
-    app.state.final_signals = FinalSignals(settings)
-    app.state.wait_slots = WaitSlots(settings)
-    app.state.rate_limiter = RateLimiter(settings)
-    app.state.dns_lookups = DnsLookups(
-        threads=settings.webhook_dns_threads, negative_ttl_s=settings.webhook_dns_negative_ttl_s
-    )
-    app.state.schema_gate = SchemaGate(settings.database_url, timeout_s=min(settings.db_timeout_s, 5.0))
+    # what Litestar does not inject into (exception handlers, the JWT user lookup) finds it there
+    services.install(app)
     return app

@@ -13,7 +13,7 @@ signature, the pinned algorithm, ``exp``, ``iat`` and the lifetime cap stay.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -87,9 +87,19 @@ def _token_class(user_claim: str) -> type[Token]:
     return UserClaimToken
 
 
-async def principal_from_token(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+def principal_lookup(
+    settings: Settings,
+) -> Callable[[Token, ASGIConnection[Any, Any, Any, Any]], Awaitable[Principal | None]]:
+    """The JWT middleware's user lookup (Litestar injects nothing into it, so it closes over the settings)."""
+
+    async def principal_from_token(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+        return await _principal(token, settings)
+
+    return principal_from_token
+
+
+async def _principal(token: Token, settings: Settings) -> Principal | None:
     subject = token.sub
-    settings: Settings = connection.app.state.settings
     if not is_canonical_user_id(subject):
         # never strip or normalise: " alice" must not become a second key to alice's account
         raise NotAuthorizedException(f"{settings.jwt_user_claim} is not a user id in canonical form")
@@ -134,7 +144,7 @@ def build_jwt_auth(settings: Settings) -> JWTAuth[Principal, Token]:
     required += ["iss"] if settings.jwt_issuer else []
     required += ["aud"] if settings.jwt_audience else []
     return JWTAuth[Principal, Token](
-        retrieve_user_handler=principal_from_token,
+        retrieve_user_handler=principal_lookup(settings),
         token_secret=settings.jwt_secret,
         algorithm=settings.jwt_algorithm,
         token_cls=_token_class(claim),

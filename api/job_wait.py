@@ -6,10 +6,10 @@ soon as the worker announces the end, never trusts Redis alone (the row decides)
 end without a signal (a sweep, Redis restarted) at the next re-read. No database connection is held
 while waiting: each read takes one from the pool and gives it back.
 
-A wait holds a connection, so it first takes a slot of :class:`WaitSlots`: at most
+A wait holds a connection, so it first takes a slot of :class:`api.wait_slots.WaitSlots`: at most
 ``MAX_WAITS_PER_USER`` per user and ``MAX_WAITS`` in all (below ``MAX_CONNECTIONS``), long polls and
 synchronous routes alike; a request that gets none is answered at once. A wait also ends early when
-the client goes away and when the process begins to stop (:func:`stop_waiting`, on SIGTERM), so an
+the client goes away and when the process begins to stop (:func:`api.wait_slots.stop_waiting`, on SIGTERM), so an
 abandoned wait neither holds memory nor delays a shutdown. Before waiting, a synchronous route lets go
 of its upload (:func:`forget_body`): what waits is the job's id, not the image.
 """
@@ -22,8 +22,7 @@ import enum
 import logging
 import time
 import uuid
-from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -32,11 +31,9 @@ from litestar.types import Empty
 from litestar.utils.scope.state import ScopeState
 
 from api.cancellation import cancel_pending_job
-from api.final_signals import FinalSignals
-from api.limits import RateLimiter
+from api.services import Services
 from core.errors import NotFound
 from core.rows import BatchRow, JobRow
-from core.settings import Settings
 from db import batches, jobs
 
 log = logging.getLogger("bgremover.api")
@@ -46,92 +43,6 @@ MAX_WAIT_S = 30.0
 
 CLIENT_GONE_STATUS = 499
 """What a request whose client went away is logged with (nginx's "client closed request"); nobody reads it."""
-
-SLOT_RETRY_AFTER_S = 5
-"""``Retry-After`` of a request refused a slot: waits end when their jobs do, typically within seconds."""
-
-
-class SlotRefusal(enum.Enum):
-    USER_FULL = "user_full"
-    """The user already holds ``MAX_WAITS_PER_USER`` waits in this process."""
-    SERVER_FULL = "server_full"
-    """The process holds ``MAX_WAITS`` waits."""
-    STOPPING = "stopping"
-    """The process is shutting down."""
-
-
-@dataclass(frozen=True, slots=True)
-class Slot:
-    refusal: SlotRefusal | None
-
-    @property
-    def granted(self) -> bool:
-        return self.refusal is None
-
-
-class WaitSlots:
-    """The waits one API process holds (``app.state.wait_slots``), per user and in all."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.per_user = settings.max_waits_per_user
-        # a fifth of the connections stays for everything that does not wait (submissions, plain polls)
-        self.total = max(1, min(settings.max_waits, settings.max_connections * 4 // 5))
-        self._held: dict[str, int] = defaultdict(int)
-        self._count = 0
-        self._stopping = asyncio.Event()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
-
-    def stop(self) -> None:
-        """Every wait ends now (with a retryable answer) and no new one starts."""
-        self._stopping.set()
-
-    async def until_stopping(self) -> None:
-        await self._stopping.wait()
-
-    @contextlib.contextmanager
-    def slot(self, user_id: str) -> Iterator[Slot]:
-        """A granted slot for the block, or the reason there is none (answer at once, without waiting)."""
-        if self.stopping:
-            yield Slot(SlotRefusal.STOPPING)
-            return
-        if self._held[user_id] >= self.per_user:
-            yield Slot(SlotRefusal.USER_FULL)
-            return
-        if self._count >= self.total:
-            yield Slot(SlotRefusal.SERVER_FULL)
-            return
-        self._held[user_id] += 1
-        self._count += 1
-        try:
-            yield Slot(None)
-        finally:
-            self._count -= 1
-            self._held[user_id] -= 1
-            if not self._held[user_id]:
-                del self._held[user_id]
-
-
-_LIVE: set[WaitSlots] = set()
-
-
-@contextlib.contextmanager
-def stopping_with_the_server(slots: WaitSlots) -> Iterator[None]:
-    """While the app runs (its lifespan), :func:`stop_waiting` reaches its waits."""
-    _LIVE.add(slots)
-    try:
-        yield
-    finally:
-        _LIVE.discard(slots)
-
-
-def stop_waiting() -> None:
-    """``python -m api.server`` calls this when it begins to stop: the server waits for every open
-    request before it exits, so every wait in this process ends now."""
-    for slots in list(_LIVE):
-        slots.stop()
 
 
 class WaitEnd(enum.Enum):
@@ -181,10 +92,14 @@ def _end(row: _Finishing, *, gone: bool, stopping: bool, left_s: float) -> WaitE
 
 
 async def _wait(
-    request: Request[Any, Any, Any], kind: str, object_id: object, read: Callable[[], Awaitable[R]], timeout_s: float
+    request: Request[Any, Any, Any],
+    services: Services,
+    kind: str,
+    object_id: object,
+    read: Callable[[], Awaitable[R]],
+    timeout_s: float,
 ) -> Waited[R]:
-    signals: FinalSignals = request.app.state.final_signals
-    slots: WaitSlots = request.app.state.wait_slots
+    signals, slots = services.final_signals, services.wait_slots
     started = time.monotonic()
     deadline = started + timeout_s
     gone = asyncio.ensure_future(_until_gone(request))
@@ -209,7 +124,9 @@ async def _wait(
         await asyncio.gather(gone, stopping, return_exceptions=True)
 
 
-async def wait_until_final(request: Request[Any, Any, Any], job_id: uuid.UUID, timeout_s: float) -> Waited[JobRow]:
+async def wait_until_final(
+    request: Request[Any, Any, Any], services: Services, job_id: uuid.UUID, timeout_s: float
+) -> Waited[JobRow]:
     """The caller's job once final, or as it is when ``timeout_s`` ran out, the client went away or the
     process began to stop (``end`` says which)."""
     user_id: str = request.user.user_id
@@ -220,11 +137,11 @@ async def wait_until_final(request: Request[Any, Any, Any], job_id: uuid.UUID, t
             raise NotFound(f"No job {job_id}.", resource="job")
         return row
 
-    return await _wait(request, "job", job_id, read, timeout_s)
+    return await _wait(request, services, "job", job_id, read, timeout_s)
 
 
 async def wait_until_batch_final(
-    request: Request[Any, Any, Any], batch: BatchRow, timeout_s: float
+    request: Request[Any, Any, Any], services: Services, batch: BatchRow, timeout_s: float
 ) -> Waited[BatchRow]:
     """The batch's row once final (its ZIP built), or as it is when the wait ended early."""
     user_id: str = request.user.user_id
@@ -237,7 +154,21 @@ async def wait_until_batch_final(
 
     if not batch.unfinished or timeout_s <= 0:
         return Waited(batch, WaitEnd.FINAL if not batch.unfinished else WaitEnd.TIMED_OUT, 0.0)
-    return await _wait(request, "batch", batch.id, read, timeout_s)
+    return await _wait(request, services, "batch", batch.id, read, timeout_s)
+
+
+async def long_poll(
+    services: Services, user_id: str, wait_s: float, wait: Callable[[], Awaitable[Waited[R]]]
+) -> R | None:
+    """The row a long poll (``?wait=``) ended with, in a slot of the user's; None when it asked for no
+    wait, got no slot, or the process began to stop: the caller then answers as a plain poll."""
+    if wait_s <= 0:
+        return None
+    with services.wait_slots.slot(user_id) as slot:
+        if not slot.granted:
+            return None
+        outcome = await wait()
+    return outcome.row if outcome.end is not WaitEnd.STOPPING else None
 
 
 def forget_body(request: Request[Any, Any, Any]) -> None:
@@ -251,14 +182,13 @@ def forget_body(request: Request[Any, Any, Any]) -> None:
         request._msgpack = Empty
 
 
-async def cancel_abandoned(request: Request[Any, Any, Any], waited: Waited[JobRow], reason: str) -> JobRow | None:
+async def cancel_abandoned(services: Services, waited: Waited[JobRow], reason: str) -> JobRow | None:
     """Cancel and refund the job of a wait that timed out or lost its client, if no worker has it yet.
 
     The refund would make such a request free, and so a free way to hold a connection: it counts against
     the user's rate limit instead, as many requests as the rate allows in the time it was held."""
     row = waited.row
-    cancelled = await cancel_pending_job(row.id, row.user_id, request.app.state.storage, reason=reason)
+    cancelled = await cancel_pending_job(row.id, row.user_id, services.storage, reason=reason)
     if cancelled is not None:
-        limiter: RateLimiter = request.app.state.rate_limiter
-        await limiter.charge_held_time(request.app.state.redis, row.user_id, waited.held_s)
+        await services.rate_limiter.charge_held_time(services.redis, row.user_id, waited.held_s)
     return cancelled

@@ -23,6 +23,7 @@ from typing import Any
 from arq.constants import job_key_prefix
 from arq.jobs import deserialize_job
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, NotFoundException
 from prometheus_client import Counter
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
@@ -111,12 +112,9 @@ async def _oldest_waiting_age_s(redis: Redis, queue: str, now_ms: float) -> floa
     return max(0.0, (now_ms - oldest_ms) / 1000)
 
 
-INTERNAL_LISTENER_STATE = "metrics_listener"
-"""``app.state`` flag of the app that :mod:`api.metrics_listener` serves on ``METRICS_PORT``."""
-
-
-def check_access(request: Request[Any, Any, Any], settings: Settings) -> None:
-    internal = bool(request.app.state.get(INTERNAL_LISTENER_STATE, False))
+def check_access(request: Request[Any, Any, Any], settings: Settings, *, internal: bool) -> None:
+    """``internal``: the request came to the listener of :mod:`api.metrics_listener` (``METRICS_PORT``),
+    not to the API's public port."""
     if not internal and (settings.metrics_port > 0 or (settings.env == "production" and not settings.metrics_token)):
         # the same answer as any unknown path: the public port tells nothing about where metrics are
         raise NotFoundException()
@@ -130,14 +128,19 @@ def check_access(request: Request[Any, Any, Any], settings: Settings) -> None:
 
 
 @get("/metrics", include_in_schema=False)
-async def metrics_route(request: Request[Any, Any, Any]) -> Response[bytes]:
-    settings: Settings = request.app.state.settings
-    check_access(request, settings)
+async def metrics_route(
+    request: Request[Any, Any, Any],
+    settings: NamedDependency[Settings],
+    redis: NamedDependency[Redis],
+    metrics_internal: NamedDependency[bool],
+) -> Response[bytes]:
+    """Both apps provide ``settings``, ``redis`` and ``metrics_internal`` (False on the API's port)."""
+    check_access(request, settings, internal=metrics_internal)
     api_metrics()
     ok = GaugeMetricFamily(SCRAPE_OK, "1 when the queues could be read from Redis for this scrape.")
     families: list[Metric] = []
     try:
-        families = await queue_families(request.app.state.redis, settings)
+        families = await queue_families(redis, settings)
         ok.add_metric([], 1.0)
     except Exception as exc:  # Redis down: still report what this process knows
         log.warning("metrics: queues unknown (%r)", exc)

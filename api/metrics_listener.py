@@ -22,9 +22,10 @@ from dataclasses import dataclass
 
 import uvicorn
 from litestar import Litestar
+from litestar.di import Provide
 from redis.asyncio import Redis
 
-from api.metrics import INTERNAL_LISTENER_STATE, metrics_route
+from api.metrics import metrics_route
 from api.problems import EXCEPTION_HANDLERS, add_request_id_header
 from api.response_headers import add_nosniff
 from core.settings import Settings
@@ -56,14 +57,16 @@ class MetricsListener:
 def listener_app(settings: Settings, redis: Redis) -> Litestar:
     app = Litestar(
         route_handlers=[metrics_route],
+        dependencies={
+            "settings": Provide(lambda: settings, sync_to_thread=False),
+            "redis": Provide(lambda: redis, sync_to_thread=False),
+            "metrics_internal": Provide(lambda: True, sync_to_thread=False),
+        },
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[add_request_id_header, add_nosniff],
         openapi_config=None,
         debug=False,
     )
-    app.state.settings = settings
-    app.state.redis = redis
-    app.state[INTERNAL_LISTENER_STATE] = True
     return app
 
 

@@ -21,6 +21,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import Message, Scope
 
+from api.schema_gate import SchemaGate
 from core.errors import (
     BgRemoverError,
     DatabaseUnavailable,
@@ -151,6 +152,13 @@ def handle_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -
     )
 
 
+def _schema_gate(request: Request[Any, Any, Any]) -> SchemaGate | None:
+    """Exception handlers take no injected dependencies: the app's services (api.services) hold the gate;
+    the metrics listener's app has none."""
+    gate = getattr(request.app.state.get("services"), "schema_gate", None)  # api.services.STATE_KEY
+    return gate if isinstance(gate, SchemaGate) else None
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     rid = request_id_of(request)
     if isinstance(exc, UnicodeDecodeError) or (isinstance(exc, RecursionError) and "deserializ" in str(exc)):
@@ -168,7 +176,7 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
             ),
         )
     if isinstance(exc, _SCHEMA_BEHIND):
-        gate = getattr(request.app.state, "schema_gate", None)
+        gate = _schema_gate(request)
         if gate is not None:
             gate.invalidate()
         log.error("request %s hit a schema that is behind the code: %r", rid, exc)
@@ -189,7 +197,7 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
         return handle_domain_error(request, err)
     if isinstance(exc, _DB_UNAVAILABLE):
         log.error("request %s: database unavailable: %r", rid, exc)
-        gate = getattr(request.app.state, "schema_gate", None)
+        gate = _schema_gate(request)
         if gate is not None:
             gate.expire()
         err = DatabaseUnavailable("The database is temporarily unavailable. Retry in a few seconds.", retry_after=5)

@@ -39,8 +39,8 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from api.job_wait import stop_waiting
 from api.problems import PROBLEM_MEDIA_TYPE, problem_type
+from api.wait_slots import stop_waiting
 from core.errors import TooManyConnections
 from core.logs import configure as configure_logging
 from core.logs import uvicorn_log_config

@@ -12,7 +12,6 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from litestar import Response
-from litestar.datastructures import State
 from litestar.response import File, Stream
 
 from core.errors import ResultExpired
@@ -26,11 +25,6 @@ class _StoredStream(Stream):
     def to_asgi_response(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["media_type"] = self.media_type
         return super().to_asgi_response(*args, **kwargs)
-
-
-def provide_storage(state: State) -> Storage:
-    storage: Storage = state.storage
-    return storage
 
 
 def _disposition(kind: str, filename: str) -> str:

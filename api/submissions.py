@@ -19,11 +19,13 @@ from typing import Any
 import msgspec
 from litestar import Request, Response
 from litestar.background_tasks import BackgroundTask
-from litestar.datastructures import State, UploadFile
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
 from redis.asyncio import Redis
 
 from api.limits import ensure_queue_has_room
 from api.queue import Enqueuer
+from api.services import Services
 from api.upload_forms import PAYING_POWER
 from core.errors import (
     BatchSizeError,
@@ -433,12 +435,12 @@ def _gathered(problems: list[tuple[int, str, BgRemoverError]], total: int) -> Bg
     )
 
 
-def provide_submissions(state: State, request: Request[Any, Any, Any]) -> Submissions:
+def provide_submissions(services: NamedDependency[Services], request: Request[Any, Any, Any]) -> Submissions:
     return Submissions(
-        state.settings,
-        state.storage,
-        state.enqueuer,
-        state.redis,
-        state.dns_lookups,
+        services.settings,
+        services.storage,
+        services.enqueuer,
+        services.redis,
+        services.dns_lookups,
         request.state.get(PAYING_POWER),
     )

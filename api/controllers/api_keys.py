@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 
@@ -53,6 +54,7 @@ class ApiKeyController(Controller):
     async def create(
         self,
         request: Request[Principal, Any, Any],
+        settings: NamedDependency[Settings],
         data: Annotated[
             ApiKeyIn | None, Body(media_type=RequestEncodingType.JSON, examples=ex.API_KEY_EXAMPLES)
         ] = None,
@@ -65,7 +67,6 @@ class ApiKeyController(Controller):
         be able to mint keys that outlive its revocation. 409 `api_key_limit_reached` past the per-user
         limit of active keys."""
         require_token(request.user, "Creating an API key")
-        settings: Settings = request.app.state.settings
         new = keys.generate()
         row = await api_keys.create(
             request.user.user_id,
@@ -82,9 +83,8 @@ class ApiKeyController(Controller):
         summary="The caller's active API keys (never the keys themselves)",
         responses=ex.LIST_API_KEYS_RESPONSES,
     )
-    async def list_keys(self, request: Request[Principal, Any, Any]) -> ApiKeyList:
+    async def list_keys(self, request: Request[Principal, Any, Any], settings: NamedDependency[Settings]) -> ApiKeyList:
         """Oldest first: id, prefix (the key's first characters), name, scope, creation and last use."""
-        settings: Settings = request.app.state.settings
         rows = await api_keys.list_active(request.user.user_id)
         return ApiKeyList(api_keys=[_out(r) for r in rows], limit=settings.max_api_keys_per_user)
 

@@ -12,9 +12,10 @@ from litestar.params import Body, FromPath, HeaderParameter, QueryParameter
 
 from api.auth import Principal
 from api.form_fields import BATCH_FIELDS, refuse_unknown
-from api.job_wait import MAX_WAIT_S, WaitEnd, WaitSlots, wait_until_batch_final
+from api.job_wait import MAX_WAIT_S, long_poll, wait_until_batch_final
 from api.lumiku.views import BatchDetail, batch_detail
 from api.schemas import BatchList
+from api.services import Services
 from api.stored_files import stored_file
 from api.submissions import Submissions, check_batch_size, form_fields
 from api.upload_forms import Payment, upload_route
@@ -22,6 +23,7 @@ from api.web import openapi_examples as ex
 from core.errors import BatchNotFinished, InvalidOptions, NotFound, ResultNotReady
 from core.rows import BatchRow
 from core.serialisers import batch_out
+from core.signed_urls import UrlSigner
 from core.storage import Storage
 from db import batches
 from db.idempotency import check_key
@@ -110,6 +112,7 @@ class BatchController(Controller):
     async def list_batches(
         self,
         request: Request[Principal, Any, Any],
+        url_signer: NamedDependency[UrlSigner],
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
     ) -> BatchList:
@@ -117,7 +120,7 @@ class BatchController(Controller):
         before = decode_cursor(cursor) if cursor else None
         rows, nxt = await batches.list_batches(request.user.user_id, limit=limit, before=before)
         return BatchList(
-            batches=[batch_out(r, signer=request.app.state.url_signer) for r in rows],
+            batches=[batch_out(r, signer=url_signer) for r in rows],
             next_cursor=encode_cursor(*nxt) if nxt else None,
             limit=limit,
         )
@@ -131,6 +134,7 @@ class BatchController(Controller):
     async def get_batch(
         self,
         request: Request[Principal, Any, Any],
+        services: NamedDependency[Services],
         batch_id: FromPath[str],
         wait: Annotated[float, BATCH_WAIT_PARAMETER] = 0,
     ) -> Response[BatchDetail]:
@@ -139,15 +143,13 @@ class BatchController(Controller):
         comes as soon as the batch is final (its ZIP built), or after N seconds with its progress. The
         batch (without `images`) is also under `batch`, which the original Lumiku frontend reads."""
         row = await own_batch(batch_id, request.user.user_id)
-        waited = False
-        if wait > 0:
-            slots: WaitSlots = request.app.state.wait_slots
-            with slots.slot(request.user.user_id) as slot:
-                if slot.granted:
-                    outcome = await wait_until_batch_final(request, row, wait)
-                    row, waited = outcome.row, outcome.end is not WaitEnd.STOPPING
-        signer = request.app.state.url_signer
-        body = batch_detail(batch_out(row, images=await batches.batch_images(row.id), signer=signer))
+        found = row
+        final = await long_poll(
+            services, request.user.user_id, wait, lambda: wait_until_batch_final(request, services, found, wait)
+        )
+        waited = final is not None
+        row = final if final is not None else row
+        body = batch_detail(batch_out(row, images=await batches.batch_images(row.id), signer=services.url_signer))
         headers = {"Retry-After": "0" if waited else "2"} if row.unfinished else {}
         return Response(content=body, headers=headers)
 

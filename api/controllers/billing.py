@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, post
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import Body, HeaderParameter, QueryParameter
@@ -47,14 +48,13 @@ MAX_PAYMENT_ID_LENGTH = 200
 IdempotencyKey = Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)]
 
 
-def require_admin(request: Request[Principal, Any, Any], action: str) -> Actor:
+def require_admin(request: Request[Principal, Any, Any], settings: Settings, action: str) -> Actor:
     """The one admin check of the money routes (credit and subscription grants); the actor to record.
 
     Only the operator's own list decides: a claim is whatever the token's signer wrote, and granting
     credits is printing money. And only a short-lived token: an admin's API key never expires, so a
     leaked one would print money until someone noticed (``403 token_required``).
     """
-    settings: Settings = request.app.state.settings
     if request.user.user_id not in settings.admin_user_ids:
         raise PermissionDeniedException(f"{action} needs an admin token.")
     require_token(request.user, action)
@@ -80,10 +80,9 @@ class PricingController(Controller):
         summary="Tiers, availability, discounts, plans and limits",
         responses=ex.PRICING_RESPONSES,
     )
-    async def pricing(self, request: Request[Principal, Any, Any]) -> Pricing:
+    async def pricing(self, request: Request[Principal, Any, Any], settings: NamedDependency[Settings]) -> Pricing:
         """Credits per image for each tier (and whether it is available right now), the batch volume
         discounts, the subscription plans with their daily quotas, and the upload limits."""
-        settings: Settings = request.app.state.settings
         return Pricing(
             tiers=[
                 TierPrice(
@@ -122,7 +121,7 @@ class PricingController(Controller):
 
 
 async def subscribe_answer(
-    request: Request[Principal, Any, Any], data: SubscribeIn, idempotency_key: str | None
+    request: Request[Principal, Any, Any], settings: Settings, data: SubscribeIn, idempotency_key: str | None
 ) -> Response[Any]:
     """Subscribing, for ``POST /subscription`` and the original frontend's ``POST /subscription/subscribe``."""
     if data.payment_id is not None:
@@ -131,7 +130,6 @@ async def subscribe_answer(
             "A payment is applied by an operator (POST /subscriptions/grants), not by naming its paymentId; "
             "send only the plan to pay for it in credits."
         )
-    settings: Settings = request.app.state.settings
     key = check_key(idempotency_key) if idempotency_key is not None else None
     chosen = plan(settings, data.plan)
     user_id = request.user.user_id
@@ -189,6 +187,7 @@ class SubscriptionController(Controller):
     async def subscribe(
         self,
         request: Request[Principal, Any, Any],
+        settings: NamedDependency[Settings],
         data: Annotated[SubscribeIn, Body(media_type=RequestEncodingType.JSON, examples=ex.SUBSCRIBE_EXAMPLES)],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Any]:
@@ -198,7 +197,7 @@ class SubscriptionController(Controller):
         while a subscription is active. `Idempotency-Key` replays the first answer and charges once. A
         `paymentId` (which the original backend trusted) is 403 `forbidden`: payments are applied by an
         operator through `POST /subscriptions/grants`."""
-        return await subscribe_answer(request, data, idempotency_key)
+        return await subscribe_answer(request, settings, data, idempotency_key)
 
     @post(
         "/renew",
@@ -208,13 +207,15 @@ class SubscriptionController(Controller):
         responses=ex.RENEW_SUBSCRIPTION_RESPONSES,
     )
     async def renew(
-        self, request: Request[Principal, Any, Any], idempotency_key: IdempotencyKey = None
+        self,
+        request: Request[Principal, Any, Any],
+        settings: NamedDependency[Settings],
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[Any]:
         """Charges the plan's current price in credits and extends the subscription by one period from its
         expiry, or from now when it has expired or was cancelled. 402 `insufficient_credits` when the
         balance is short, 409 `conflict` without a subscription. Each call renews once more: send an
         `Idempotency-Key` so that a retried or double-clicked renewal is charged once."""
-        settings: Settings = request.app.state.settings
         key = check_key(idempotency_key) if idempotency_key is not None else None
         user_id = request.user.user_id
         offered = plans(settings)
@@ -260,6 +261,7 @@ class SubscriptionGrantController(Controller):
     async def grant(
         self,
         request: Request[Principal, Any, Any],
+        settings: NamedDependency[Settings],
         data: Annotated[
             SubscriptionGrantIn, Body(media_type=RequestEncodingType.JSON, examples=ex.SUBSCRIPTION_GRANT_EXAMPLES)
         ],
@@ -270,8 +272,7 @@ class SubscriptionGrantController(Controller):
         once, ever: the same grant again answers `granted: false`; the same `paymentId` for another
         user is 409 `conflict`. Needs the same admin token as `POST /credits/grants` (an API key is 403
         `token_required`). The payment's ledger row records who granted it."""
-        actor = require_admin(request, "Granting a subscription")
-        settings: Settings = request.app.state.settings
+        actor = require_admin(request, settings, "Granting a subscription")
         user_id = check_user_id(data.user_id)
         payment_id = data.payment_id.strip()
         if not payment_id or len(payment_id) > MAX_PAYMENT_ID_LENGTH or not payment_id.isprintable():
@@ -305,12 +306,13 @@ class CreditsController(Controller):
     async def grant(
         self,
         request: Request[Principal, Any, Any],
+        settings: NamedDependency[Settings],
         data: Annotated[GrantIn, Body(media_type=RequestEncodingType.JSON, examples=ex.GRANT_EXAMPLES)],
     ) -> GrantOut:
         """Needs a bearer token whose `sub` is one of the operator's `ADMIN_USERS`; a `scope` claim is not
         enough, and an admin's API key is 403 `token_required`. `grantId` makes the grant idempotent.
         The ledger records who granted (`GET /credits/grants` lists it)."""
-        actor = require_admin(request, "Granting credits")
+        actor = require_admin(request, settings, "Granting credits")
         if not 0 < data.credits <= 10_000_000:
             raise InvalidOptions("credits must be between 1 and 10,000,000", parameter="credits")
         check_user_id(data.user_id)
@@ -333,6 +335,7 @@ class CreditsController(Controller):
     async def list_grants(
         self,
         request: Request[Principal, Any, Any],
+        settings: NamedDependency[Settings],
         user_id: Annotated[
             str | None, QueryParameter(name="userId", max_length=255, description="only this user's grants")
         ] = None,
@@ -343,7 +346,7 @@ class CreditsController(Controller):
         command line) and `grantedVia` (`token`: an admin's bearer token; `cli`: `python -m db.admin
         grant`). Both are null for grants recorded before actors were. Needs the same admin token as
         the grants themselves."""
-        require_admin(request, "Listing grants")
+        require_admin(request, settings, "Listing grants")
         if user_id is not None:
             check_user_id(user_id)
         rows = await credits.recent_grants(user_id, limit=limit)

@@ -6,16 +6,14 @@ import asyncio
 from typing import Any
 
 from litestar import Controller, Request, Response, get
-from redis.asyncio import Redis
+from litestar.di import NamedDependency
 
 from api.problems import PROBLEM_MEDIA_TYPE, problem_type, request_id_of
-from api.schema_gate import SchemaGate
 from api.schemas import Liveness, Readiness, ReadinessCheck
+from api.services import Services
 from api.web import openapi_examples as ex
 from core.errors import DatabaseUnavailable
 from core.heartbeats import live_workers
-from core.settings import Settings
-from core.storage import Storage
 from core.tiers import TIERS, unavailable_reason
 
 
@@ -34,11 +32,9 @@ class HealthController(Controller):
         summary="Readiness: database reachable, no pending migrations, Redis reachable, a worker alive",
         responses=ex.READY_RESPONSES,
     )
-    async def ready(self, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def ready(self, request: Request[Any, Any, Any], services: NamedDependency[Services]) -> Response[Any]:
         """200 when the service can do its work; otherwise 503 problem+json listing what is wrong."""
-        state = request.app.state
-        settings: Settings = state.settings
-        gate: SchemaGate = state.schema_gate
+        settings, gate = services.settings, services.schema_gate
         checks: dict[str, ReadinessCheck] = {}
         pending: list[str] = []
         missing: list[str] = []
@@ -50,7 +46,7 @@ class HealthController(Controller):
         except DatabaseUnavailable as exc:
             checks["database"] = ReadinessCheck(ok=False, detail=exc.detail)
             checks["schema"] = ReadinessCheck(ok=False, detail="unknown: database unreachable")
-        redis: Redis = state.redis
+        redis = services.redis
         workers: list[str] = []
         try:
             await asyncio.wait_for(redis.ping(), timeout=2.0)
@@ -68,7 +64,7 @@ class HealthController(Controller):
         except Exception as exc:  # redis-py raises its own ConnectionError/TimeoutError hierarchy
             checks["redis"] = ReadinessCheck(ok=False, detail=f"unreachable: {type(exc).__name__}")
             checks["worker"] = ReadinessCheck(ok=False, detail="unknown: Redis unreachable")
-        storage: Storage = state.storage
+        storage = services.storage
         try:
             # A HEAD of a key that need not exist: answered (yes or no) means reachable and authorised.
             await asyncio.wait_for(storage.exists("health/probe"), timeout=2.0)

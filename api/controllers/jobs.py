@@ -18,9 +18,10 @@ from litestar.params import Body, FromPath, HeaderParameter, QueryParameter
 from api.auth import Principal
 from api.cancellation import cancel_pending_job
 from api.form_fields import JOB_FIELDS, refuse_unknown
-from api.job_wait import MAX_WAIT_S, WaitEnd, WaitSlots, wait_until_final
+from api.job_wait import MAX_WAIT_S, long_poll, wait_until_final
 from api.lumiku.views import JobDetail, job_detail
 from api.schemas import JobList
+from api.services import Services
 from api.stored_files import stored_file
 from api.submissions import Submissions
 from api.upload_forms import Payment, upload_route
@@ -78,10 +79,10 @@ WAIT_PARAMETER = QueryParameter(
 )
 
 
-async def announce_final(request: Request[Any, Any, Any], kind: str, object_id: uuid.UUID) -> None:
+async def announce_final(services: Services, kind: str, object_id: uuid.UUID) -> None:
     """Wake this job's long polls (in every API process); without it they notice at their next re-read."""
     try:
-        await signal_final(request.app.state.redis, request.app.state.settings.queue_name, kind, object_id)
+        await signal_final(services.redis, services.settings.queue_name, kind, object_id)
     except Exception as exc:
         log.warning("%s %s: could not announce its end: %r", kind, object_id, exc)
 
@@ -138,6 +139,7 @@ class JobController(Controller):
     async def list_jobs(
         self,
         request: Request[Principal, Any, Any],
+        url_signer: NamedDependency[UrlSigner],
         limit: Annotated[int, QueryParameter(ge=1, le=100, description="page size (1–100)")] = 20,
         cursor: Annotated[
             str | None, QueryParameter(max_length=200, description="`nextCursor` of the previous page")
@@ -146,8 +148,7 @@ class JobController(Controller):
         """Keyset pagination: pass `nextCursor` back as `cursor` until it is null. Batch images are listed
         under their batch, not here."""
         rows, next_cursor = await jobs.list_single_jobs(request.user.user_id, limit=limit, cursor=cursor)
-        signer: UrlSigner = request.app.state.url_signer
-        return JobList(jobs=[job_out(r, signer) for r in rows], next_cursor=next_cursor, limit=limit)
+        return JobList(jobs=[job_out(r, url_signer) for r in rows], next_cursor=next_cursor, limit=limit)
 
     @get(
         "/{job_id:uuid}",
@@ -158,6 +159,7 @@ class JobController(Controller):
     async def get_job(
         self,
         request: Request[Principal, Any, Any],
+        services: NamedDependency[Services],
         job_id: FromPath[uuid.UUID],
         wait: Annotated[float, WAIT_PARAMETER] = 0,
     ) -> Response[Any]:
@@ -166,16 +168,11 @@ class JobController(Controller):
         delay. Without it, send the `ETag` back as `If-None-Match` to get `304 Not Modified` while nothing
         changed; `Retry-After` suggests when to ask again while the job is pending or processing (0 after
         a long poll). The same job is also under `job`, the envelope the original Lumiku backend answered."""
-        waited = False
-        if wait > 0:
-            slots: WaitSlots = request.app.state.wait_slots
-            with slots.slot(request.user.user_id) as slot:
-                if slot.granted:
-                    outcome = await wait_until_final(request, job_id, wait)
-                    row, waited = outcome.row, outcome.end is not WaitEnd.STOPPING
-        if not waited:
-            row = await own_job(job_id, request.user.user_id)
-        body = job_detail(job_out(row, request.app.state.url_signer))
+        user_id = request.user.user_id
+        final = await long_poll(services, user_id, wait, lambda: wait_until_final(request, services, job_id, wait))
+        waited = final is not None
+        row = final if final is not None else await own_job(job_id, user_id)
+        body = job_detail(job_out(row, services.url_signer))
         etag = _etag(body)
         headers = {"ETag": etag, "Cache-Control": "no-cache", **_poll_headers(row.status, waited=waited)}
         if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
@@ -222,16 +219,16 @@ class JobController(Controller):
         responses=ex.CANCEL_JOB_RESPONSES,
     )
     async def cancel_job(
-        self, request: Request[Principal, Any, Any], job_id: FromPath[uuid.UUID], storage: NamedDependency[Storage]
+        self, request: Request[Principal, Any, Any], job_id: FromPath[uuid.UUID], services: NamedDependency[Services]
     ) -> JobOut:
         """Only a pending single job can be cancelled; its credits (or quota) are given back at once."""
         user_id = request.user.user_id
         existing = await own_job(job_id, user_id)
         if existing.batch_id is not None:
             raise JobNotCancellable("Images of a batch cannot be cancelled one by one.", jobStatus=existing.status)
-        row = await cancel_pending_job(job_id, user_id, storage)
+        row = await cancel_pending_job(job_id, user_id, services.storage)
         if row is not None:
-            await announce_final(request, "job", job_id)
+            await announce_final(services, "job", job_id)
         if row is None:
             current = await own_job(job_id, user_id)
             raise JobNotCancellable(

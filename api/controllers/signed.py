@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
@@ -30,9 +31,13 @@ Expires = Annotated[str | None, QueryParameter(max_length=20, description="unix 
 Signature = Annotated[str | None, QueryParameter(max_length=100, description="as issued")]
 
 
-async def before_signed_request(request: Request[Any, Any, Any]) -> None:
-    gate: SchemaGate = request.app.state.schema_gate
-    await gate.require_ready()
+def before_signed_request(gate: SchemaGate) -> Callable[[Request[Any, Any, Any]], Awaitable[None]]:
+    """The signed routes' hook (their only check besides the signature): the schema must be current."""
+
+    async def require_schema(_request: Request[Any, Any, Any]) -> None:
+        await gate.require_ready()
+
+    return require_schema
 
 
 async def _file(
@@ -68,11 +73,11 @@ class SignedFileController(Controller):
         expires: Expires,
         signature: Signature,
         storage: NamedDependency[Storage],
+        url_signer: NamedDependency[UrlSigner],
     ) -> Response[Any]:
         """The URL is a completed job's `links.download` as the API issued it; 403 `invalid_signature` when it
         was altered, 410 `link_expired` after `SIGNED_URL_TTL_S` (fetch the job again for a fresh link)."""
-        signer: UrlSigner = request.app.state.url_signer
-        signer.verify("GET", job_result_path(job_id), expires, signature)
+        url_signer.verify("GET", job_result_path(job_id), expires, signature)
         row = await jobs.get_job(job_id)
         if row is None or row.status is not JobStatus.COMPLETED:
             raise NotFound(f"No result for job {job_id}.", resource="job")
@@ -103,10 +108,10 @@ class SignedFileController(Controller):
         expires: Expires,
         signature: Signature,
         storage: NamedDependency[Storage],
+        url_signer: NamedDependency[UrlSigner],
     ) -> Response[Any]:
         """The URL is a finished batch's `links.download` (or `zipUrl`) as the API issued it."""
-        signer: UrlSigner = request.app.state.url_signer
-        signer.verify("GET", batch_zip_path(batch_id), expires, signature)
+        url_signer.verify("GET", batch_zip_path(batch_id), expires, signature)
         row = await batches.get_batch_by_id(batch_id)
         if row is None or not row.zip_key:
             raise NotFound(f"No ZIP for batch {batch_id}.", resource="batch")

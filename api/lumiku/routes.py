@@ -22,7 +22,7 @@ from api.auth import Principal
 from api.controllers.batches import own_batch
 from api.controllers.billing import cancel_answer, subscribe_answer
 from api.controllers.jobs import own_job
-from api.job_wait import CLIENT_GONE_STATUS, WaitEnd, WaitSlots, cancel_abandoned, forget_body, wait_until_final
+from api.job_wait import CLIENT_GONE_STATUS, WaitEnd, cancel_abandoned, forget_body, wait_until_final
 from api.lumiku import forms
 from api.lumiku.views import (
     BatchEnvelope,
@@ -38,6 +38,7 @@ from api.lumiku.views import (
 )
 from api.problems import problem_response
 from api.schemas import SubscribeIn, SubscriptionMessage
+from api.services import Services
 from api.submissions import Submissions, check_batch_size
 from api.upload_forms import Payment, upload_route
 from api.web import lumiku_examples as ex
@@ -45,6 +46,7 @@ from core.errors import ImageError, InvalidOptions, ResultExpired, ResultNotRead
 from core.pricing import batch_price, tier_credits
 from core.rows import JobRow
 from core.serialisers import API_PREFIX, batch_out, job_out
+from core.settings import Settings
 from core.signed_urls import UrlSigner, batch_zip_path
 from core.statuses import JobStatus
 from core.storage import Storage
@@ -64,22 +66,25 @@ def _key(idempotency_key: str | None) -> str | None:
 
 
 async def _remove(
-    request: Request[Principal, Any, Any], submissions: Submissions, form: forms.SingleForm, key: str | None
+    request: Request[Principal, Any, Any],
+    services: Services,
+    submissions: Submissions,
+    form: forms.SingleForm,
+    key: str | None,
 ) -> Response[Any]:
-    slots: WaitSlots = request.app.state.wait_slots
-    with slots.slot(request.user.user_id) as slot:
+    with services.wait_slots.slot(request.user.user_id) as slot:
         job_id = await _submit(request, submissions, form, key)
         forget_body(request)
         if not slot.granted:  # no room to wait: the job is under way all the same, as after a long queue
-            return _under_way(request, await own_job(job_id, request.user.user_id))
-        waited = await wait_until_final(request, job_id, submissions.settings.lumiku_wait_s)
+            return _under_way(services, await own_job(job_id, request.user.user_id))
+        waited = await wait_until_final(request, services, job_id, services.settings.lumiku_wait_s)
     row = waited.row
     if waited.end is WaitEnd.DISCONNECTED:
-        await cancel_abandoned(request, waited, reason="the client went away")
+        await cancel_abandoned(services, waited, reason="the client went away")
         return Response(content=None, status_code=CLIENT_GONE_STATUS)
     if row.unfinished:  # timed out, or the server is restarting: the client polls the job
-        return _under_way(request, row)
-    job = job_view(job_out(row, request.app.state.url_signer))
+        return _under_way(services, row)
+    job = job_view(job_out(row, services.url_signer))
     if row.status is JobStatus.COMPLETED:
         return Response(JobEnvelope(message="Background removed successfully", job=job), status_code=200)
     code = row.error_code or "processing_failed"
@@ -109,9 +114,9 @@ async def _submit(
     return uuid.UUID(str(accepted.content["id"]))
 
 
-def _under_way(request: Request[Principal, Any, Any], row: JobRow) -> Response[Any]:
+def _under_way(services: Services, row: JobRow) -> Response[Any]:
     location = f"{API_PREFIX}/jobs/{row.id}"
-    job = job_view(job_out(row, request.app.state.url_signer))
+    job = job_view(job_out(row, services.url_signer))
     return Response(
         JobEnvelope(message=f"Background removal is still in progress; poll GET {location}", job=job),
         status_code=202,
@@ -120,7 +125,11 @@ def _under_way(request: Request[Principal, Any, Any], row: JobRow) -> Response[A
 
 
 async def _batch(
-    request: Request[Principal, Any, Any], submissions: Submissions, form: forms.BatchForm, key: str | None
+    request: Request[Principal, Any, Any],
+    url_signer: UrlSigner,
+    submissions: Submissions,
+    form: forms.BatchForm,
+    key: str | None,
 ) -> Response[Any]:
     user_id = request.user.user_id
     # the original clients send one image as a batch too: it is a batch of one, paid like any batch
@@ -129,9 +138,7 @@ async def _batch(
     uploads = await submissions.store(user_id, order, form.images)
     accepted = await submissions.accept_batch(user_id, order, uploads, key)
     row = await own_batch(str(accepted.content["id"]), user_id)
-    body = BatchEnvelope(
-        message="Batch processing started", batch=batch_view(batch_out(row, signer=request.app.state.url_signer))
-    )
+    body = BatchEnvelope(message="Batch processing started", batch=batch_view(batch_out(row, signer=url_signer)))
     return Response(body, status_code=200, headers=dict(accepted.headers), background=accepted.background)
 
 
@@ -152,13 +159,15 @@ class LumikuRemoveController(Controller):
         self,
         request: Request[Principal, Any, Any],
         submissions: NamedDependency[Submissions],
+        services: NamedDependency[Services],
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART, examples=ex.REMOVE_FORM)],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Any]:
         """Multipart `image` and `tier` (or `qualityTier`). Charged and queued like `POST /jobs`, then waits up
         to `LUMIKU_WAIT_S` for the result: 200 `{message, job}` once completed (`job.processedUrl` is a
         signed link), 202 with the job still under way after that, a problem with `error` if it failed."""
-        return await _remove(request, submissions, forms.single_form(data, "POST /remove"), _key(idempotency_key))
+        form = forms.single_form(data, "POST /remove")
+        return await _remove(request, services, submissions, form, _key(idempotency_key))
 
     @post(
         "/remove-single",
@@ -172,6 +181,7 @@ class LumikuRemoveController(Controller):
         self,
         request: Request[Principal, Any, Any],
         submissions: NamedDependency[Submissions],
+        services: NamedDependency[Services],
         data: Annotated[
             dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART, examples=ex.REMOVE_SINGLE_FORM)
         ],
@@ -179,9 +189,8 @@ class LumikuRemoveController(Controller):
     ) -> Response[Any]:
         """Multipart `image` and `qualityTier` (or `tier`); answers like `POST /remove`. The frontend puts the
         returned job in its list and never polls it, so the answer waits for the result too."""
-        return await _remove(
-            request, submissions, forms.single_form(data, "POST /remove-single"), _key(idempotency_key)
-        )
+        form = forms.single_form(data, "POST /remove-single")
+        return await _remove(request, services, submissions, form, _key(idempotency_key))
 
 
 class LumikuBatchController(Controller):
@@ -201,12 +210,14 @@ class LumikuBatchController(Controller):
         self,
         request: Request[Principal, Any, Any],
         submissions: NamedDependency[Submissions],
+        url_signer: NamedDependency[UrlSigner],
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART, examples=ex.BATCH_FORM)],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Any]:
         """Multipart `tier` and 1–500 files under keys starting `images[` (`images[0]`, `images[]`). Paid in
         credits with the volume discount, like `POST /batches`; answers `{message, batch}` at once."""
-        return await _batch(request, submissions, forms.batch_form(data, "POST /batch"), _key(idempotency_key))
+        form = forms.batch_form(data, "POST /batch")
+        return await _batch(request, url_signer, submissions, form, _key(idempotency_key))
 
     @post(
         "/remove-batch",
@@ -220,13 +231,14 @@ class LumikuBatchController(Controller):
         self,
         request: Request[Principal, Any, Any],
         submissions: NamedDependency[Submissions],
+        url_signer: NamedDependency[UrlSigner],
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.MULTI_PART, examples=ex.REMOVE_BATCH_FORM)],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Any]:
         """Multipart `images` (repeated, 1–500), `qualityTier` (or `tier`) and optional `batchName`; answers
         `{message, batch}`, whose `batch.id` the frontend then polls at `GET /batches/{id}`."""
         form = forms.batch_form(data, "POST /remove-batch")
-        return await _batch(request, submissions, form, _key(idempotency_key))
+        return await _batch(request, url_signer, submissions, form, _key(idempotency_key))
 
     @get(
         "/batch/{batch_id:str}",
@@ -235,14 +247,13 @@ class LumikuBatchController(Controller):
         responses=ex.GET_BATCH_RESPONSES,
     )
     async def get_batch(
-        self, request: Request[Principal, Any, Any], batch_id: FromPath[str]
+        self, request: Request[Principal, Any, Any], batch_id: FromPath[str], url_signer: NamedDependency[UrlSigner]
     ) -> Response[BatchWithJobsEnvelope]:
         """`{batch: {…, jobs: [every image as a full job, by itemIndex]}}`; `batch_id` is either id."""
         row = await own_batch(batch_id, request.user.user_id)
-        signer: UrlSigner = request.app.state.url_signer
         rows = await jobs.batch_jobs(row.id)
-        batch = batch_view(batch_out(row, signer=signer))
-        body = BatchWithJobs(**msgspec.structs.asdict(batch), jobs=[job_view(job_out(j, signer)) for j in rows])
+        batch = batch_view(batch_out(row, signer=url_signer))
+        body = BatchWithJobs(**msgspec.structs.asdict(batch), jobs=[job_view(job_out(j, url_signer)) for j in rows])
         headers = {"Retry-After": "2"} if row.unfinished else {}
         return Response(BatchWithJobsEnvelope(batch=body), headers=headers)
 
@@ -253,7 +264,11 @@ class LumikuBatchController(Controller):
         responses=ex.ZIP_LINK_RESPONSES,
     )
     async def zip_link(
-        self, request: Request[Principal, Any, Any], batch_id: FromPath[str], storage: NamedDependency[Storage]
+        self,
+        request: Request[Principal, Any, Any],
+        batch_id: FromPath[str],
+        storage: NamedDependency[Storage],
+        url_signer: NamedDependency[UrlSigner],
     ) -> ZipLink:
         """`{zipUrl, zipSize}`: a signed link that needs no token (`<a href download>`); 404 `result_not_ready`
         until the ZIP exists, as the original answered."""
@@ -264,7 +279,7 @@ class LumikuBatchController(Controller):
         size = await storage.size(row.zip_key)
         if size is None:
             raise ResultExpired("The batch's ZIP was deleted after the retention period.")
-        signer: UrlSigner = request.app.state.url_signer
+        signer = url_signer
         return ZipLink(zip_url=signer.sign(batch_zip_path(row.id)), zip_size=size)
 
 
@@ -283,11 +298,12 @@ class LumikuAccountController(Controller):
     async def subscribe(
         self,
         request: Request[Principal, Any, Any],
+        settings: NamedDependency[Settings],
         data: Annotated[SubscribeIn, Body(media_type=RequestEncodingType.JSON, examples=ex.SUBSCRIBE_FORM)],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[Any]:
         """`{"plan": "starter"}`: exactly `POST /subscription` (charged in credits, 402 without enough)."""
-        return await subscribe_answer(request, data, idempotency_key)
+        return await subscribe_answer(request, settings, data, idempotency_key)
 
     @post(
         "/subscription/cancel",
@@ -310,11 +326,12 @@ class LumikuAccountController(Controller):
     async def calculate(
         self,
         request: Request[Principal, Any, Any],
+        settings: NamedDependency[Settings],
         data: Annotated[PricingQuery, Body(media_type=RequestEncodingType.JSON, examples=ex.CALCULATE_FORM)],
     ) -> PricingQuoteEnvelope:
         """`{"totalImages", "tier"}` → what a batch of that many images costs in credits, with the volume
         discount, as `POST /batches` would charge it."""
-        most = request.app.state.settings.batch_max_images
+        most = settings.batch_max_images
         if not 1 <= data.total_images <= most:
             raise InvalidOptions(f"totalImages must be between 1 and {most}", parameter="totalImages")
         unit = tier_credits(data.tier)

@@ -20,24 +20,16 @@ from PIL import Image
 
 from api.auth import Principal
 from api.cancellation import cancel_pending_job
-from api.job_wait import (
-    CLIENT_GONE_STATUS,
-    SLOT_RETRY_AFTER_S,
-    SlotRefusal,
-    Waited,
-    WaitEnd,
-    WaitSlots,
-    cancel_abandoned,
-    forget_body,
-    wait_until_final,
-)
+from api.job_wait import CLIENT_GONE_STATUS, Waited, WaitEnd, cancel_abandoned, forget_body, wait_until_final
 from api.removebg import examples as ex
 from api.removebg.body import read_request
 from api.removebg.errors import error_for_code, removebg_error
 from api.removebg.params import output_size, translate
 from api.removebg.schemas import Account, AccountAttributes, AccountData, ApiInfo, Credits, ResultData, ResultEnvelope
+from api.services import Services
 from api.submissions import Submissions
 from api.upload_forms import Payment, upload_route
+from api.wait_slots import SLOT_RETRY_AFTER_S, SlotRefusal
 from core.image_probe import probe
 from core.rows import JobRow
 from core.serialisers import API_PREFIX
@@ -64,6 +56,7 @@ class RemoveBgController(Controller):
     async def remove_background(
         self,
         request: Request[Principal, Any, Any],
+        services: NamedDependency[Services],
         submissions: NamedDependency[Submissions],
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)] = None,
     ) -> Response[Any]:
@@ -74,9 +67,7 @@ class RemoveBgController(Controller):
         `{"errors": [{"title", "code", "detail"}]}` (400 input, 402 credits, 403 key, 429 rate, also at once
         when the account already has `MAX_WAITS_PER_USER` calls waiting); 504 `timeout` after
         `REMOVEBG_WAIT_S`; 503 when the server restarts. Mapping of every parameter: docs/compat.md."""
-        settings: Settings = request.app.state.settings
-        slots: WaitSlots = request.app.state.wait_slots
-        with slots.slot(request.user.user_id) as slot:
+        with services.wait_slots.slot(request.user.user_id) as slot:
             if slot.refusal is not None:
                 # nothing is stored or charged; the body is read and dropped as it comes, because a
                 # client still sending it when the connection closes would never see the answer
@@ -85,10 +76,10 @@ class RemoveBgController(Controller):
                     async for _ in request.stream():
                         pass
                 return _refused(slot.refusal)
-            job_id, kind = await _submit(request, submissions, idempotency_key)
+            job_id, kind = await _submit(request, services.settings, submissions, idempotency_key)
             forget_body(request)
-            waited = await wait_until_final(request, job_id, settings.removebg_wait_s)
-        return await _answer(request, waited, kind)
+            waited = await wait_until_final(request, services, job_id, services.settings.removebg_wait_s)
+        return await _answer(request, services, waited, kind)
 
     @get(
         "/account",
@@ -96,11 +87,10 @@ class RemoveBgController(Controller):
         summary="remove.bg: credits and free calls",
         responses=ex.ACCOUNT_RESPONSES,
     )
-    async def account(self, request: Request[Principal, Any, Any]) -> Account:
+    async def account(self, request: Request[Principal, Any, Any], settings: NamedDependency[Settings]) -> Account:
         """remove.bg's `GET /v1.0/account`: `credits.total` and `credits.payg` are the credit balance
         (subscriptions here cover images, not credits: `subscription` is 0); `api.free_calls` is what the
         active subscription still covers today in the tier these routes use."""
-        settings: Settings = request.app.state.settings
         user_id = request.user.user_id
         balance = await credits.balance(user_id)
         sub = await subscriptions.get_subscription(user_id)
@@ -119,10 +109,9 @@ class RemoveBgController(Controller):
 
 
 async def _submit(
-    request: Request[Principal, Any, Any], submissions: Submissions, idempotency_key: str | None
+    request: Request[Principal, Any, Any], settings: Settings, submissions: Submissions, idempotency_key: str | None
 ) -> tuple[uuid.UUID, str]:
     """The job's id and the ``X-Type`` to answer: the upload and everything read from it end here."""
-    settings: Settings = request.app.state.settings
     user_id = request.user.user_id
     key = check_key(idempotency_key) if idempotency_key is not None else None
     incoming = await read_request(request, settings.max_image_bytes)
@@ -166,16 +155,18 @@ def _stopping_error(detail: str, headers: dict[str, str] | None = None) -> Respo
     )
 
 
-async def _answer(request: Request[Principal, Any, Any], waited: Waited[JobRow], kind: str) -> Response[Any]:
-    storage: Storage = request.app.state.storage
+async def _answer(
+    request: Request[Principal, Any, Any], services: Services, waited: Waited[JobRow], kind: str
+) -> Response[Any]:
+    storage = services.storage
     row = waited.row
     if waited.end is WaitEnd.DISCONNECTED:
-        await cancel_abandoned(request, waited, reason="remove.bg client went away")
+        await cancel_abandoned(services, waited, reason="remove.bg client went away")
         return Response(content=None, status_code=CLIENT_GONE_STATUS)
     if waited.end is WaitEnd.STOPPING:
         return await _stopped(request, row, storage)
     if waited.end is WaitEnd.TIMED_OUT:
-        return await _timed_out(request, waited)
+        return await _timed_out(services, waited)
     if row.status is not JobStatus.COMPLETED or row.output_key is None:
         detail = f"{row.error_message or row.status}; the credits were given back."
         return error_for_code(row.error_code or "processing_failed", 500, "Processing failed", detail)
@@ -218,13 +209,12 @@ def _still_processing(row: JobRow, when: str) -> str:
     )
 
 
-async def _timed_out(request: Request[Principal, Any, Any], waited: Waited[JobRow]) -> Response[Any]:
+async def _timed_out(services: Services, waited: Waited[JobRow]) -> Response[Any]:
     """Never charged twice: a job still queued is cancelled and refunded (the request still counts
     against the rate limit); one a worker already has finishes, is charged once, and its result stays
     available on our own API."""
-    settings: Settings = request.app.state.settings
-    waited_for = f"{settings.removebg_wait_s:g} s"
-    if await cancel_abandoned(request, waited, reason="remove.bg request timed out") is not None:
+    waited_for = f"{services.settings.removebg_wait_s:g} s"
+    if await cancel_abandoned(services, waited, reason="remove.bg request timed out") is not None:
         detail = f"No worker took the image within {waited_for}; it was cancelled and nothing was charged. Retry later."
     else:
         detail = _still_processing(waited.row, f"after {waited_for}")

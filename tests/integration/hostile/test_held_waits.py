@@ -25,7 +25,7 @@ from litestar.testing import AsyncTestClient
 from PIL import Image
 
 from api.app import create_app
-from api.job_wait import SlotRefusal, WaitSlots
+from api.wait_slots import SlotRefusal, WaitSlots
 from core.rows import JobRow
 from core.settings import Settings
 from core.statuses import JobStatus

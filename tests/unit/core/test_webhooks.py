@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from core import webhooks
 from core.errors import BgRemoverError, InvalidWebhookUrl
 from core.webhooks import (
     MAX_ATTEMPTS,
@@ -30,6 +29,7 @@ from core.webhooks import (
     validate_webhook_url,
     verify,
 )
+from core.webhooks import _dns as webhook_dns
 from tests.support.webhook_receiver import receiving
 
 SECRET = generate_secret()
@@ -170,7 +170,7 @@ async def test_check_target_judges_a_name_by_every_address_it_resolves_to(monkey
         "metadata.example.com": ["169.254.169.254"],
         "mapped.example.com": ["::ffff:127.0.0.1"],
     }
-    monkeypatch.setattr(webhooks, "_getaddrinfo", _fake_getaddrinfo(answers))
+    monkeypatch.setattr(webhook_dns, "_getaddrinfo", _fake_getaddrinfo(answers))
 
     await check_webhook_target("https://public.example.com/hook", allow_private=False)
     for host in ("sneaky", "metadata", "mapped"):
@@ -385,7 +385,7 @@ async def test_private_targets_are_refused_at_delivery_without_a_request() -> No
 async def test_delivery_connects_to_the_checked_address_and_keeps_the_name(monkeypatch: pytest.MonkeyPatch) -> None:
     # ::1 is tried first and refused (the receiver listens on IPv4 only), then 127.0.0.1 answers.
     answers = {"hooks.example.test": ["::1", "127.0.0.1"], "rebound.example.com": ["10.0.0.1"]}
-    monkeypatch.setattr(webhooks, "_getaddrinfo", _fake_getaddrinfo(answers))
+    monkeypatch.setattr(webhook_dns, "_getaddrinfo", _fake_getaddrinfo(answers))
     async with receiving(SECRET, 200) as receiver:
         result = await deliver(
             receiver.url(host="hooks.example.test"), EVENT, secret=SECRET, msg_id="m", allow_private=True

@@ -1,6 +1,6 @@
 """One Redis subscription per API process, fanned out to every request waiting for a job or batch.
 
-The worker publishes ``job:<id>`` / ``batch:<id>`` on :func:`core.tasks.final_channel` when one becomes
+The worker publishes ``job:<id>`` / ``batch:<id>`` on :func:`core.final_channel.final_channel` when one becomes
 final. A waiter registers a future here *before* it reads the row, so a signal between the read and the
 wait is not lost; a hundred waiting requests cost a hundred futures, not a hundred Redis connections.
 Redis is a hint, never the truth: waiters re-read the row every :attr:`FinalSignals.recheck_s`, often
@@ -16,8 +16,8 @@ from collections import defaultdict
 
 from redis.asyncio import Redis
 
+from core.final_channel import final_channel, final_message
 from core.settings import Settings
-from core.tasks import final_channel, final_message
 
 log = logging.getLogger("bgremover.api")
 

@@ -1,4 +1,4 @@
-"""Enqueuing job ids for the workers, in fair order (:func:`core.tasks.enqueue_fairly`). PostgreSQL is the
+"""Enqueuing job ids for the workers, in fair order (:func:`core.fair_order.enqueue_fairly`). PostgreSQL is the
 source of truth: a failed enqueue is logged and left to the worker sweep, never turned into an error for a
 request that was already accepted."""
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from arq import create_pool
 from arq.connections import ArqRedis, RedisSettings
 
+from core.fair_order import FairImage, Lane, enqueue_fairly, turn_cost_ms
 from core.settings import Settings
-from core.tasks import FairImage, Lane, enqueue_fairly, turn_cost_ms
 
 log = logging.getLogger("bgremover.api")
 

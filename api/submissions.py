@@ -37,6 +37,7 @@ from core.errors import (
     TierUnavailable,
     TooManyQueued,
 )
+from core.fair_order import Lane
 from core.filenames import client_filename
 from core.image_probe import ImageInfo, probe
 from core.options import OPTION_KEYS, OutputOptions
@@ -44,7 +45,6 @@ from core.pricing import batch_price, tier_credits
 from core.serialisers import API_PREFIX, batch_out, job_out
 from core.settings import Settings
 from core.storage import Storage, input_key
-from core.tasks import Lane
 from core.tiers import unavailable_reason
 from core.webhooks import DnsLookups, check_webhook_target
 from db import batches, billing, idempotency, jobs, webhook_secrets

@@ -10,10 +10,11 @@ import zipfile
 from typing import Any
 
 from core.filenames import batch_entry_name
+from core.final_channel import signal_final
 from core.rows import BatchImageRow
 from core.statuses import JobStatus
 from core.storage import Storage, zip_key
-from core.tasks import enqueue_webhook, signal_final
+from core.tasks import enqueue_webhook
 from db import batches
 from worker.context import context
 

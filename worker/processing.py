@@ -19,13 +19,14 @@ from typing import Any
 from arq import Retry
 
 from core.errors import BgRemoverError
+from core.final_channel import signal_final
 from core.logs import log_context, set_user
 from core.options import OutputOptions
 from core.rows import FinishedJob, JobRow
 from core.settings import Settings
 from core.statuses import UNFINISHED, JobStatus
 from core.storage import output_key
-from core.tasks import enqueue_batch_zip, enqueue_webhook, signal_final
+from core.tasks import enqueue_batch_zip, enqueue_webhook
 from db import batches, billing, jobs
 from db.piccolo_conf import DB
 from engine.pipeline import Cutout

@@ -28,12 +28,12 @@ from api.upload_forms import Payment, upload_route
 from api.web import openapi_examples as ex
 from core.errors import JobNotCancellable, NotFound, ResultExpired, ResultNotReady
 from core.filenames import safe_stem
+from core.final_channel import signal_final
 from core.rows import JobRow
 from core.serialisers import JobOut, job_out
 from core.signed_urls import UrlSigner
 from core.statuses import UNFINISHED, JobStatus
 from core.storage import Storage, result_media_type
-from core.tasks import signal_final
 from db import jobs
 from db.idempotency import check_key
 

@@ -12,8 +12,9 @@ import httpx
 import pytest
 from arq.connections import ArqRedis
 
+from core.fair_order import FairImage, Lane, fair_scores
 from core.settings import Settings
-from core.tasks import FairImage, Lane, fair_scores, in_progress_key, job_arq_id
+from core.tasks import in_progress_key, job_arq_id
 from tests.support.api_client import API, submit
 from tests.support.images import quokka, variant
 

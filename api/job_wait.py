@@ -31,10 +31,9 @@ from litestar.types import Empty
 from litestar.utils.scope.state import ScopeState
 
 from api.cancellation import cancel_pending_job
+from api.owned import own_batch, own_job
 from api.services import Services
-from core.errors import NotFound
 from core.rows import BatchRow, JobRow
-from db import batches, jobs
 
 log = logging.getLogger("bgremover.api")
 
@@ -132,10 +131,7 @@ async def wait_until_final(
     user_id: str = request.user.user_id
 
     async def read() -> JobRow:
-        row = await jobs.get_job(job_id, user_id)
-        if row is None:
-            raise NotFound(f"No job {job_id}.", resource="job")
-        return row
+        return await own_job(job_id, user_id)
 
     return await _wait(request, services, "job", job_id, read, timeout_s)
 
@@ -147,10 +143,7 @@ async def wait_until_batch_final(
     user_id: str = request.user.user_id
 
     async def read() -> BatchRow:
-        row = await batches.get_batch(batch.id, user_id)
-        if row is None:
-            raise NotFound(f"No batch {batch.id}.", resource="batch")
-        return row
+        return await own_batch(str(batch.id), user_id)
 
     if not batch.unfinished or timeout_s <= 0:
         return Waited(batch, WaitEnd.FINAL if not batch.unfinished else WaitEnd.TIMED_OUT, 0.0)

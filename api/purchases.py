@@ -17,7 +17,6 @@ from litestar import Response
 
 from api.schemas import SubscriptionMessage, subscription_out
 from db import idempotency
-from db.piccolo_conf import DB
 from db.subscriptions import SubscriptionRow
 
 
@@ -48,16 +47,12 @@ async def once(
     buy: Callable[[], Awaitable[SubscriptionRow]],
 ) -> Answer:
     """Run ``buy`` in one transaction; with a key, only the first request with it runs ``buy``."""
-    async with DB.transaction():
-        record_id = None
-        if idempotency_key:
-            claimed = await idempotency.claim(
-                user_id, endpoint, idempotency_key, idempotency.request_fingerprint(request)
-            )
-            if isinstance(claimed, idempotency.Replay):
-                return Answer(claimed.status_code, claimed.body, replayed=True)
-            record_id = claimed
-        body = envelope(await buy(), message)
-        if record_id is not None:
-            await idempotency.complete(record_id, status_code, body, {})
-    return Answer(status_code, body, replayed=False)
+
+    async def work() -> tuple[Any, dict[str, str]]:
+        return envelope(await buy(), message), {}
+
+    fingerprint = idempotency.request_fingerprint(request)
+    outcome = await idempotency.once(user_id, endpoint, idempotency_key, fingerprint, status_code, work)
+    if isinstance(outcome, idempotency.Replay):
+        return Answer(outcome.status_code, outcome.body, replayed=True)
+    return Answer(status_code, outcome.body, replayed=False)

@@ -9,6 +9,7 @@ worker sweep, a lost commit never leaves a queued ghost).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 import uuid
@@ -42,13 +43,13 @@ from core.filenames import client_filename
 from core.image_probe import ImageInfo, probe
 from core.options import OPTION_KEYS, OutputOptions
 from core.pricing import batch_price, tier_credits
+from core.rows import JobRow
 from core.serialisers import API_PREFIX, batch_out, job_out
 from core.settings import Settings
 from core.storage import Storage, input_key
 from core.tiers import unavailable_reason
 from core.webhooks import DnsLookups, check_webhook_target
 from db import batches, billing, idempotency, jobs, webhook_secrets
-from db.piccolo_conf import DB
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,39 @@ class StoredUpload:
     info: ImageInfo
     digest: bytes
     """sha256 of the bytes, for the ``Idempotency-Key`` fingerprint."""
+
+
+async def _insert_job(
+    user_id: str,
+    order: Order,
+    upload: StoredUpload,
+    *,
+    pricing_type: str,
+    credits_charged: int,
+    usage_date: dt.date | None,
+    webhook_url: str | None,
+    batch_id: uuid.UUID | None = None,
+    position: int | None = None,
+) -> JobRow:
+    """The job row of one stored upload: what the order and the upload say, plus how it was paid."""
+    return await jobs.insert_job(
+        job_id=upload.job_id,
+        user_id=user_id,
+        tier=order.tier,
+        original_filename=upload.filename,
+        input_key=upload.key,
+        input_width=upload.info.width,
+        input_height=upload.info.height,
+        input_bytes=upload.info.bytes,
+        input_format=upload.info.format,
+        output_options=order.options.as_params(),
+        pricing_type=pricing_type,
+        credits_charged=credits_charged,
+        usage_date=usage_date,
+        webhook_url=webhook_url,
+        batch_id=batch_id,
+        position=position,
+    )
 
 
 def check_batch_size(count: int, settings: Settings, *, minimum: int | None = None) -> None:
@@ -278,17 +312,10 @@ class Submissions:
         async def record() -> tuple[Any, str]:
             coverage = await billing.cover_with_subscription(user_id, order.tier)
             price = 0 if coverage else order.unit_credits
-            row = await jobs.insert_job(
-                job_id=upload.job_id,
-                user_id=user_id,
-                tier=order.tier,
-                original_filename=upload.filename,
-                input_key=upload.key,
-                input_width=upload.info.width,
-                input_height=upload.info.height,
-                input_bytes=upload.info.bytes,
-                input_format=upload.info.format,
-                output_options=order.options.as_params(),
+            row = await _insert_job(
+                user_id,
+                order,
+                upload,
                 pricing_type="subscription" if coverage else "credit",
                 credits_charged=price,
                 usage_date=coverage.usage_date if coverage else None,
@@ -335,17 +362,10 @@ class Submissions:
                 batch_id=batch_id,
             )
             for position, upload in enumerate(uploads):
-                await jobs.insert_job(
-                    job_id=upload.job_id,
-                    user_id=user_id,
-                    tier=order.tier,
-                    original_filename=upload.filename,
-                    input_key=upload.key,
-                    input_width=upload.info.width,
-                    input_height=upload.info.height,
-                    input_bytes=upload.info.bytes,
-                    input_format=upload.info.format,
-                    output_options=order.options.as_params(),
+                await _insert_job(
+                    user_id,
+                    order,
+                    upload,
                     pricing_type="credit",
                     credits_charged=price.per_image[position],
                     usage_date=None,
@@ -389,31 +409,27 @@ class Submissions:
         lane: Lane,
     ) -> Response[Any]:
         job_ids = [u.job_id for u in uploads]
+
+        async def work() -> tuple[Any, dict[str, str]]:
+            await billing.lock_user(user_id)
+            unfinished = await jobs.unfinished_totals(user_id)
+            ensure_user_queue_room(unfinished.images, len(job_ids), self.settings)
+            # under the lock, what this user's other requests stored meanwhile counts too
+            stored_now = sum(u.info.bytes for u in uploads)
+            self._check_storage_room(unfinished.pending_bytes + stored_now, self.settings.max_pending_bytes_per_user)
+            body, location = await record()
+            return body, {"Location": location}
+
         try:
-            async with DB.transaction():
-                record_id = None
-                if idempotency_key:
-                    claimed = await idempotency.claim(user_id, endpoint, idempotency_key, order.fingerprint(uploads))
-                    if isinstance(claimed, idempotency.Replay):
-                        await self.discard(uploads)
-                        headers = {**claimed.headers, "Idempotent-Replayed": "true"}
-                        return Response(content=claimed.body, status_code=claimed.status_code, headers=headers)
-                    record_id = claimed
-                await billing.lock_user(user_id)
-                unfinished = await jobs.unfinished_totals(user_id)
-                ensure_user_queue_room(unfinished.images, len(job_ids), self.settings)
-                # under the lock, what this user's other requests stored meanwhile counts too
-                stored_now = sum(u.info.bytes for u in uploads)
-                self._check_storage_room(
-                    unfinished.pending_bytes + stored_now, self.settings.max_pending_bytes_per_user
-                )
-                body, location = await record()
-                headers = {"Location": location}
-                if record_id is not None:
-                    await idempotency.complete(record_id, 202, body, headers)
+            outcome = await idempotency.once(user_id, endpoint, idempotency_key, order.fingerprint(uploads), 202, work)
         except BaseException:
             await self.discard(uploads)
             raise
+        if isinstance(outcome, idempotency.Replay):
+            await self.discard(uploads)
+            headers = {**outcome.headers, "Idempotent-Replayed": "true"}
+            return Response(content=outcome.body, status_code=outcome.status_code, headers=headers)
+        body, headers = outcome.body, outcome.headers
         # Committed in PostgreSQL already: enqueueing after the response keeps Redis off the request's
         # latency, and a lost enqueue is repaired by the worker sweep.
         sized = [(u.job_id, u.info.megapixels) for u in uploads]

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 from core.errors import IdempotencyInProgress, IdempotencyKeyReused, InvalidOptions
+from db.piccolo_conf import DB
 from db.tables import IdempotencyRecord
 
 MAX_KEY_LENGTH = 255
@@ -87,6 +89,39 @@ async def complete(record_id: uuid.UUID, status_code: int, body: Any, headers: d
         payload,
         record_id,
     )
+
+
+@dataclass(frozen=True)
+class Done:
+    """What the guarded work answered (and, with a key, recorded for replays)."""
+
+    body: Any
+    headers: dict[str, str]
+
+
+async def once(
+    user_id: str,
+    endpoint: str,
+    key: str | None,
+    fingerprint: str,
+    status_code: int,
+    work: Callable[[], Awaitable[tuple[Any, dict[str, str]]]],
+) -> Done | Replay:
+    """Run ``work`` (which answers a body and headers) in one transaction with its idempotency record:
+    with a ``key``, only the first request with it runs ``work``, and a repeat gets its answer back
+    (:class:`Replay`); without one, ``work`` simply runs. Whatever ``work`` raises rolls the record
+    back with it, so a retry with the same key is evaluated afresh."""
+    async with DB.transaction():
+        record_id = None
+        if key:
+            claimed = await claim(user_id, endpoint, key, fingerprint)
+            if isinstance(claimed, Replay):
+                return claimed
+            record_id = claimed
+        body, headers = await work()
+        if record_id is not None:
+            await complete(record_id, status_code, body, headers)
+    return Done(body, headers)
 
 
 async def purge_older_than(hours: int) -> int:

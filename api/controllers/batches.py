@@ -14,14 +14,14 @@ from api.auth import Principal
 from api.form_fields import BATCH_FIELDS, refuse_unknown
 from api.job_wait import MAX_WAIT_S, long_poll, wait_until_batch_final
 from api.lumiku.views import BatchDetail, batch_detail
+from api.owned import own_batch
 from api.schemas import BatchList
 from api.services import Services
 from api.stored_files import stored_file
 from api.submissions import Submissions, check_batch_size, form_fields
 from api.upload_forms import Payment, upload_route
 from api.web import openapi_examples as ex
-from core.errors import BatchNotFinished, InvalidOptions, NotFound, ResultNotReady
-from core.rows import BatchRow
+from core.errors import BatchNotFinished, InvalidOptions, ResultNotReady
 from core.serialisers import batch_out
 from core.signed_urls import UrlSigner
 from core.storage import Storage
@@ -45,15 +45,6 @@ def _files(form: dict[str, Any]) -> list[UploadFile]:
         if name not in _FILE_FIELDS and any(isinstance(i, UploadFile) for i in items):
             raise InvalidOptions(f"images must be sent as `images[]`, not as {name!r}", parameter=name)
     return files
-
-
-async def own_batch(batch_id: str, user_id: str) -> BatchRow:
-    # a NUL cannot even be compared in PostgreSQL text; no id of ours is that long either
-    usable = "\x00" not in batch_id and len(batch_id) <= 64
-    row = await batches.get_batch(batch_id, user_id) if usable else None
-    if row is None:
-        raise NotFound(f"No batch {batch_id}.", resource="batch")
-    return row
 
 
 BATCH_WAIT_PARAMETER = QueryParameter(

@@ -20,16 +20,16 @@ from api.cancellation import cancel_pending_job
 from api.form_fields import JOB_FIELDS, refuse_unknown
 from api.job_wait import MAX_WAIT_S, long_poll, wait_until_final
 from api.lumiku.views import JobDetail, job_detail
+from api.owned import own_job
 from api.schemas import JobList
 from api.services import Services
 from api.stored_files import stored_file
 from api.submissions import Submissions
 from api.upload_forms import Payment, upload_route
 from api.web import openapi_examples as ex
-from core.errors import JobNotCancellable, NotFound, ResultExpired, ResultNotReady
+from core.errors import JobNotCancellable, ResultExpired, ResultNotReady
 from core.filenames import safe_stem
 from core.final_channel import signal_final
-from core.rows import JobRow
 from core.serialisers import JobOut, job_out
 from core.signed_urls import UrlSigner
 from core.statuses import UNFINISHED, JobStatus
@@ -85,13 +85,6 @@ async def announce_final(services: Services, kind: str, object_id: uuid.UUID) ->
         await signal_final(services.redis, services.settings.queue_name, kind, object_id)
     except Exception as exc:
         log.warning("%s %s: could not announce its end: %r", kind, object_id, exc)
-
-
-async def own_job(job_id: uuid.UUID, user_id: str) -> JobRow:
-    row = await jobs.get_job(job_id, user_id)
-    if row is None:
-        raise NotFound(f"No job {job_id}.", resource="job")
-    return row
 
 
 class JobController(Controller):

@@ -19,9 +19,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, HeaderParameter
 
 from api.auth import Principal
-from api.controllers.batches import own_batch
 from api.controllers.billing import cancel_answer, subscribe_answer
-from api.controllers.jobs import own_job
 from api.job_wait import CLIENT_GONE_STATUS, WaitEnd, cancel_abandoned, forget_body, wait_until_final
 from api.lumiku import forms
 from api.lumiku.views import (
@@ -36,6 +34,7 @@ from api.lumiku.views import (
     batch_view,
     job_view,
 )
+from api.owned import own_batch, own_job
 from api.problems import problem_response
 from api.schemas import SubscribeIn, SubscriptionMessage
 from api.services import Services

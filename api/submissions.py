@@ -64,6 +64,28 @@ class StoredUpload:
     """sha256 of the bytes, for the ``Idempotency-Key`` fingerprint."""
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """A submission the service accepted (or an ``Idempotency-Key`` replay of one): what to answer, and
+    the enqueue that is still to run. The routes build their responses from it."""
+
+    id: str
+    """The job's or the batch's id."""
+    body: Any
+    status_code: int
+    headers: dict[str, str]
+    enqueue: BackgroundTask | None
+    """Run after the answer (our routes) or before it (routes that wait for the job); None on a replay."""
+
+    @property
+    def replayed(self) -> bool:
+        return self.enqueue is None
+
+    def response(self) -> Response[Any]:
+        """Our own routes' answer: 202 with the job or batch and a ``Location``, enqueued after it."""
+        return Response(content=self.body, status_code=self.status_code, headers=self.headers, background=self.enqueue)
+
+
 async def _insert_job(
     user_id: str,
     order: Order,
@@ -306,7 +328,7 @@ class Submissions:
 
     async def accept_job(
         self, user_id: str, order: Order, upload: StoredUpload, idempotency_key: str | None
-    ) -> Response[Any]:
+    ) -> Accepted:
         """Charge (subscription quota first, then credits) and record one job."""
 
         async def record() -> tuple[Any, str]:
@@ -335,7 +357,7 @@ class Submissions:
 
     async def accept_batch(
         self, user_id: str, order: Order, uploads: list[StoredUpload], idempotency_key: str | None
-    ) -> Response[Any]:
+    ) -> Accepted:
         """Charge the discounted batch price and record the batch with one job per image."""
         batch_id = uuid.uuid4()
         price = batch_price(order.unit_credits, len(uploads))
@@ -407,7 +429,7 @@ class Submissions:
         uploads: Sequence[StoredUpload],
         record: Record,
         lane: Lane,
-    ) -> Response[Any]:
+    ) -> Accepted:
         job_ids = [u.job_id for u in uploads]
 
         async def work() -> tuple[Any, dict[str, str]]:
@@ -428,17 +450,12 @@ class Submissions:
         if isinstance(outcome, idempotency.Replay):
             await self.discard(uploads)
             headers = {**outcome.headers, "Idempotent-Replayed": "true"}
-            return Response(content=outcome.body, status_code=outcome.status_code, headers=headers)
-        body, headers = outcome.body, outcome.headers
+            return Accepted(str(outcome.body["id"]), outcome.body, outcome.status_code, headers, enqueue=None)
         # Committed in PostgreSQL already: enqueueing after the response keeps Redis off the request's
         # latency, and a lost enqueue is repaired by the worker sweep.
         sized = [(u.job_id, u.info.megapixels) for u in uploads]
-        return Response(
-            content=body,
-            status_code=202,
-            headers=headers,
-            background=BackgroundTask(self.enqueuer.enqueue_jobs, user_id, lane, order.unit_credits, sized),
-        )
+        enqueue = BackgroundTask(self.enqueuer.enqueue_jobs, user_id, lane, order.unit_credits, sized)
+        return Accepted(str(outcome.body["id"]), outcome.body, 202, outcome.headers, enqueue)
 
 
 def _gathered(problems: list[tuple[int, str, BgRemoverError]], total: int) -> BgRemoverError:

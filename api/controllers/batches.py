@@ -92,7 +92,7 @@ class BatchController(Controller):
         tier = fields.get("tier", "basic")
         order = await submissions.order(request.user.user_id, tier, fields, fields.get("webhook_url"), len(files))
         uploads = await submissions.store(request.user.user_id, order, files)
-        return await submissions.accept_batch(request.user.user_id, order, uploads, key)
+        return (await submissions.accept_batch(request.user.user_id, order, uploads, key)).response()
 
     @get(
         "/",

@@ -124,7 +124,7 @@ class JobController(Controller):
         }
         order = await submissions.order(request.user.user_id, data.tier, fields, data.webhook_url, images=1)
         [upload] = await submissions.store(request.user.user_id, order, [data.image])
-        return await submissions.accept_job(request.user.user_id, order, upload, key)
+        return (await submissions.accept_job(request.user.user_id, order, upload, key)).response()
 
     @get(
         "/", operation_id="listJobs", summary="The caller's single jobs, newest first", responses=ex.LIST_JOBS_RESPONSES

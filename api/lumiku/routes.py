@@ -108,9 +108,9 @@ async def _submit(
     finally:
         await form.image.close()
     accepted = await submissions.accept_job(user_id, order, upload, key)
-    if accepted.background is not None:
-        await accepted.background()  # enqueue now, not after the answer: the answer waits for the worker
-    return uuid.UUID(str(accepted.content["id"]))
+    if accepted.enqueue is not None:
+        await accepted.enqueue()  # enqueue now, not after the answer: the answer waits for the worker
+    return uuid.UUID(accepted.id)
 
 
 def _under_way(services: Services, row: JobRow) -> Response[Any]:
@@ -136,9 +136,9 @@ async def _batch(
     order = await submissions.order(user_id, form.tier, {"name": form.name}, None, len(form.images), batch=True)
     uploads = await submissions.store(user_id, order, form.images)
     accepted = await submissions.accept_batch(user_id, order, uploads, key)
-    row = await own_batch(str(accepted.content["id"]), user_id)
+    row = await own_batch(accepted.id, user_id)
     body = BatchEnvelope(message="Batch processing started", batch=batch_view(batch_out(row, signer=url_signer)))
-    return Response(body, status_code=200, headers=dict(accepted.headers), background=accepted.background)
+    return Response(body, status_code=200, headers=accepted.headers, background=accepted.enqueue)
 
 
 class LumikuRemoveController(Controller):

@@ -128,9 +128,9 @@ async def _submit(
     finally:
         await upload.close()
     accepted = await submissions.accept_job(user_id, order, stored, key)
-    if accepted.background is not None:
-        await accepted.background()  # enqueue now: this request waits for the job
-    return uuid.UUID(str(accepted.content["id"])), wanted.type
+    if accepted.enqueue is not None:
+        await accepted.enqueue()  # enqueue now: this request waits for the job
+    return uuid.UUID(accepted.id), wanted.type
 
 
 def _refused(refusal: SlotRefusal) -> Response[Any]:

@@ -140,14 +140,15 @@ async def test_admin_grant_endpoint(settings: Settings, api, make_user) -> None:
     forbidden = await api.post(API + "/credits/grants", json={"userId": user.id, "credits": 5}, headers=user.headers)
     assert forbidden.status_code == 403
     assert forbidden.headers["content-type"].startswith("application/problem+json")
-    api.app.state.settings = dataclasses.replace(settings, admin_users="ops")
-    admin = auth(token(settings, "ops"))
-    body = {"userId": user.id, "credits": 50, "grantId": f"welcome-{user.id}"}
-    first = await api.post(API + "/credits/grants", json=body, headers=admin)
-    second = await api.post(API + "/credits/grants", json=body, headers=admin)
-    assert first.status_code == second.status_code == 201
-    assert first.json()["granted"] is True
-    assert second.json()["granted"] is False
-    assert await balance(api, user) == 50
-    bad = await api.post(API + "/credits/grants", json={"userId": user.id, "credits": -5}, headers=admin)
-    assert bad.status_code == 422
+    # an operator's deployment that names "ops" as its admin (settings are read once, when the app is built)
+    async with AsyncTestClient(app=create_app(dataclasses.replace(settings, admin_users="ops"))) as ops_api:
+        admin = auth(token(settings, "ops"))
+        body = {"userId": user.id, "credits": 50, "grantId": f"welcome-{user.id}"}
+        first = await ops_api.post(API + "/credits/grants", json=body, headers=admin)
+        second = await ops_api.post(API + "/credits/grants", json=body, headers=admin)
+        assert first.status_code == second.status_code == 201
+        assert first.json()["granted"] is True
+        assert second.json()["granted"] is False
+        assert await balance(api, user) == 50
+        bad = await ops_api.post(API + "/credits/grants", json={"userId": user.id, "credits": -5}, headers=admin)
+        assert bad.status_code == 422

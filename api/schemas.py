@@ -9,7 +9,7 @@ import msgspec
 
 from core.api_keys import DEFAULT_SCOPE, ApiKeyScope
 from core.rows import GrantRow
-from core.serialisers import BatchOut, Camel, JobOut
+from core.serialisers import BatchOut, Camel
 from core.tiers import TIERS
 from db import subscriptions
 from db.subscriptions import SubscriptionRow
@@ -49,12 +49,6 @@ class SubscriptionOut(Camel):
 
 class SubscriptionEnvelope(Camel):
     subscription: SubscriptionOut | None
-
-
-class JobList(Camel):
-    jobs: list[JobOut]
-    next_cursor: str | None
-    limit: int
 
 
 class Stats(Camel):

@@ -4,10 +4,9 @@ camelCase on the wire, as the original front end expects. Both the API and the w
 serialise through here, so a webhook carries what ``GET /jobs/{id}`` would answer (without the signed
 ``links.download``).
 
-Each body also carries the original Lumiku service's names for the same facts (``qualityTier`` for
-``tier``, ``creditsUsed`` for ``creditsCharged``, ``processedImageUrl`` for ``links.download``, …): the
-routes the original clients share with ours (``GET /jobs``, ``GET /batches/{id}``) answer these bodies,
-and those clients read only the original names. They are copies, never different facts.
+These bodies carry our names only. The original Lumiku service's names for the same facts
+(``qualityTier``, ``creditsUsed``, ``processedImageUrl``, …) live in its adapter (:mod:`api.lumiku.views`),
+which adds them where its clients read them.
 """
 
 from __future__ import annotations
@@ -64,15 +63,8 @@ class JobOut(Camel):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     links: JobLinks
-    # the original service's names for the fields above
-    quality_tier: str
-    credits_used: int
-    processed_url: str | None
-    processed_image_url: str | None
-    original_size: int | None
-    processing_time: int | None
-    item_index: int | None
-    completed_at: dt.datetime | None
+    position: int | None
+    """The image's place in its batch (from 0); null for a single job."""
 
 
 class BatchImage(Camel):
@@ -114,17 +106,6 @@ class BatchOut(Camel):
     finished_at: dt.datetime | None
     links: BatchLinks
     name: str | None
-    # the original service's names for the fields above
-    quality_tier: str
-    completed_images: int
-    total_credits_used: int
-    total_credits: int
-    original_price: int
-    final_price: int
-    discount_percentage: int
-    progress_percentage: int
-    zip_url: str | None
-    completed_at: dt.datetime | None
     images: list[BatchImage] | None = None
 
 
@@ -162,14 +143,7 @@ def job_out(row: JobRow, signer: UrlSigner | None = None) -> JobOut:
             result=f"{API_PREFIX}/jobs/{row.id}/result" if completed else None,
             download=download,
         ),
-        quality_tier=row.tier,
-        credits_used=row.credits_charged,
-        processed_url=download,
-        processed_image_url=download,
-        original_size=row.input_bytes,
-        processing_time=row.processing_ms,
-        item_index=row.position,
-        completed_at=row.finished_at,
+        position=row.position,
     )
 
 
@@ -201,16 +175,6 @@ def batch_out(row: BatchRow, images: list[BatchImageRow] | None = None, signer: 
             download=download,
         ),
         name=row.name,
-        quality_tier=row.tier,
-        completed_images=processed - row.failed_images,
-        total_credits_used=row.credits_charged,
-        total_credits=row.credits_charged,
-        original_price=row.credits_before_discount,
-        final_price=row.credits_charged,
-        discount_percentage=row.discount_percent,
-        progress_percentage=processed * 100 // total if total else 0,
-        zip_url=download,
-        completed_at=row.finished_at,
         images=None
         if images is None
         else [

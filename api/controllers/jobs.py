@@ -19,9 +19,8 @@ from api.auth import Principal
 from api.cancellation import cancel_pending_job
 from api.form_fields import JOB_FIELDS, refuse_unknown
 from api.job_wait import MAX_WAIT_S, long_poll, wait_until_final
-from api.lumiku.views import JobDetail, job_detail
+from api.lumiku.views import JobDetail, JobList, job_detail, with_original_names
 from api.owned import own_job
-from api.schemas import JobList
 from api.services import Services
 from api.stored_files import stored_file
 from api.submissions import Submissions
@@ -141,7 +140,9 @@ class JobController(Controller):
         """Keyset pagination: pass `nextCursor` back as `cursor` until it is null. Batch images are listed
         under their batch, not here."""
         rows, next_cursor = await jobs.list_single_jobs(request.user.user_id, limit=limit, cursor=cursor)
-        return JobList(jobs=[job_out(r, url_signer) for r in rows], next_cursor=next_cursor, limit=limit)
+        # a route the original Lumiku clients share: its jobs carry their names too
+        named = [with_original_names(job_out(r, url_signer)) for r in rows]
+        return JobList(jobs=named, next_cursor=next_cursor, limit=limit)
 
     @get(
         "/{job_id:uuid}",

@@ -24,6 +24,8 @@ from api.web.openapi_examples import (
     SUBSCRIPTION,
     SUBSCRIPTION_CANCELLED,
     bad_request,
+    lumiku_batch,
+    lumiku_job,
     ok,
     problem,
     problems,
@@ -34,13 +36,14 @@ _BATCH_ID = BATCH_PENDING["id"]
 
 def _item(position: int, status: str) -> dict[str, Any]:
     """One image of a batch as the original backend listed it: a full job with its ``itemIndex``."""
-    base = JOB_COMPLETED if status == "completed" else JOB_PENDING
+    base = lumiku_job(JOB_COMPLETED if status == "completed" else JOB_PENDING)
     job_id = f"0c8d6e4a-1b2c-4d3e-8f9a-{position:012d}"
     return {
         **base,
         "id": job_id,
         "batchId": _BATCH_ID,
         "originalFilename": f"photo {position}.jpg",
+        "position": position,
         "itemIndex": position,
         "links": {**base["links"], "self": f"/api/background-remover/jobs/{job_id}"},
     }
@@ -85,7 +88,7 @@ CALCULATE_FORM = [Example(id="quote", summary="25 basic images", value={"totalIm
 REMOVE_RESPONSES = {
     200: ok(
         JobEnvelope,
-        Example(id="done", value={"message": "Background removed successfully", "job": JOB_COMPLETED}),
+        Example(id="done", value={"message": "Background removed successfully", "job": lumiku_job(JOB_COMPLETED)}),
         description="Done: the job, with `processedUrl` / `processedImageUrl` signed for `<img src>`",
     ),
     202: ok(
@@ -95,7 +98,7 @@ REMOVE_RESPONSES = {
             summary="Not done within LUMIKU_WAIT_S",
             value={
                 "message": f"Background removal is still in progress; poll GET {JOB_PENDING['links']['self']}",
-                "job": JOB_PENDING,
+                "job": lumiku_job(JOB_PENDING),
             },
         ),
         description=(
@@ -136,7 +139,7 @@ REMOVE_RESPONSES = {
     ),
 }
 
-_BATCH_ACCEPTED = {"message": "Batch processing started", "batch": BATCH_PENDING}
+_BATCH_ACCEPTED = {"message": "Batch processing started", "batch": lumiku_batch(BATCH_PENDING)}
 BATCH_RESPONSES = {
     200: ok(BatchEnvelope, Example(id="accepted", value=_BATCH_ACCEPTED), description="Accepted and queued"),
     422: problems(
@@ -173,7 +176,7 @@ GET_BATCH_RESPONSES = {
             id="partial",
             value={
                 "batch": {
-                    **BATCH_PARTIAL,
+                    **lumiku_batch(BATCH_PARTIAL),
                     "images": None,
                     "jobs": [_item(0, "completed"), _item(1, "pending")],
                 }

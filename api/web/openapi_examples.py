@@ -13,7 +13,7 @@ import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 
-from api.lumiku.views import BatchDetail, JobDetail
+from api.lumiku.views import BatchDetail, JobDetail, JobList
 from api.schemas import (
     ApiKeyCreated,
     ApiKeyList,
@@ -22,7 +22,6 @@ from api.schemas import (
     BatchList,
     GrantList,
     GrantOut,
-    JobList,
     Liveness,
     Pricing,
     Readiness,
@@ -167,8 +166,8 @@ def webhook_secret_missing(path: str) -> ResponseSpec:
 # ----------------------------------------------------------------------------- bodies
 
 
-def _job(body: dict[str, Any]) -> dict[str, Any]:
-    """A job example with the original service's names filled in, as ``core.serialisers.job_out`` does."""
+def lumiku_job(body: dict[str, Any]) -> dict[str, Any]:
+    """A job example with the original service's names added, as ``api.lumiku.views`` does."""
     download = body["links"]["download"]
     originals = {
         "qualityTier": body["tier"],
@@ -177,17 +176,17 @@ def _job(body: dict[str, Any]) -> dict[str, Any]:
         "processedImageUrl": download,
         "originalSize": body["inputBytes"],
         "processingTime": body["processingMs"],
-        "itemIndex": body.get("itemIndex"),
+        "itemIndex": body["position"],
         "completedAt": body["finishedAt"],
     }
     return {**body, **originals}
 
 
-def _batch(body: dict[str, Any]) -> dict[str, Any]:
-    """A batch example with the original service's names filled in, as ``core.serialisers.batch_out`` does."""
+def lumiku_batch(body: dict[str, Any]) -> dict[str, Any]:
+    """A batch example with the original service's names added, as ``api.lumiku.views`` does."""
+    body = dict(body)
     images = body.pop("images", None)
     originals = {
-        "name": body.get("name"),
         "qualityTier": body["tier"],
         "completedImages": body["succeededImages"],
         "totalCreditsUsed": body["creditsCharged"],
@@ -202,73 +201,66 @@ def _batch(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, **originals, "images": images}
 
 
-JOB_PENDING: dict[str, Any] = _job(
-    {
-        "id": _JOB_ID,
-        "batchId": None,
-        "tier": "basic",
-        "status": "pending",
-        "pricingType": "credit",
-        "originalFilename": "quokka.jpg",
-        "inputWidth": 960,
-        "inputHeight": 643,
-        "inputBytes": 187412,
-        "inputFormat": "jpeg",
-        "outputOptions": {"format": "png", "channels": "rgba"},
-        "creditsCharged": 3,
-        "coveredBySubscription": False,
-        "errorCode": None,
-        "errorMessage": None,
-        "attempts": 0,
-        "processingMs": None,
-        "progress": 0.0,
-        "webhookUrl": None,
-        "webhookStatus": None,
-        "createdAt": "2025-06-01T09:30:00.123456Z",
-        "updatedAt": "2025-06-01T09:30:00.123456Z",
-        "startedAt": None,
-        "finishedAt": None,
-        "links": {"self": f"{API_PREFIX}/jobs/{_JOB_ID}", "result": None, "download": None},
-    }
-)
-JOB_COMPLETED: dict[str, Any] = _job(
-    {
-        **JOB_PENDING,
-        "status": "completed",
-        "attempts": 1,
-        "processingMs": 412,
-        "progress": 1.0,
-        "updatedAt": "2025-06-01T09:30:01.502311Z",
-        "startedAt": "2025-06-01T09:30:01.050402Z",
-        "finishedAt": "2025-06-01T09:30:01.502311Z",
-        "links": {
-            "self": f"{API_PREFIX}/jobs/{_JOB_ID}",
-            "result": f"{API_PREFIX}/jobs/{_JOB_ID}/result",
-            "download": SIGNED_JOB_RESULT,
-        },
-    }
-)
-JOB_FAILED: dict[str, Any] = _job(
-    {
-        **JOB_COMPLETED,
-        "status": "failed",
-        "creditsCharged": 0,
-        "errorCode": "no_subject_detected",
-        "errorMessage": "The model found no foreground in the image.",
-        "links": {"self": f"{API_PREFIX}/jobs/{_JOB_ID}", "result": None, "download": None},
-    }
-)
-JOB_CANCELLED: dict[str, Any] = _job(
-    {
-        **JOB_PENDING,
-        "status": "cancelled",
-        "creditsCharged": 0,
-        "errorCode": "cancelled",
-        "errorMessage": "Cancelled by the client.",
-        "progress": 1.0,
-        "finishedAt": "2025-06-01T09:30:00.803190Z",
-    }
-)
+JOB_PENDING: dict[str, Any] = {
+    "id": _JOB_ID,
+    "batchId": None,
+    "tier": "basic",
+    "status": "pending",
+    "pricingType": "credit",
+    "originalFilename": "quokka.jpg",
+    "inputWidth": 960,
+    "inputHeight": 643,
+    "inputBytes": 187412,
+    "inputFormat": "jpeg",
+    "outputOptions": {"format": "png", "channels": "rgba"},
+    "creditsCharged": 3,
+    "coveredBySubscription": False,
+    "errorCode": None,
+    "errorMessage": None,
+    "attempts": 0,
+    "processingMs": None,
+    "progress": 0.0,
+    "webhookUrl": None,
+    "webhookStatus": None,
+    "createdAt": "2025-06-01T09:30:00.123456Z",
+    "updatedAt": "2025-06-01T09:30:00.123456Z",
+    "startedAt": None,
+    "finishedAt": None,
+    "links": {"self": f"{API_PREFIX}/jobs/{_JOB_ID}", "result": None, "download": None},
+    "position": None,
+}
+JOB_COMPLETED: dict[str, Any] = {
+    **JOB_PENDING,
+    "status": "completed",
+    "attempts": 1,
+    "processingMs": 412,
+    "progress": 1.0,
+    "updatedAt": "2025-06-01T09:30:01.502311Z",
+    "startedAt": "2025-06-01T09:30:01.050402Z",
+    "finishedAt": "2025-06-01T09:30:01.502311Z",
+    "links": {
+        "self": f"{API_PREFIX}/jobs/{_JOB_ID}",
+        "result": f"{API_PREFIX}/jobs/{_JOB_ID}/result",
+        "download": SIGNED_JOB_RESULT,
+    },
+}
+JOB_FAILED: dict[str, Any] = {
+    **JOB_COMPLETED,
+    "status": "failed",
+    "creditsCharged": 0,
+    "errorCode": "no_subject_detected",
+    "errorMessage": "The model found no foreground in the image.",
+    "links": {"self": f"{API_PREFIX}/jobs/{_JOB_ID}", "result": None, "download": None},
+}
+JOB_CANCELLED: dict[str, Any] = {
+    **JOB_PENDING,
+    "status": "cancelled",
+    "creditsCharged": 0,
+    "errorCode": "cancelled",
+    "errorMessage": "Cancelled by the client.",
+    "progress": 1.0,
+    "finishedAt": "2025-06-01T09:30:00.803190Z",
+}
 
 
 def _batch_image(position: int, status: str, *, failed: bool = False) -> dict[str, Any]:
@@ -284,61 +276,56 @@ def _batch_image(position: int, status: str, *, failed: bool = False) -> dict[st
     }
 
 
-BATCH_PENDING: dict[str, Any] = _batch(
-    {
-        "id": _BATCH_ID,
-        "batchId": "bat_7QkZ2xN4pR",
-        "tier": "basic",
-        "status": "pending",
-        "totalImages": 3,
-        "processedImages": 0,
-        "failedImages": 0,
-        "succeededImages": 0,
-        "progress": 0.0,
-        "creditsBeforeDiscount": 9,
-        "creditsCharged": 9,
-        "discountPercent": 0,
-        "outputOptions": {"format": "png", "channels": "rgba"},
-        "webhookUrl": None,
-        "createdAt": "2025-06-01T09:31:00.214031Z",
-        "startedAt": None,
-        "finishedAt": None,
-        "links": {"self": f"{API_PREFIX}/batches/{_BATCH_ID}", "result": None, "download": None},
-        "images": None,
-    }
-)
-BATCH_PROCESSING: dict[str, Any] = _batch(
-    {
-        **BATCH_PENDING,
-        "status": "processing",
-        "processedImages": 2,
-        "failedImages": 1,
-        "succeededImages": 1,
-        "progress": 0.6667,
-        "startedAt": "2025-06-01T09:31:00.901377Z",
-        "images": [
-            _batch_image(0, "completed"),
-            _batch_image(1, "failed", failed=True),
-            _batch_image(2, "processing"),
-        ],
-    }
-)
-BATCH_PARTIAL: dict[str, Any] = _batch(
-    {
-        **BATCH_PROCESSING,
-        "status": "partial",
-        "processedImages": 3,
-        "succeededImages": 2,
-        "progress": 1.0,
-        "finishedAt": "2025-06-01T09:31:02.412846Z",
-        "links": {
-            "self": f"{API_PREFIX}/batches/{_BATCH_ID}",
-            "result": f"{API_PREFIX}/batches/{_BATCH_ID}/download",
-            "download": SIGNED_BATCH_ZIP,
-        },
-        "images": [_batch_image(0, "completed"), _batch_image(1, "failed", failed=True), _batch_image(2, "completed")],
-    }
-)
+BATCH_PENDING: dict[str, Any] = {
+    "id": _BATCH_ID,
+    "batchId": "bat_7QkZ2xN4pR",
+    "tier": "basic",
+    "status": "pending",
+    "totalImages": 3,
+    "processedImages": 0,
+    "failedImages": 0,
+    "succeededImages": 0,
+    "progress": 0.0,
+    "creditsBeforeDiscount": 9,
+    "creditsCharged": 9,
+    "discountPercent": 0,
+    "outputOptions": {"format": "png", "channels": "rgba"},
+    "webhookUrl": None,
+    "createdAt": "2025-06-01T09:31:00.214031Z",
+    "startedAt": None,
+    "finishedAt": None,
+    "links": {"self": f"{API_PREFIX}/batches/{_BATCH_ID}", "result": None, "download": None},
+    "name": None,
+    "images": None,
+}
+BATCH_PROCESSING: dict[str, Any] = {
+    **BATCH_PENDING,
+    "status": "processing",
+    "processedImages": 2,
+    "failedImages": 1,
+    "succeededImages": 1,
+    "progress": 0.6667,
+    "startedAt": "2025-06-01T09:31:00.901377Z",
+    "images": [
+        _batch_image(0, "completed"),
+        _batch_image(1, "failed", failed=True),
+        _batch_image(2, "processing"),
+    ],
+}
+BATCH_PARTIAL: dict[str, Any] = {
+    **BATCH_PROCESSING,
+    "status": "partial",
+    "processedImages": 3,
+    "succeededImages": 2,
+    "progress": 1.0,
+    "finishedAt": "2025-06-01T09:31:02.412846Z",
+    "links": {
+        "self": f"{API_PREFIX}/batches/{_BATCH_ID}",
+        "result": f"{API_PREFIX}/batches/{_BATCH_ID}/download",
+        "download": SIGNED_BATCH_ZIP,
+    },
+    "images": [_batch_image(0, "completed"), _batch_image(1, "failed", failed=True), _batch_image(2, "completed")],
+}
 
 PRICING: dict[str, Any] = {
     "tiers": [
@@ -899,7 +886,7 @@ LIST_JOBS_RESPONSES = {
         Example(
             id="page",
             summary="A page of jobs",
-            value={"jobs": [JOB_COMPLETED], "nextCursor": "MjAyNS0wNi0wMVQwOTozMDowMHwzZjZj", "limit": 20},
+            value={"jobs": [lumiku_job(JOB_COMPLETED)], "nextCursor": "MjAyNS0wNi0wMVQwOTozMDowMHwzZjZj", "limit": 20},
         ),
         description="A page of jobs",
     ),
@@ -910,12 +897,12 @@ LIST_JOBS_RESPONSES = {
 
 def _with_job(job: dict[str, Any]) -> dict[str, Any]:
     """``GET /jobs/{id}``: the job, and the same job under ``job`` (the original backend's envelope)."""
-    return {**job, "job": job}
+    return {**lumiku_job(job), "job": lumiku_job(job)}
 
 
 def _with_batch(batch: dict[str, Any]) -> dict[str, Any]:
     """``GET /batches/{id}``: the batch, and under ``batch`` the same without ``images`` (original frontend)."""
-    return {**batch, "batch": {**batch, "images": None}}
+    return {**lumiku_batch(batch), "batch": {**lumiku_batch(batch), "images": None}}
 
 
 GET_JOB_RESPONSES = {

@@ -1,5 +1,6 @@
 // bgremover web page: sign in with a token, pick a tier, upload one image (job) or many (batch),
-// follow the progress, compare before/after, download. Plain JS, same-origin requests only.
+// follow the progress, compare before/after, put the cut-out on a background, download.
+// Plain JS, same-origin requests only.
 "use strict";
 
 const API = "/api/background-remover";
@@ -7,7 +8,19 @@ const TOKEN_KEY = "bgremover.token";
 const FINAL = new Set(["completed", "failed", "cancelled", "partial"]);
 
 const $ = (id) => document.getElementById(id);
-const state = { pricing: null, files: [], run: 0, resultBlob: null, resultName: "", zipUrl: "", objectUrls: [] };
+const state = {
+  pricing: null,
+  files: [],
+  run: 0,
+  resultBlob: null,
+  resultName: "",
+  zipUrl: "",
+  objectUrls: [],
+  // the single job's transparent cut-out, decoded, and its subject's box: what the live preview composes
+  cutout: null,
+  subject: null,
+  bgImage: null,
+};
 
 class ApiError extends Error {
   constructor(status, body) {
@@ -209,6 +222,9 @@ function resetProgress() {
   state.objectUrls = [];
   state.resultBlob = null;
   state.zipUrl = "";
+  state.cutout = null;
+  state.subject = null;
+  $("composed-figure").hidden = true;
   $("progress").value = 0;
   $("progress").max = 1;
   $("progress-text").textContent = "";
@@ -238,6 +254,7 @@ async function submit() {
       await followJob(res.headers.get("Location") || job.links.self, job, files[0], run);
     } else {
       for (const file of files) form.append("images[]", file, file.name);
+      appendComposeFields(form);
       const res = await request("/batches", { method: "POST", body: form });
       const batch = await res.json();
       await loadAccount();
@@ -283,8 +300,11 @@ async function followJob(url, job, file, run) {
   state.objectUrls.push(after);
   $("before").src = before;
   $("after").src = after;
+  state.cutout = await createImageBitmap(state.resultBlob);
+  state.subject = subjectBox(state.cutout);
   $("compare").hidden = false;
   $("download-result").hidden = false;
+  renderPreview();
 }
 
 function renderJob(job) {
@@ -328,6 +348,185 @@ function renderImages(images) {
   $("image-statuses").replaceChildren(...items);
 }
 
+// ------------------------------------------------------------------ background and layout
+//
+// One image: the job asks the server for the plain transparent cut-out (one charge), and this page
+// composes it with the settings (remove.bg's meaning of bg_color, bg_image_file, add_shadow, scale and
+// position), live, as often as the user likes; the download is that composite at the cut-out's full
+// size. A batch: the same settings go to the server as form fields, and the ZIP is the server's work.
+
+const PREVIEW_MAX_SIDE = 900;
+const SUBJECT_ALPHA = 32; // alpha above this counts as subject when measuring its box
+const SHADOW = { color: "rgba(0, 0, 0, 0.5)", blur: 0.05, offset: 0.03 }; // blur, offset: × subject height
+
+function composeSettings() {
+  const resize = $("resize").checked;
+  return {
+    background: $("background").value,
+    color: $("bg-color").value,
+    shadow: $("shadow").checked,
+    scale: resize ? Number($("scale").value) : null,
+    position: $("position").value,
+    x: Number($("pos-x").value),
+    y: Number($("pos-y").value),
+  };
+}
+
+function composing() {
+  const s = composeSettings();
+  return (
+    (s.background === "color" || (s.background === "image" && state.bgImage !== null)) ||
+    s.shadow ||
+    s.scale !== null ||
+    (s.position !== "auto" && s.position !== "original")
+  );
+}
+
+// The form fields of POST /batches (remove.bg's names); nothing when every setting is the default.
+function appendComposeFields(form) {
+  const s = composeSettings();
+  if (s.background === "color") form.append("bg_color", s.color);
+  const bgFile = $("bg-image").files[0];
+  if (s.background === "image" && bgFile) form.append("bg_image_file", bgFile, bgFile.name);
+  if (s.shadow) form.append("add_shadow", "true");
+  if (s.scale !== null) form.append("scale", `${s.scale}%`);
+  if (s.position === "original" || s.position === "center") form.append("position", s.position);
+  if (s.position === "custom") form.append("position", `${s.x}% ${s.y}%`);
+}
+
+// The box of the pixels that are subject, in the cut-out's pixels (measured on a copy of at most
+// 2048 px a side: reading back a 25 MP picture would cost 100 MB).
+function subjectBox(image) {
+  const f = Math.min(1, 2048 / Math.max(image.width, image.height));
+  const w = Math.max(1, Math.round(image.width * f));
+  const h = Math.max(1, Math.round(image.height * f));
+  const canvas = document.createElement("canvas");
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  ctx.drawImage(image, 0, 0, w, h);
+  const alpha = ctx.getImageData(0, 0, w, h).data;
+  let left = w, top = h, right = -1, bottom = -1;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (alpha[(y * w + x) * 4 + 3] > SUBJECT_ALPHA) {
+        if (x < left) left = x;
+        if (x > right) right = x;
+        if (y < top) top = y;
+        if (y > bottom) bottom = y;
+      }
+    }
+  }
+  if (right < 0) return { x: 0, y: 0, width: image.width, height: image.height }; // nothing found: the whole picture
+  return {
+    x: left / f,
+    y: top / f,
+    width: Math.min(image.width, (right + 1) / f) - left / f,
+    height: Math.min(image.height, (bottom + 1) / f) - top / f,
+  };
+}
+
+// Where the subject goes on a canvas the size of the cut-out: scaled so that it spans `scale` % of the
+// canvas (its longer side relative to the canvas), then placed; scaling implies centring unless a
+// position is given ("original" keeps its centre; x y puts its box at x % of the free width, y % of the free height).
+function placement(s, W, H, box) {
+  const k = s.scale === null ? 1 : (s.scale / 100) * Math.min(W / box.width, H / box.height);
+  const w = box.width * k;
+  const h = box.height * k;
+  const position = s.position === "auto" ? (s.scale === null ? "original" : "center") : s.position;
+  let left = box.x + (box.width - w) / 2;
+  let top = box.y + (box.height - h) / 2;
+  if (position === "center") {
+    left = (W - w) / 2;
+    top = (H - h) / 2;
+  } else if (position === "custom") {
+    left = (s.x / 100) * (W - w);
+    top = (s.y / 100) * (H - h);
+  }
+  return { k, left, top, width: w, height: h };
+}
+
+// Draws the composite on ctx, whose canvas is the cut-out's size times f (1 for the download).
+function compose(ctx, f) {
+  const s = composeSettings();
+  const cut = state.cutout;
+  const W = cut.width;
+  const H = cut.height;
+  ctx.save();
+  ctx.clearRect(0, 0, ctx.canvas.width, ctx.canvas.height);
+  ctx.imageSmoothingEnabled = true;
+  ctx.imageSmoothingQuality = "high";
+  ctx.scale(f, f);
+  if (s.background === "color") {
+    ctx.fillStyle = s.color;
+    ctx.fillRect(0, 0, W, H);
+  } else if (s.background === "image" && state.bgImage) {
+    const bg = state.bgImage; // cover: fill the canvas, keep its aspect ratio, centred
+    const c = Math.max(W / bg.width, H / bg.height);
+    ctx.drawImage(bg, (W - bg.width * c) / 2, (H - bg.height * c) / 2, bg.width * c, bg.height * c);
+  }
+  const at = placement(s, W, H, state.subject);
+  if (s.shadow) {
+    // a soft drop shadow of the subject's own outline, cast straight down (light from above);
+    // canvas shadows ignore the transform, hence the explicit × f
+    ctx.shadowColor = SHADOW.color;
+    ctx.shadowBlur = SHADOW.blur * at.height * f;
+    ctx.shadowOffsetX = 0;
+    ctx.shadowOffsetY = SHADOW.offset * at.height * f;
+  }
+  const box = state.subject;
+  ctx.drawImage(cut, at.left - box.x * at.k, at.top - box.y * at.k, W * at.k, H * at.k);
+  ctx.restore();
+}
+
+function renderPreview() {
+  const active = state.cutout !== null && composing();
+  $("composed-figure").hidden = !active;
+  if (!active) return;
+  const canvas = $("preview");
+  const f = Math.min(1, PREVIEW_MAX_SIDE / Math.max(state.cutout.width, state.cutout.height));
+  canvas.width = Math.round(state.cutout.width * f);
+  canvas.height = Math.round(state.cutout.height * f);
+  compose(canvas.getContext("2d"), f);
+  canvas.dataset.rendered = String(Number(canvas.dataset.rendered || 0) + 1);
+}
+
+let previewQueued = false;
+function schedulePreview() {
+  // sliders fire many input events: one drawing per frame
+  if (previewQueued) return;
+  previewQueued = true;
+  requestAnimationFrame(() => {
+    previewQueued = false;
+    renderPreview();
+  });
+}
+
+function updateComposeControls() {
+  const background = $("background").value;
+  $("bg-color-field").hidden = background !== "color";
+  $("bg-image-field").hidden = background !== "image";
+  $("scale").disabled = !$("resize").checked;
+  $("custom-position").hidden = $("position").value !== "custom";
+  $("scale-value").textContent = `${$("scale").value}%`;
+  $("pos-x-value").textContent = `${$("pos-x").value}%`;
+  $("pos-y-value").textContent = `${$("pos-y").value}%`;
+  schedulePreview();
+}
+
+async function loadBackgroundImage(file) {
+  state.bgImage = null;
+  if (file) {
+    try {
+      state.bgImage = await createImageBitmap(file);
+    } catch {
+      throw new Error(`The background image ${file.name} could not be read: choose a JPEG, PNG or WebP picture.`);
+    } finally {
+      schedulePreview();
+    }
+  }
+}
+
 // ------------------------------------------------------------------ downloads
 
 function filenameOf(res, fallback) {
@@ -349,6 +548,23 @@ function saveBlob(blob, name) {
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
+async function downloadResult() {
+  if (!composing()) {
+    saveBlob(state.resultBlob, state.resultName); // the server's bytes, untouched
+    return;
+  }
+  const { width, height } = state.cutout;
+  const canvas = document.createElement("canvas");
+  canvas.width = width;
+  canvas.height = height;
+  compose(canvas.getContext("2d"), 1);
+  const type = $("format").value === "webp" ? "image/webp" : "image/png";
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, type, 0.95));
+  if (!blob) throw new Error(`This browser could not encode a ${width}×${height} picture.`);
+  const stem = state.resultName.replace(/\.[^.]*$/, "");
+  saveBlob(blob, `${stem}-composed.${type === "image/webp" ? "webp" : "png"}`);
+}
+
 async function downloadZip() {
   const res = await request(state.zipUrl);
   saveBlob(await res.blob(), filenameOf(res, "batch.zip"));
@@ -368,7 +584,12 @@ function wire() {
     event.preventDefault();
     guarded(submit);
   });
-  $("download-result").addEventListener("click", () => saveBlob(state.resultBlob, state.resultName));
+  $("download-result").addEventListener("click", () => guarded(downloadResult));
+  for (const id of ["background", "bg-color", "shadow", "resize", "scale", "position", "pos-x", "pos-y"]) {
+    $(id).addEventListener("input", updateComposeControls);
+    $(id).addEventListener("change", updateComposeControls);
+  }
+  $("bg-image").addEventListener("change", (event) => guarded(() => loadBackgroundImage(event.target.files[0])));
   $("download-zip").addEventListener("click", () => guarded(downloadZip));
 
   const zone = $("drop-zone");

@@ -382,16 +382,12 @@ function composing() {
   );
 }
 
-// The form fields of POST /batches (remove.bg's names); nothing when every setting is the default.
+// The form fields of POST /batches: the server composes a batch onto a background colour today; a
+// background image, shadow, size and position are composed in this page, for one image (issue 19 brings
+// them to the server).
 function appendComposeFields(form) {
   const s = composeSettings();
   if (s.background === "color") form.append("bg_color", s.color);
-  const bgFile = $("bg-image").files[0];
-  if (s.background === "image" && bgFile) form.append("bg_image_file", bgFile, bgFile.name);
-  if (s.shadow) form.append("add_shadow", "true");
-  if (s.scale !== null) form.append("scale", `${s.scale}%`);
-  if (s.position === "original" || s.position === "center") form.append("position", s.position);
-  if (s.position === "custom") form.append("position", `${s.x}% ${s.y}%`);
 }
 
 // The box of the pixels that are subject, in the cut-out's pixels (measured on a copy of at most

@@ -61,8 +61,10 @@ async def test_metrics_move_and_json_logs_carry_ids_while_jobs_run(
     worker_port, token = free_port(), uuid.uuid4().hex
     env = env_with(
         QUEUE_NAME=f"bgremover:obs:{uuid.uuid4().hex[:8]}",
-        # the sweep would adopt other tests' old pending jobs from the shared database and count them too
+        # the sweep would adopt other tests' old pending jobs from the shared database and count them too,
+        # and their jobs left `processing` by a stopped worker (heartbeats older than this TTL)
         REQUEUE_AFTER_S="86400",
+        WORKER_HEARTBEAT_TTL_S="86400",
         WORKER_TIERS="basic",
         WORKER_METRICS_PORT=str(worker_port),
         METRICS_TOKEN=token,

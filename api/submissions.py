@@ -315,7 +315,7 @@ class Submissions:
             raise FileTooLarge(f"{name or 'The image'} is larger than {limit} bytes", filename=name, maxBytes=limit)
         info = probe(data, self.settings)
         try:
-            order.options.check_output_fits(info.width, info.height)
+            order.options.check_fits(info.width, info.height)
         except BgRemoverError as exc:
             raise type(exc)(f"{name or 'the image'}: {exc.detail}", **exc.extra) from None
         return data, info

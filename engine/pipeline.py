@@ -158,17 +158,55 @@ class Engine:
             self.portrait.matte(np.zeros((64, 64, 3), np.uint8))
 
     def remove(
-        self, data: bytes, tier: str, options: OutputOptions, *, timings: dict[str, float] | None = None
+        self,
+        data: bytes,
+        tier: str,
+        options: OutputOptions,
+        *,
+        background: bytes | None = None,
+        timings: dict[str, float] | None = None,
     ) -> Cutout:
-        """Cut out the subject. ``timings``, if given, receives seconds per stage (the benchmark's hook)."""
+        """Cut out the subject. ``background`` is the image of ``options.bg_image``, read from storage by
+        the caller. ``timings``, if given, receives seconds per stage (the benchmark's hook)."""
         clock = _Clock(timings)
         spec = get_pipeline(tier)
         runners = self.tier_runners(tier)
         with self._in_engine():
             with clock("decode"):
                 image = decode(data, self.settings)
-            frame = self.segment(image, spec, runners, clock)
-            return self._render(image, frame, options, clock)
+                behind = _opaque_rgb(decode(background, self.settings)) if background is not None else None
+            if options.roi is None:
+                frame = self.segment(image, spec, runners, clock, subject_type=options.subject_type)
+                alpha, colours = self._alpha_and_colours(image, frame, clock)
+            else:
+                # the models see only the region, so a small region gets their whole input
+                x0, y0, x1, y1 = options.roi.box(image.info.width, image.info.height)
+                region = DecodedImage(
+                    info=image.info,
+                    rgb=np.ascontiguousarray(image.rgb[y0:y1, x0:x1]),
+                    alpha=None if image.alpha is None else np.ascontiguousarray(image.alpha[y0:y1, x0:x1]),
+                )
+                frame = self.segment(region, spec, runners, clock, subject_type=options.subject_type)
+                inner, inner_colours = self._alpha_and_colours(region, frame, clock)
+                alpha = np.zeros(image.rgb.shape[:2], np.uint8)
+                alpha[y0:y1, x0:x1] = inner
+                colours = image.rgb
+                if inner_colours is not region.rgb:
+                    colours = image.rgb.copy()
+                    colours[y0:y1, x0:x1] = inner_colours
+            with clock("render"):
+                out = render(colours, alpha, options, background=behind)
+            return Cutout(
+                data=out.data,
+                media_type=out.media_type,
+                extension=out.extension,
+                width=out.width,
+                height=out.height,
+                input_format=image.info.format,
+                input_width=image.info.width,
+                input_height=image.info.height,
+                foreground=out.foreground,
+            )
 
     @contextmanager
     def _in_engine(self) -> Iterator[None]:
@@ -187,27 +225,24 @@ class Engine:
         with self.model_slots:
             return runner.run(tensor)
 
-    def _render(self, image: DecodedImage, frame: Frame, options: OutputOptions, clock: _Clock) -> Cutout:
+    @staticmethod
+    def _alpha_and_colours(
+        image: DecodedImage, frame: Frame, clock: _Clock
+    ) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
         with clock("render"):
             alpha = to_u8(frame.current_alpha())
             if image.alpha is not None:
                 np.minimum(alpha, image.alpha, out=alpha)  # what was transparent stays transparent
-            colours = frame.foreground if frame.foreground is not None else image.rgb
-            out = render(colours, alpha, options)
-        return Cutout(
-            data=out.data,
-            media_type=out.media_type,
-            extension=out.extension,
-            width=out.width,
-            height=out.height,
-            input_format=image.info.format,
-            input_width=image.info.width,
-            input_height=image.info.height,
-            foreground=out.foreground,
-        )
+        return alpha, frame.foreground if frame.foreground is not None else image.rgb
 
     def segment(
-        self, image: DecodedImage, spec: Pipeline, runners: dict[str, ModelRunner], clock: _Clock | None = None
+        self,
+        image: DecodedImage,
+        spec: Pipeline,
+        runners: dict[str, ModelRunner],
+        clock: _Clock | None = None,
+        *,
+        subject_type: str = "auto",
     ) -> Frame:
         """Model passes, fused, + the tier's steps; raises :class:`NoSubjectDetected` on an (almost) empty mask."""
         clock = clock or _Clock(None)
@@ -235,7 +270,7 @@ class Engine:
             mask = fuse(maps)
         if nothing or (mask >= 0.5).mean() < _MIN_SUBJECT_FRACTION:
             raise NoSubjectDetected("no foreground subject was found in the image")
-        frame = Frame(rgb=rgb, mask=mask, portrait=self.portrait if spec.portrait else None)
+        frame = Frame(rgb=rgb, mask=mask, portrait=self.portrait if spec.portrait else None, subject_type=subject_type)
         for step in spec.steps:
             with clock(step.name):
                 run_step(frame, step)
@@ -260,6 +295,14 @@ class _Clock:
             yield
         finally:
             self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+
+
+def _opaque_rgb(image: DecodedImage) -> NDArray[np.uint8]:
+    """A background image's colours, its own transparency flattened onto white."""
+    if image.alpha is None:
+        return image.rgb
+    a = image.alpha[:, :, None].astype(np.float32) * np.float32(1 / 255)
+    return np.asarray(image.rgb * a + 255.0 * (1.0 - a) + 0.5, dtype=np.uint8)
 
 
 def _load_runner(model: ModelSpec, settings: Settings, threads: int) -> ModelRunner:

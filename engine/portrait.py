@@ -30,6 +30,8 @@ _FACE_SIDE = 384
 _MIN_FACE_FRACTION = 0.06
 """A face narrower than this fraction of the image's long side is not "the subject"."""
 _RVM_FACE_MIN = 0.6
+_MIN_FORCED_FRACTION = 0.01
+"""With ``type=person``: less of RVM's matte than this share of the image means it found no person."""
 _MASK_FACE_MIN = 0.5
 
 
@@ -73,6 +75,12 @@ class PortraitRunner:
         if (ww, wh) != (width, height):
             alpha = np.asarray(cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR), np.float32)
         return alpha
+
+    def forced_alpha(self, rgb: NDArray[np.uint8]) -> F32 | None:
+        """RVM's matte when the client said a person is the subject (no face needed: a back, a profile),
+        unless RVM found next to nothing there, which means it is not a person after all."""
+        matte = self.matte(rgb)
+        return matte if float((matte >= 0.5).mean()) >= _MIN_FORCED_FRACTION else None
 
     def person_alpha(self, rgb: NDArray[np.uint8], alpha: F32) -> F32 | None:
         """RVM's matte when a person is the subject of ``rgb`` (judged with the current ``alpha``), else None."""

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from core.options import OBJECT_TYPES
 from engine.foreground import estimate_foreground
 from engine.guided_filter import bilinear_at, guided_coefficients, guided_upsample, working_size
 from engine.matting import closed_form_band, trimap_from_alpha
@@ -32,6 +33,8 @@ class Frame:
     """Decontaminated colours, if a step estimated them."""
     portrait: PortraitRunner | None = None
     """The portrait matting model, for tiers with a ``portrait`` step."""
+    subject_type: str = "auto"
+    """The client's ``type``: ``person`` skips the face check of the portrait step, object types skip the step."""
 
     @property
     def size(self) -> tuple[int, int]:
@@ -112,9 +115,12 @@ def matting(frame: Frame, work_side: float = 1024, band: float = 4, eps: float =
 
 def portrait(frame: Frame) -> None:
     """Where a person is the subject, the portrait matting model's alpha replaces the fused one."""
-    if frame.portrait is None:
+    if frame.portrait is None or frame.subject_type in OBJECT_TYPES:
         return
-    matte = frame.portrait.person_alpha(frame.rgb, frame.current_alpha())
+    if frame.subject_type == "person":
+        matte = frame.portrait.forced_alpha(frame.rgb)
+    else:
+        matte = frame.portrait.person_alpha(frame.rgb, frame.current_alpha())
     if matte is not None:
         frame.alpha = matte
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from core.errors import InvalidOptions
-from core.options import CropMargin, OutputOptions, parse_color
+from core.options import CropMargin, OutputOptions, Position, parse_color
 
 
 def test_defaults() -> None:
@@ -47,7 +47,19 @@ def test_colours(text: str, rgba: tuple[int, int, int, int]) -> None:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"format": "gif"}, "format must be png, webp or jpg"),
+        ({"format": "gif"}, "format must be png, webp, jpg or zip"),
+        ({"roi": "10% 10% 90%"}, "roi takes four values"),
+        ({"roi": "50% 10% 40% 90%"}, "x2 must be right of x1"),
+        ({"roi": "0 0 10em 10"}, "is not pixels"),
+        ({"scale": "5%"}, "between 10% and 100%"),
+        ({"scale": "120px"}, "scale must be a percentage"),
+        ({"position": "left"}, "position must be original, center"),
+        ({"position": "10% 20% 30%"}, "position must be original, center"),
+        ({"add_shadow": "perhaps"}, "add_shadow must be true or false"),
+        ({"type": "cat"}, "type must be one of"),
+        ({"format": "zip", "bg_color": "#fff"}, "a background does not apply"),
+        ({"channels": "alpha", "add_shadow": "true"}, "shadow does not apply"),
+        ({"bg_color": "#fff", "bg_image": "backgrounds/x.jpg"}, "not both"),
         ({"channels": "rgb"}, "channels must be rgba or alpha"),
         ({"bg_color": "red"}, "bg_color must be a hex colour"),
         ({"bg_color": "#12345"}, "bg_color must be a hex colour"),
@@ -90,3 +102,25 @@ def test_options_are_frozen() -> None:
 def test_margin_pixels() -> None:
     assert CropMargin(10, percent=True).pixels(200, 100) == 20
     assert CropMargin(7, percent=False).pixels(200, 100) == 7
+
+
+def test_layout_options_read_like_remove_bg() -> None:
+    opts = OutputOptions.from_params(
+        {"roi": "10% 0px 90% 300", "scale": "80%", "add_shadow": "true", "semitransparency": "false", "type": "product"}
+    )
+    assert opts.roi is not None and opts.roi.box(1000, 500) == (100, 0, 900, 300)
+    assert opts.scale == 0.8 and opts.layout_position == Position(0.5, 0.5)  # scaling implies centring
+    assert opts.shadow and not opts.semitransparency and opts.subject_type == "product"
+    assert OutputOptions.from_params(opts.as_params()) == opts
+    assert OutputOptions.from_params({"position": "25% 100%"}).layout_position == Position(0.25, 1.0)
+    assert OutputOptions.from_params({"position": "0%"}).layout_position == Position(0.0, 0.0)
+    assert OutputOptions.from_params({"scale": "original", "position": "original"}).layout_position is None
+    # options a client did not use leave the stored row (and idempotency fingerprints) as they were
+    assert OutputOptions().as_params() == {"format": "png", "channels": "rgba", "crop": "false"}
+
+
+def test_a_roi_too_small_for_the_image_is_refused_before_any_work() -> None:
+    opts = OutputOptions.from_params({"roi": "0 0 10px 400px"})
+    with pytest.raises(InvalidOptions) as err:
+        opts.check_fits(800, 600)
+    assert "at least 16×16 px" in err.value.detail

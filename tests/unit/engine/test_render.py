@@ -106,3 +106,73 @@ def test_foreground_box_is_in_output_coordinates() -> None:
     assert (9 <= left <= 10, top == 5, 10 <= width <= 12, height == 10) == (True, True, True, True)
     empty = render(subject_image(), np.zeros((48, 64), np.uint8), OutputOptions())
     assert empty.foreground == (0, 0, 0, 0)
+
+
+def _options(**params: str) -> OutputOptions:
+    return OutputOptions.from_params(params)
+
+
+def _big_subject() -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
+    rgb = np.full((200, 300, 3), 90, np.uint8)
+    alpha = np.zeros((200, 300), np.uint8)
+    alpha[20:60, 30:90] = 255  # a 60×40 subject near the top left
+    rgb[20:60, 30:90] = (200, 40, 40)
+    return rgb, alpha
+
+
+def test_scale_and_position_lay_the_subject_out_on_the_same_canvas() -> None:
+    rgb, alpha = _big_subject()
+    centred = render(rgb, alpha, _options(scale="50%"))
+    assert (centred.width, centred.height) == (300, 200)
+    # 60×40 → 50 % of the canvas in its limiting direction: 150×100, centred
+    assert centred.foreground == (75, 50, 150, 100)
+    placed = render(rgb, alpha, _options(scale="50%", position="0% 100%"))
+    assert placed.foreground == (0, 100, 150, 100)
+    moved = render(rgb, alpha, _options(position="center"))
+    assert moved.foreground == (120, 80, 60, 40)  # same size, centred
+    assert np.asarray(_open(moved.data))[100, 150].tolist() == [200, 40, 40, 255]
+
+
+def test_a_shadow_adds_shade_under_the_subject_only() -> None:
+    rgb, alpha = _big_subject()
+    plain = np.asarray(_open(render(rgb, alpha, _options(bg_color="#ffffff")).data)).astype(int)
+    shaded = np.asarray(_open(render(rgb, alpha, _options(bg_color="#ffffff", add_shadow="true")).data)).astype(int)
+    below = shaded[61:66, 40:80]  # just under the subject's bottom edge
+    assert below.mean() < plain[61:66, 40:80].mean() - 20
+    assert (shaded[150:, 200:] == 255).all()  # far away: untouched white
+    assert (shaded[25:55, 35:85] == plain[25:55, 35:85]).all()  # the subject itself is not darkened
+    transparent = np.asarray(_open(render(rgb, alpha, _options(add_shadow="true")).data))
+    assert transparent[63, 60, 3] > 0 and transparent[63, 60, :3].max() == 0  # black, partly opaque
+    assert transparent[150, 250, 3] == 0
+
+
+def test_a_background_image_is_cover_scaled_behind_the_subject() -> None:
+    rgb, alpha = _big_subject()
+    behind = np.zeros((50, 50, 3), np.uint8)
+    behind[:, :25] = (0, 0, 255)
+    behind[:, 25:] = (0, 255, 0)
+    out = render(rgb, alpha, _options(bg_image="backgrounds/b.png"), background=behind)
+    img = _open(out.data)
+    assert img.mode == "RGB" and img.size == (300, 200)
+    px = np.asarray(img)
+    # a 50×50 square covering 300×200 is cut at top and bottom: blue left half, green right half
+    assert px[150, 10].tolist() == [0, 0, 255] and px[150, 290].tolist() == [0, 255, 0]
+    assert px[40, 60].tolist() == [200, 40, 40]
+
+
+def test_semitransparency_false_gives_a_hard_alpha() -> None:
+    out = render(subject_image(), _alpha(), _options(semitransparency="false"))
+    assert set(np.unique(np.asarray(_open(out.data))[:, :, 3]).tolist()) == {0, 255}
+
+
+def test_zip_holds_remove_bg_colour_and_alpha() -> None:
+    import zipfile
+
+    out = render(subject_image(), _alpha(), _options(format="zip"))
+    assert (out.media_type, out.extension) == ("application/zip", "zip")
+    with zipfile.ZipFile(io.BytesIO(out.data)) as archive:
+        assert sorted(archive.namelist()) == ["alpha.png", "color.jpg"]
+        colour = _open(archive.read("color.jpg"))
+        matte = _open(archive.read("alpha.png"))
+    assert (colour.format, colour.mode, colour.size) == ("JPEG", "RGB", (64, 48))
+    assert matte.mode == "L" and np.array_equal(np.asarray(matte), _alpha())

@@ -49,6 +49,7 @@ from api.wait_slots import WaitSlots, stopping_with_the_server
 from api.web.docs import render_plugins
 from api.web.routes import web_route_handlers
 from core.errors import DatabaseUnavailable
+from core.image_urls import ImageUrlFetcher
 from core.logs import install_context, set_user
 from core.pricing import plans
 from core.serialisers import API_PREFIX
@@ -115,6 +116,7 @@ def _lifespan(services: Services) -> Any:
             if listener is not None:
                 await listener.stop()
             await services.final_signals.close()
+            await services.image_urls.aclose()
             services.dns_lookups.close()
             await services.enqueuer.close()
             await redis.aclose()
@@ -130,6 +132,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     plans(settings)  # a misconfigured SUBSCRIPTION_PLANS stops start-up, not the first /pricing
     settings.webhook_ports  # noqa: B018 - a malformed WEBHOOK_ALLOWED_PORTS stops start-up too
     install_context()
+    dns_lookups = DnsLookups(threads=settings.webhook_dns_threads, negative_ttl_s=settings.webhook_dns_negative_ttl_s)
     services = Services(
         settings=settings,
         storage=open_storage(settings),
@@ -138,9 +141,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         final_signals=FinalSignals(settings),
         wait_slots=WaitSlots(settings),
         rate_limiter=RateLimiter(settings),
-        dns_lookups=DnsLookups(
-            threads=settings.webhook_dns_threads, negative_ttl_s=settings.webhook_dns_negative_ttl_s
-        ),
+        dns_lookups=dns_lookups,
+        image_urls=ImageUrlFetcher.from_settings(settings, lookups=dns_lookups),
         schema_gate=SchemaGate(settings.database_url, timeout_s=min(settings.db_timeout_s, 5.0)),
     )
     checks = before_api_request(services)

@@ -12,8 +12,10 @@ from collections.abc import Collection, Iterable
 from core.errors import UnknownField
 from core.options import OPTION_KEYS
 
-JOB_FIELDS = frozenset({"image", "tier", *OPTION_KEYS, "webhook_url"})
-BATCH_FIELDS = frozenset({"images", "images[]", "tier", *OPTION_KEYS, "webhook_url", "name"})
+IMAGE_SOURCES = ("bg_image_file", "bg_image_url")
+"""A background image, by upload or by URL (one of them), beside the options."""
+JOB_FIELDS = frozenset({"image", "image_url", "tier", *OPTION_KEYS, *IMAGE_SOURCES, "webhook_url"})
+BATCH_FIELDS = frozenset({"images", "images[]", "tier", *OPTION_KEYS, *IMAGE_SOURCES, "webhook_url", "name"})
 
 # Names clients send for our fields: other APIs' spellings, camelCase, the original Lumiku frontend's.
 _MEANT = {
@@ -25,6 +27,9 @@ _MEANT = {
     "webhookUrl": "webhook_url",
     "batchName": "name",
     "image_file": "image",
+    "imageUrl": "image_url",
+    "bgImageUrl": "bg_image_url",
+    "bg_image": "bg_image_file",
     "file": "image",
 }
 _LISTED = 20

@@ -22,6 +22,7 @@ from api.limits import RateLimiter
 from api.queue import Enqueuer
 from api.schema_gate import SchemaGate
 from api.wait_slots import WaitSlots
+from core.image_urls import ImageUrlFetcher
 from core.settings import Settings
 from core.signed_urls import UrlSigner
 from core.storage import Storage
@@ -41,6 +42,7 @@ class Services:
     wait_slots: WaitSlots
     rate_limiter: RateLimiter
     dns_lookups: DnsLookups
+    image_urls: ImageUrlFetcher
     schema_gate: SchemaGate
     redis_client: Redis | None = None
     """Opened by the app's lifespan (a connection pool belongs to the running event loop)."""

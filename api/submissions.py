@@ -14,7 +14,7 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import msgspec
@@ -24,7 +24,7 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from redis.asyncio import Redis
 
-from api.limits import ensure_queue_has_room
+from api.limits import RateLimiter, ensure_queue_has_room
 from api.queue import Enqueuer
 from api.services import Services
 from api.upload_forms import PAYING_POWER
@@ -41,12 +41,13 @@ from core.errors import (
 from core.fair_order import Lane
 from core.filenames import client_filename
 from core.image_probe import ImageInfo, probe
-from core.options import OPTION_KEYS, OutputOptions
+from core.image_urls import ImageUrlFetcher
+from core.options import BG_IMAGE_KEY, OPTION_KEYS, OutputOptions
 from core.pricing import batch_price, tier_credits
 from core.rows import JobRow
 from core.serialisers import API_PREFIX, batch_out, job_out
 from core.settings import Settings
-from core.storage import Storage, input_key
+from core.storage import Storage, background_key, input_key
 from core.tiers import unavailable_reason
 from core.webhooks import DnsLookups, check_webhook_target
 from db import batches, billing, idempotency, jobs, webhook_secrets
@@ -185,20 +186,28 @@ class Order:
     webhook_url: str | None
     name: str | None = None
     """A batch's label; single jobs have none."""
+    background_digest: bytes | None = None
+    """sha256 of the background image once it is stored (``options.bg_image`` names its key)."""
 
     def fingerprint(self, uploads: Sequence[StoredUpload]) -> str:
         """What makes two submissions the same request, for ``Idempotency-Key``."""
+        # the background's storage key is new on every request: its content is what identifies it
+        params = {k: v for k, v in self.options.as_params().items() if k != BG_IMAGE_KEY}
         return idempotency.request_fingerprint(
             [
                 self.tier,
-                repr(sorted(self.options.as_params().items())),
+                repr(sorted(params.items())),
                 self.webhook_url or "",
                 # only when given, so that the fingerprints of unnamed batches did not change
                 *([f"name:{self.name}"] if self.name else []),
+                *([self.background_digest] if self.background_digest else []),
                 *[u.digest for u in uploads],
             ]
         )
 
+
+FETCH_RATE_COST = 5
+"""Requests of the rate limit one image URL fetch costs: it holds a connection and a download."""
 
 Record = Callable[[], Awaitable[tuple[Any, str]]]
 """Inside the transaction: charge, insert the rows; returns the 202 body and the ``Location``."""
@@ -221,12 +230,17 @@ class Submissions:
         redis: Redis,
         dns_lookups: DnsLookups | None = None,
         paying_power: billing.PayingPower | None = None,
+        *,
+        image_urls: ImageUrlFetcher | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self.settings = settings
         self.storage = storage
         self.enqueuer = enqueuer
         self.redis = redis
         self.dns_lookups = dns_lookups
+        self.image_urls = image_urls
+        self.rate_limiter = rate_limiter
         self.paying_power = paying_power
         """What the caller could pay with, when the upload-form hook has read it before the body."""
 
@@ -273,6 +287,48 @@ class Submissions:
         await webhook_secrets.require_for(user_id, webhook_url)  # 409 webhook_secret_missing
         return Order(tier=tier, unit_credits=credits, options=options, webhook_url=webhook_url or None, name=name)
 
+    async def fetch_image(self, user_id: str, url: str, field: str) -> UploadFile:
+        """The image at a client's ``url`` (``image_url``, ``bg_image_url``), fetched safely
+        (:mod:`core.image_urls`), as if it had been uploaded. A fetch holds a connection and a download
+        for up to ``IMAGE_URL_TIMEOUT_S``, so it costs :data:`FETCH_RATE_COST` requests of the rate limit;
+        a failed one costs no credits."""
+        if self.image_urls is None:
+            raise RuntimeError("Submissions was built without an image URL fetcher")
+        if self.rate_limiter is not None:
+            self.rate_limiter.raise_if_denied(await self.rate_limiter.check(self.redis, user_id, FETCH_RATE_COST))
+        fetched = await self.image_urls.fetch(url, user_id=user_id, field=field)
+        return UploadFile(
+            content_type=fetched.content_type or "application/octet-stream",
+            filename=fetched.filename,
+            file_data=fetched.data,
+        )
+
+    async def with_background(self, user_id: str, order: Order, upload: UploadFile | None, url: str | None) -> Order:
+        """``order`` with the background image (``bg_image_file`` or ``bg_image_url``) validated like an
+        upload and stored; the key is in its options. Deleted again with the uploads when the
+        submission is not accepted (:meth:`discard`)."""
+        if upload is not None and url:
+            raise InvalidOptions("send bg_image_file or bg_image_url, not both", parameter="bg_image_url")
+        if upload is None and not url:
+            return order
+        replace(order.options, bg_image="-")  # refuses what cannot go with a background before any download
+        if url:
+            upload = await self.fetch_image(user_id, url, "bg_image_url")
+        assert upload is not None
+        limit = self.settings.max_image_bytes
+        data = await upload.read(limit + 1)
+        if len(data) > limit:
+            raise FileTooLarge(f"The background image is larger than {limit} bytes.", maxBytes=limit)
+        try:
+            info = probe(data, self.settings)
+        except BgRemoverError as exc:
+            raise type(exc)(f"the background image: {exc.detail}", **exc.extra) from None
+        key = background_key(uuid.uuid4(), info.format)
+        await self.storage.put(key, data)
+        return replace(
+            order, options=replace(order.options, bg_image=key), background_digest=hashlib.sha256(data).digest()
+        )
+
     async def store(self, user_id: str, order: Order, files: Sequence[UploadFile]) -> list[StoredUpload]:
         """Validate and store each image in turn; one bad image rejects them all, every problem listed.
 
@@ -300,9 +356,10 @@ class Submissions:
                 self._check_storage_room(pending, self.settings.max_pending_bytes_per_user)
                 stored.append(await self._put(name, data, info))
         except BaseException:
-            await self.discard(stored)
+            await self.discard(stored, order)
             raise
         if problems:
+            await self.discard([], order)
             if len(files) == 1:
                 raise problems[0][2]
             raise _gathered(problems, len(files))
@@ -399,9 +456,12 @@ class Submissions:
 
         return await self._accept(user_id, "POST /batches", idempotency_key, order, uploads, record, Lane.BATCH)
 
-    async def discard(self, uploads: Sequence[StoredUpload]) -> None:
+    async def discard(self, uploads: Sequence[StoredUpload], order: Order | None = None) -> None:
+        """Delete what a submission that was not accepted stored (its uploads, with ``order`` its background)."""
         for upload in uploads:
             await self.storage.delete(upload.key)
+        if order is not None and order.options.bg_image is not None:
+            await self.storage.delete(order.options.bg_image)
 
     async def _pending_bytes(self, user_id: str) -> int:
         pending = await jobs.pending_input_bytes(user_id)
@@ -445,10 +505,10 @@ class Submissions:
         try:
             outcome = await idempotency.once(user_id, endpoint, idempotency_key, order.fingerprint(uploads), 202, work)
         except BaseException:
-            await self.discard(uploads)
+            await self.discard(uploads, order)
             raise
         if isinstance(outcome, idempotency.Replay):
-            await self.discard(uploads)
+            await self.discard(uploads, order)
             headers = {**outcome.headers, "Idempotent-Replayed": "true"}
             return Accepted(str(outcome.body["id"]), outcome.body, outcome.status_code, headers, enqueue=None)
         # Committed in PostgreSQL already: enqueueing after the response keeps Redis off the request's
@@ -476,4 +536,6 @@ def provide_submissions(services: NamedDependency[Services], request: Request[An
         services.redis,
         services.dns_lookups,
         request.state.get(PAYING_POWER),
+        image_urls=services.image_urls,
+        rate_limiter=services.rate_limiter,
     )

@@ -12,9 +12,13 @@ The API turns any :class:`BgRemoverError` into an RFC 9457 problem+json response
     │   ├── CorruptImage              422 corrupt_image
     │   └── NoSubjectDetected         422 no_subject_detected
     ├── InvalidOptions                422 invalid_options
-    │   └── OutputTooLarge            422 output_too_large
+    │   ├── OutputTooLarge            422 output_too_large
+    │   └── MissingSource             422 missing_source
     ├── InvalidWebhookUrl             422 invalid_webhook_url
     ├── WebhookLookupBusy             429 webhook_lookup_busy
+    ├── ImageUrlRefused               422 image_url_refused
+    ├── ImageUrlUnreachable           422 image_url_unreachable
+    ├── ImageUrlTooLarge              413 image_url_too_large
     ├── FormFieldTooLarge             413 form_field_too_large
     ├── TierUnavailable               503 tier_unavailable
     ├── UnknownTier                   422 unknown_tier
@@ -140,6 +144,13 @@ class OutputTooLarge(InvalidOptions):
 
     code = "output_too_large"
     title = "Output too large for its format"
+
+
+class MissingSource(InvalidOptions):
+    """No image in the request, or two: one file part or one ``image_url`` is needed."""
+
+    code = "missing_source"
+    title = "No image given"
 
 
 class InvalidWebhookUrl(BgRemoverError):
@@ -433,3 +444,29 @@ class ModelChecksumMismatch(ModelError):
     """A cached model file does not match the manifest's sha256."""
 
     code = "model_checksum_mismatch"
+
+
+class ImageUrlRefused(BgRemoverError):
+    """An ``image_url`` / ``bg_image_url`` the service will not fetch: not http(s), a port not allowed,
+    credentials in it, a private or local address, or a redirect to one (or too many redirects)."""
+
+    code = "image_url_refused"
+    status = 422
+    title = "Image URL refused"
+
+
+class ImageUrlUnreachable(BgRemoverError):
+    """The image URL could not be fetched: its host does not resolve or answer, it answered an error,
+    or it did not finish in time."""
+
+    code = "image_url_unreachable"
+    status = 422
+    title = "Image URL unreachable"
+
+
+class ImageUrlTooLarge(BgRemoverError):
+    """The image at the URL is larger than ``MAX_IMAGE_BYTES`` (seen from its headers or while it arrives)."""
+
+    code = "image_url_too_large"
+    status = 413
+    title = "Image at URL too large"

@@ -12,6 +12,7 @@ and the worker), refuses to start on a public secret, a short signing key or a t
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from collections.abc import Callable
@@ -287,6 +288,23 @@ class Settings:
     webhook_dns_negative_ttl_s: float = field(default_factory=lambda: _env_float("WEBHOOK_DNS_NEGATIVE_TTL_S", 5.0))
     """A host whose lookup failed or timed out is refused at once for this long, without asking again."""
 
+    image_url_allow_hosts: str = field(default_factory=lambda: _env("IMAGE_URL_ALLOW_HOSTS", ""))
+    """Comma-separated host names, IPs or CIDRs that ``image_url`` / ``bg_image_url`` may reach even
+    though they are private (an internal CDN): a name is allowed whatever it resolves to, an address
+    when it is inside an entry. Everything else must be public (docs/security.md)."""
+
+    image_url_allowed_ports: str = field(default_factory=lambda: _env("IMAGE_URL_ALLOWED_PORTS", "80,443"))
+    """Comma-separated ports an image URL may name (``*`` = any)."""
+
+    image_url_timeout_s: float = field(default_factory=lambda: _env_float("IMAGE_URL_TIMEOUT_S", 15.0))
+    """Bound on fetching one image URL as a whole: lookups, redirects, connecting and the body."""
+
+    image_url_allow_loopback_for_tests: bool = field(
+        default_factory=lambda: _env("IMAGE_URL_ALLOW_LOOPBACK_FOR_TESTS", "0") in _TRUE
+    )
+    """Lets production start with a loopback entry in ``IMAGE_URL_ALLOW_HOSTS`` (a test deployment
+    whose image server runs on the same host); otherwise such an entry refuses to start."""
+
     idempotency_ttl_hours: int = field(default_factory=lambda: _env_int("IDEMPOTENCY_TTL_HOURS", 24))
 
     subscription_plans_json: str = field(default_factory=lambda: _env("SUBSCRIPTION_PLANS", ""))
@@ -383,6 +401,14 @@ class Settings:
         return frozenset(int(p) for p in raw)
 
     @property
+    def image_url_ports(self) -> frozenset[int] | None:
+        """The ports an image URL may name; None = any."""
+        raw = [p.strip() for p in self.image_url_allowed_ports.split(",") if p.strip()]
+        if "*" in raw:
+            return None
+        return frozenset(int(p) for p in raw)
+
+    @property
     def cors_origins(self) -> list[str]:
         return [o.strip().rstrip("/") for o in self.cors_allowed_origins.split(",") if o.strip()]
 
@@ -428,6 +454,12 @@ class Settings:
                 f"SIGNED_URL_SECRET is {len(self.signed_url_secret.encode())} bytes; HMAC-SHA256 needs at least "
                 f"{SIGNED_URL_MIN_KEY_BYTES}, or the key can be guessed offline from any signed link."
             )
+        if not self.image_url_allow_loopback_for_tests and _names_loopback(self.image_url_allow_hosts):
+            problems.append(
+                "IMAGE_URL_ALLOW_HOSTS lets image URLs reach this host's loopback interface (its database, Redis, "
+                "metrics); remove the loopback entry, or set IMAGE_URL_ALLOW_LOOPBACK_FOR_TESTS=1 on a test "
+                "deployment."
+            )
         if self.webhook_allow_private:
             problems.append(
                 "WEBHOOK_ALLOW_PRIVATE=1 lets any user make the service send requests into its own network "
@@ -454,6 +486,22 @@ class Settings:
             raise UnsafeSettings(problems)
         for problem in problems:
             log.warning("BGREMOVER_ENV=development; in production this would refuse to start: %s", problem)
+
+
+def _names_loopback(allow_hosts: str) -> bool:
+    for entry in (e.strip().lower() for e in allow_hosts.split(",")):
+        if not entry:
+            continue
+        if entry == "localhost" or entry.endswith(".localhost"):
+            return True
+        try:
+            network = ipaddress.ip_network(entry.strip("[]"), strict=False)
+        except ValueError:
+            continue
+        loopback = ipaddress.ip_network("127.0.0.0/8" if network.version == 4 else "::1/128")
+        if network.overlaps(loopback):
+            return True
+    return False
 
 
 @lru_cache(maxsize=1)

@@ -42,6 +42,7 @@ __all__ = [
     "StorageConfigError",
     "StorageError",
     "StoredObject",
+    "background_key",
     "check_key",
     "input_key",
     "open_storage",
@@ -163,7 +164,13 @@ def output_key(job_id: object, extension: str) -> str:
     return f"outputs/{job_id}.{extension}"
 
 
-_RESULT_MEDIA_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg"}
+def background_key(background_id: object, extension: str) -> str:
+    """A client's background image (``bg_image_file`` / ``bg_image_url``), shared by a batch's jobs;
+    the retention sweep deletes it with the results."""
+    return f"backgrounds/{background_id}.{extension}"
+
+
+_RESULT_MEDIA_TYPES = {"png": "image/png", "webp": "image/webp", "jpg": "image/jpeg", "zip": "application/zip"}
 
 
 def result_media_type(key: str) -> str:

@@ -31,6 +31,11 @@ os.environ["WORKER_HEARTBEAT_TTL_S"] = "5"
 os.environ["PICCOLO_CONF"] = "db.piccolo_conf"
 # The suite's webhook receivers listen on loopback at free (random) ports; production allows 80 and 443.
 os.environ["WEBHOOK_ALLOWED_PORTS"] = "*"
+# The suite's image server (``image_url``) listens on loopback at a free port: allowed by name, as an
+# operator would allow an internal CDN; everything else private stays refused.
+os.environ["IMAGE_URL_ALLOW_HOSTS"] = "127.0.0.1"
+os.environ["IMAGE_URL_ALLOWED_PORTS"] = "*"
+os.environ.setdefault("IMAGE_URL_TIMEOUT_S", "5")
 
 # The helpers' own asserts get pytest's detailed messages, as they did when they lived in conftest files.
 pytest.register_assert_rewrite("tests.support")
@@ -41,6 +46,7 @@ pytest_plugins = [
     "tests.support.fixtures_api",
     "tests.support.fixtures_lumiku",
     "tests.support.fixtures_s3",
+    "tests.support.image_server",
 ]
 
 _TESTS = Path(__file__).parent

@@ -86,10 +86,20 @@ async def _process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
         raise _retry_or_give_up(ctx, jid, exc, settings) from exc
     try:
         options = OutputOptions.from_params({str(k): str(v) for k, v in job.output_options.items()})
+    except BgRemoverError as exc:
+        return await _fail(ctx, job, exc.code, exc.detail)
+    background: bytes | None = None
+    if options.bg_image is not None:
+        try:
+            background = await worker.storage.get(options.bg_image)
+        except FileNotFoundError:
+            return await _fail(ctx, job, "background_missing", "The background image is no longer stored.")
+        except OSError as exc:
+            raise _retry_or_give_up(ctx, jid, exc, settings) from exc
+    try:
         stages: dict[str, float] = {}
-        cutout: Cutout = await asyncio.get_running_loop().run_in_executor(
-            worker.executor, partial(worker.engine.remove, data, job.tier, options, timings=stages)
-        )
+        remove = partial(worker.engine.remove, data, job.tier, options, background=background, timings=stages)
+        cutout: Cutout = await asyncio.get_running_loop().run_in_executor(worker.executor, remove)
     except BgRemoverError as exc:  # a bad image, bad options, a tier this worker lacks: final, refunded
         return await _fail(ctx, job, exc.code, exc.detail)
     except MemoryError:

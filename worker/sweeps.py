@@ -137,11 +137,18 @@ async def run_retention(settings: Settings, storage: Storage) -> dict[str, int]:
         await jobs.forget_files([r.id for r in expired])
     age_s = settings.result_retention_days * 86400
     zips = await storage.keys_older_than("zips", age_s)
-    for key in zips:
+    backgrounds = await storage.keys_older_than("backgrounds", age_s)
+    for key in [*zips, *backgrounds]:
         await storage.delete(key)
     expired_subs = await BackgroundRemoverSubscription.raw(
         "UPDATE background_remover_subscription SET status = 'expired', updated_at = now() "
         "WHERE status = 'active' AND expires_at < now() RETURNING id"
     )
     purged = await idempotency.purge_older_than(settings.idempotency_ttl_hours)
-    return {"files": len(expired), "zips": len(zips), "subscriptions": len(expired_subs), "idempotency": purged}
+    return {
+        "files": len(expired),
+        "zips": len(zips),
+        "backgrounds": len(backgrounds),
+        "subscriptions": len(expired_subs),
+        "idempotency": purged,
+    }

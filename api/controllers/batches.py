@@ -42,7 +42,7 @@ def _files(form: dict[str, Any]) -> list[UploadFile]:
             files.extend(v for v in value if isinstance(v, UploadFile))
     for name, value in form.items():
         items = value if isinstance(value, list) else [value]
-        if name not in _FILE_FIELDS and any(isinstance(i, UploadFile) for i in items):
+        if name not in _FILE_FIELDS and name != "bg_image_file" and any(isinstance(i, UploadFile) for i in items):
             raise InvalidOptions(f"images must be sent as `images[]`, not as {name!r}", parameter=name)
     return files
 
@@ -76,8 +76,10 @@ class BatchController(Controller):
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)] = None,
     ) -> Response[Any]:
         """Multipart: `images[]` repeated (2–500 JPEG/PNG/WebP files), `tier`, output options
-        (`format`, `channels`, `bg_color`, `crop`, `crop_margin`, `size`), optional `webhook_url` and `name`
-        (a label of up to 255 characters, shown back as `name`); any other field is 422 `unknown_field`.
+        (`format`, `channels`, `bg_color`, `crop`, `crop_margin`, `size`, `roi`, `scale`, `position`,
+        `add_shadow`, `semitransparency`, `type`), optionally one background image for every image
+        (`bg_image_file` or `bg_image_url`), optional `webhook_url` and `name` (a label of up to 255
+        characters, shown back as `name`); any other field is 422 `unknown_field`.
 
         Every image is validated first: one bad image rejects the batch with every problem listed
         and nothing charged. The batch is paid in credits with the volume discount; each image that
@@ -90,8 +92,13 @@ class BatchController(Controller):
         check_batch_size(len(files), settings)
         key = check_key(idempotency_key) if idempotency_key is not None else None
         tier = fields.get("tier", "basic")
-        order = await submissions.order(request.user.user_id, tier, fields, fields.get("webhook_url"), len(files))
-        uploads = await submissions.store(request.user.user_id, order, files)
+        user_id = request.user.user_id
+        order = await submissions.order(user_id, tier, fields, fields.get("webhook_url"), len(files))
+        background = data.get("bg_image_file")
+        if background is not None and not isinstance(background, UploadFile):
+            raise InvalidOptions("bg_image_file must be one file part", parameter="bg_image_file")
+        order = await submissions.with_background(user_id, order, background, fields.get("bg_image_url"))
+        uploads = await submissions.store(user_id, order, files)
         return (await submissions.accept_batch(request.user.user_id, order, uploads, key)).response()
 
     @get(

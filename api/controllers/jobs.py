@@ -26,9 +26,10 @@ from api.stored_files import stored_file
 from api.submissions import Submissions
 from api.upload_forms import Payment, upload_route
 from api.web import openapi_examples as ex
-from core.errors import JobNotCancellable, ResultExpired, ResultNotReady
+from core.errors import JobNotCancellable, MissingSource, ResultExpired, ResultNotReady
 from core.filenames import safe_stem
 from core.final_channel import signal_final
+from core.options import OPTION_KEYS
 from core.serialisers import JobOut, job_out
 from core.signed_urls import UrlSigner
 from core.statuses import UNFINISHED, JobStatus
@@ -43,15 +44,27 @@ log = logging.getLogger("bgremover.api")
 class JobForm:
     """Multipart form of ``POST /jobs``. Output options are optional strings, as in ``core.options``."""
 
-    image: UploadFile
+    image: UploadFile | None = None
+    image_url: str | None = None
     tier: str = "basic"
     format: str | None = None
     channels: str | None = None
     bg_color: str | None = None
+    bg_image_file: UploadFile | None = None
+    bg_image_url: str | None = None
     crop: str | None = None
     crop_margin: str | None = None
     size: str | None = None
+    roi: str | None = None
+    scale: str | None = None
+    position: str | None = None
+    add_shadow: str | None = None
+    semitransparency: str | None = None
+    type: str | None = None
     webhook_url: str | None = None
+
+    def options(self) -> dict[str, str | None]:
+        return {name: getattr(self, name) for name in OPTION_KEYS}
 
 
 # Litestar reads a form model's type hints on every request; with ``from __future__ import annotations``
@@ -105,7 +118,11 @@ class JobController(Controller):
         data: Annotated[JobForm, Body(media_type=RequestEncodingType.MULTI_PART, examples=ex.JOB_FORM_EXAMPLES)],
         idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key", required=False)] = None,
     ) -> Response[Any]:
-        """Upload `image` (JPEG, PNG or WebP) with a `tier` and output options.
+        """Upload `image` (JPEG, PNG or WebP), or name it with `image_url`, with a `tier` and output
+        options: `format` (png, webp, jpg, zip), `channels`, `bg_color` or a background image
+        (`bg_image_file` or `bg_image_url`), `crop`, `crop_margin`, `size`, `roi`, `scale`, `position`,
+        `add_shadow`, `semitransparency`, `type` (docs/api.md). URLs are fetched by the server from
+        public addresses only.
 
         Answers 202 with the job and a `Location` to poll. The price (or one image of the
         subscription's daily quota) is taken now and given back if the job finally fails. A form field
@@ -113,17 +130,15 @@ class JobController(Controller):
         """
         refuse_unknown((await request.form()).keys(), JOB_FIELDS, route="POST /jobs")
         key = check_key(idempotency_key) if idempotency_key is not None else None
-        fields = {
-            "format": data.format,
-            "channels": data.channels,
-            "bg_color": data.bg_color,
-            "crop": data.crop,
-            "crop_margin": data.crop_margin,
-            "size": data.size,
-        }
-        order = await submissions.order(request.user.user_id, data.tier, fields, data.webhook_url, images=1)
-        [upload] = await submissions.store(request.user.user_id, order, [data.image])
-        return (await submissions.accept_job(request.user.user_id, order, upload, key)).response()
+        user_id = request.user.user_id
+        image_url = (data.image_url or "").strip()
+        if (data.image is None) == (not image_url):
+            raise MissingSource("Send one image: `image` (a file part) or `image_url`.", parameter="image")
+        order = await submissions.order(user_id, data.tier, data.options(), data.webhook_url, images=1)
+        image = data.image or await submissions.fetch_image(user_id, image_url, "image_url")
+        order = await submissions.with_background(user_id, order, data.bg_image_file, data.bg_image_url)
+        [upload] = await submissions.store(user_id, order, [image])
+        return (await submissions.accept_job(user_id, order, upload, key)).response()
 
     @get(
         "/", operation_id="listJobs", summary="The caller's single jobs, newest first", responses=ex.LIST_JOBS_RESPONSES

@@ -1,5 +1,7 @@
-"""Reading a remove.bg request: multipart (``image_file`` or ``image_file_b64``), a urlencoded form or
-JSON (``image_file_b64``), with the option fields of :class:`~api.removebg.params.RemoveBgParams`."""
+"""Reading a remove.bg request: multipart (``image_file``, ``image_file_b64`` or ``image_url``, and
+``bg_image_file`` or ``bg_image_url``), a urlencoded form or JSON (the same without file parts), with the
+option fields of :class:`~api.removebg.params.RemoveBgParams`. URLs are only read here; the submission
+fetches them (:meth:`api.submissions.Submissions.fetch_image`) once the caller is known to be able to pay."""
 
 from __future__ import annotations
 
@@ -12,18 +14,25 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import UploadFile
 
-from api.removebg.params import FIELDS, MissingSource, RemoveBgParams, UnsupportedParameter
-from core.errors import FileTooLarge, InvalidOptions
+from api.removebg.params import FIELDS, RemoveBgParams
+from core.errors import FileTooLarge, InvalidOptions, MissingSource
 
 _DATA_URL = re.compile(r"data:[a-z/+.-]*;base64,", re.IGNORECASE)
-_FETCHING_SOURCES = ("image_url", "bg_image_url", "bg_image_file")
 
 
 @dataclass(frozen=True)
 class RemoveBgRequest:
-    image: bytes
+    image: bytes | None
+    """The uploaded image; None when it is to be fetched from ``image_url``."""
+    image_url: str | None
     filename: str
     params: RemoveBgParams
+    bg_image_file: UploadFile | None = None
+    bg_image_url: str | None = None
+
+    @property
+    def has_background_image(self) -> bool:
+        return self.bg_image_file is not None or bool(self.bg_image_url)
 
 
 async def read_request(request: Request[Any, Any, Any], max_image_bytes: int) -> RemoveBgRequest:
@@ -43,29 +52,36 @@ async def read_request(request: Request[Any, Any, Any], max_image_bytes: int) ->
             "send multipart/form-data, application/x-www-form-urlencoded or application/json, "
             f"not {media_type or 'no Content-Type'!r}"
         )
-    for name in _FETCHING_SOURCES:
-        if fields.get(name) or name in files:
-            # fetching a URL the client names is a server-side request: not offered (docs/compat.md)
-            raise UnsupportedParameter(
-                f"{name} is not supported by this service: upload the image as image_file or image_file_b64",
-                parameter=name,
-            )
     upload = files.get("image_file")
     encoded = fields.get("image_file_b64")
-    if upload is not None and encoded:
-        raise InvalidOptions("send one image: image_file or image_file_b64, not both", parameter="image_file")
+    url = (fields.get("image_url") or "").strip() or None
+    if sum(source is not None and source != "" for source in (upload, encoded, url)) > 1:
+        raise MissingSource(
+            "send one image: image_file, image_file_b64 or image_url, not several", parameter="image_file"
+        )
+    image: bytes | None = None
+    filename = "image"
     if upload is not None:
         image = await upload.read(max_image_bytes + 1)
         filename = upload.filename or "image"
     elif encoded:
         image = _decode_b64(encoded, max_image_bytes)
-        filename = "image"
-    else:
-        raise MissingSource("No image given: send image_file (a file part) or image_file_b64.")
-    if len(image) > max_image_bytes:
+    elif url is None:
+        raise MissingSource("No image given: send image_file (a file part), image_file_b64 or image_url.")
+    if image is not None and len(image) > max_image_bytes:
         raise FileTooLarge(f"The image is larger than {max_image_bytes} bytes.", maxBytes=max_image_bytes)
     params = RemoveBgParams(**{name: fields[name] for name in FIELDS if name in fields})
-    return RemoveBgRequest(image=image, filename=filename, params=params)
+    bg_file = files.get("bg_image_file")
+    if fields.get("bg_image_file"):
+        raise InvalidOptions("bg_image_file must be a file part (multipart/form-data)", parameter="bg_image_file")
+    return RemoveBgRequest(
+        image=image,
+        image_url=url,
+        filename=filename,
+        params=params,
+        bg_image_file=bg_file,
+        bg_image_url=(fields.get("bg_image_url") or "").strip() or None,
+    )
 
 
 def _text(value: object) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import uuid
+from dataclasses import replace
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -24,13 +25,13 @@ from api.job_wait import CLIENT_GONE_STATUS, Waited, WaitEnd, cancel_abandoned, 
 from api.removebg import examples as ex
 from api.removebg.body import read_request
 from api.removebg.errors import error_for_code, removebg_error
-from api.removebg.params import output_size, translate
+from api.removebg.params import Translation, output_size, translate
 from api.removebg.schemas import Account, AccountAttributes, AccountData, ApiInfo, Credits, ResultData, ResultEnvelope
 from api.services import Services
 from api.submissions import Submissions
 from api.upload_forms import Payment, upload_route
 from api.wait_slots import SLOT_RETRY_AFTER_S, SlotRefusal
-from core.image_probe import probe
+from core.image_probe import ImageInfo, probe
 from core.rows import JobRow
 from core.serialisers import API_PREFIX
 from core.settings import Settings
@@ -115,15 +116,25 @@ async def _submit(
     user_id = request.user.user_id
     key = check_key(idempotency_key) if idempotency_key is not None else None
     incoming = await read_request(request, settings.max_image_bytes)
-    wanted = translate(incoming.params)
-    info = probe(incoming.image, settings)
+    wanted = translate(incoming.params, bg_image=incoming.has_background_image)
     fields = dict(wanted.options)
-    size = output_size(info.width, info.height, wanted.megapixels)
-    if size is not None:
-        fields["size"] = str(size)
-    order = await submissions.order(user_id, settings.removebg_tier, fields, None, images=1)
-    upload = UploadFile(content_type=info.media_type, filename=incoming.filename, file_data=incoming.image)
+    if incoming.image is not None:
+        info = probe(incoming.image, settings)
+        upload = UploadFile(content_type=info.media_type, filename=incoming.filename, file_data=incoming.image)
+        order = await submissions.order(user_id, settings.removebg_tier, _sized(fields, info, wanted), None, images=1)
+    else:
+        # the output size depends on the image, which is only fetched once the caller is known to pay
+        order = await submissions.order(user_id, settings.removebg_tier, fields, None, images=1)
+        assert incoming.image_url is not None
+        upload = await submissions.fetch_image(user_id, incoming.image_url, "image_url")
+        data = await upload.read()
+        await upload.seek(0)
+        info = probe(data, settings)
+        size = output_size(info.width, info.height, wanted.megapixels)
+        if size is not None:
+            order = replace(order, options=replace(order.options, size=size))
     try:
+        order = await submissions.with_background(user_id, order, incoming.bg_image_file, incoming.bg_image_url)
         [stored] = await submissions.store(user_id, order, [upload])
     finally:
         await upload.close()
@@ -131,6 +142,12 @@ async def _submit(
     if accepted.enqueue is not None:
         await accepted.enqueue()  # enqueue now: this request waits for the job
     return uuid.UUID(accepted.id), wanted.type
+
+
+def _sized(fields: dict[str, str], info: ImageInfo, wanted: Translation) -> dict[str, str]:
+    """``fields`` with our ``size`` for remove.bg's ``size`` (a pixel budget) on this image."""
+    size = output_size(info.width, info.height, wanted.megapixels)
+    return fields if size is None else {**fields, "size": str(size)}
 
 
 def _refused(refusal: SlotRefusal) -> Response[Any]:

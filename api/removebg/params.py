@@ -1,15 +1,14 @@
 """remove.bg's request parameters, translated onto this service's output options. Pure: no I/O.
 
-What the engine can do is mapped; a valid remove.bg value the engine cannot honour is refused with
-``unsupported_parameter`` (never silently ignored, so a client does not receive something else than it
-asked for); a value remove.bg itself would refuse is ``invalid_parameter``. The table is in docs/compat.md.
+Every remove.bg parameter maps onto :mod:`core.options`; a value remove.bg itself would refuse is
+``invalid_parameter``, and the one shape the engine cannot honour (different crop margins per side)
+is ``unsupported_parameter``, never silently ignored. The table is in docs/compat.md.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.errors import InvalidOptions
@@ -17,17 +16,10 @@ from core.options import parse_color
 
 
 class UnsupportedParameter(InvalidOptions):
-    """A remove.bg parameter or value this service does not implement (``image_url``, ``format=zip``, …)."""
+    """A remove.bg parameter value this service does not implement (a margin per side)."""
 
     code = "unsupported_parameter"
     title = "Unsupported parameter"
-
-
-class MissingSource(InvalidOptions):
-    """No image in the request: ``image_file`` or ``image_file_b64`` is required."""
-
-    code = "missing_source"
-    title = "No image given"
 
 
 SIZE_MEGAPIXELS: dict[str, float | None] = {
@@ -45,7 +37,7 @@ SIZE_MEGAPIXELS: dict[str, float | None] = {
 DEFAULT_SIZE = "preview"  # remove.bg's own default
 TYPES = frozenset({"auto", "person", "product", "car", "animal", "graphic", "transportation"})
 TYPE_LEVELS = frozenset({"none", "1", "2", "latest"})
-FORMATS = frozenset({"auto", "png", "jpg", "webp"})
+FORMATS = frozenset({"auto", "png", "jpg", "webp", "zip"})
 # remove.bg accepts colour names too; these are CSS's basic ones (anything else: a hex value)
 COLOR_NAMES = {
     "black": "000000",
@@ -67,7 +59,6 @@ COLOR_NAMES = {
     "aqua": "00ffff",
     "orange": "ffa500",
 }
-_FULL_ROI = ("0%", "0%", "100%", "100%")
 _MARGIN = re.compile(r"([0-9]{1,5}(?:\.[0-9]{1,3})?)(px|%)?")
 
 
@@ -96,14 +87,15 @@ FIELDS = tuple(RemoveBgParams.__dataclass_fields__)
 @dataclass(frozen=True)
 class Translation:
     options: dict[str, str]
-    """``format``, ``channels``, ``bg_color``, ``crop``, ``crop_margin`` as ``core.options`` parses them."""
+    """Our option fields (``format``, ``bg_color``, ``roi``, ``scale``, …) as ``core.options`` parses them."""
     megapixels: float | None
     """The output's pixel budget (``size``); turned into our ``size`` once the input's size is known."""
     type: str
     """What ``X-Type`` answers: the client's ``type``, or ``other`` for ``auto`` (no classifier here)."""
 
 
-def translate(params: RemoveBgParams) -> Translation:
+def translate(params: RemoveBgParams, *, bg_image: bool = False) -> Translation:
+    """``bg_image``: the request carries a background image (``bg_image_file`` or ``bg_image_url``)."""
     size = _choice("size", params.size or DEFAULT_SIZE, SIZE_MEGAPIXELS)
     kind = _choice("type", params.type or "auto", TYPES)
     _choice("type_level", params.type_level or "1", TYPE_LEVELS)  # accepted, nothing to classify
@@ -112,16 +104,18 @@ def translate(params: RemoveBgParams) -> Translation:
     bg = _bg_color(params.bg_color)
     if bg is not None:
         options["bg_color"] = bg
-    options["format"] = _format(params.format, channels, bg)
+    options["format"] = _format(params.format, channels, bg, bg_image=bg_image)
     if params.crop:
         options["crop"] = params.crop
     if params.crop_margin:
         options["crop_margin"] = _crop_margin(params.crop_margin)
-    _require_default("roi", params.roi, lambda v: tuple(v.split()) == _FULL_ROI, "0% 0% 100% 100%")
-    _require_default("scale", params.scale, lambda v: v in ("original", "100%"), "original")
-    _require_default("position", params.position, lambda v: v == "original", "original")
-    _require_default("semitransparency", params.semitransparency, lambda v: v in ("true", "1"), "true")
-    _require_default("add_shadow", params.add_shadow, lambda v: v in ("false", "0"), "false")
+    # the same syntax as remove.bg's: core.options parses and explains them
+    for name in ("roi", "scale", "position", "add_shadow", "semitransparency"):
+        value = getattr(params, name)
+        if value is not None and value.strip():
+            options[name] = value.strip()
+    if kind != "auto":
+        options["type"] = kind
     return Translation(options=options, megapixels=SIZE_MEGAPIXELS[size], type="other" if kind == "auto" else kind)
 
 
@@ -140,17 +134,12 @@ def _choice(name: str, value: str, allowed: frozenset[str] | dict[str, float | N
     return low
 
 
-def _format(value: str | None, channels: str, bg_color: str | None) -> str:
-    fmt = (value or "auto").strip().lower()
-    if fmt == "zip":
-        raise UnsupportedParameter(
-            "format=zip is not supported: ask for png or webp to keep transparency in one image", parameter="format"
-        )
-    fmt = _choice("format", fmt, FORMATS)
+def _format(value: str | None, channels: str, bg_color: str | None, *, bg_image: bool) -> str:
+    fmt = _choice("format", (value or "auto").strip().lower(), FORMATS)
     if fmt != "auto":
         return fmt
     # remove.bg's auto: PNG where there is transparency, JPG where there is none
-    opaque = channels == "rgba" and bg_color is not None and parse_color(bg_color)[3] == 255
+    opaque = channels == "rgba" and (bg_image or (bg_color is not None and parse_color(bg_color)[3] == 255))
     return "jpg" if opaque else "png"
 
 
@@ -176,14 +165,3 @@ def _crop_margin(value: str) -> str:
             parameter="crop_margin",
         )
     return parts[0].removesuffix("px")
-
-
-def _require_default(name: str, value: str | None, is_default: Callable[[str], bool], default: str) -> None:
-    """Parameters the engine has no equivalent for: only their default value is accepted."""
-    if value is None or not value.strip():
-        return
-    if not is_default(value.strip().lower()):
-        raise UnsupportedParameter(
-            f"{name}={value[:40]!r} is not supported by this service; only {name}={default} (the default) is",
-            parameter=name,
-        )

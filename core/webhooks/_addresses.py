@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from core.errors import InvalidWebhookUrl
+from core.errors import BgRemoverError, InvalidWebhookUrl
 
 MAX_URL_LENGTH = 2048
 DEFAULT_PORTS = frozenset({80, 443})
@@ -96,31 +96,44 @@ def _literal_ip(host: str) -> IPAddress | None:
     return None
 
 
-def _parse(url: str, *, allow_private: bool, allowed_ports: frozenset[int] | None = DEFAULT_PORTS) -> _Target:
+def is_local_name(host: str) -> bool:
+    """A name that never leaves the machine or the local network, whatever a resolver would answer."""
+    return host == "localhost" or host.endswith(_LOCAL_SUFFIXES) or "." not in host  # single labels hit search domains
+
+
+def _parse(
+    url: str,
+    *,
+    allow_private: bool,
+    allowed_ports: frozenset[int] | None = DEFAULT_PORTS,
+    label: str = "webhook URL",
+    error: type[BgRemoverError] = InvalidWebhookUrl,
+) -> _Target:
+    """``url`` checked as written; ``label`` names it in messages (``image_url``), ``error`` is raised."""
     if not isinstance(url, str) or not url:
-        raise InvalidWebhookUrl("webhook URL must be a non-empty string")
+        raise error(f"{label} must be a non-empty string")
     if len(url) > MAX_URL_LENGTH:
-        raise InvalidWebhookUrl(f"webhook URL is longer than {MAX_URL_LENGTH} characters")
+        raise error(f"{label} is longer than {MAX_URL_LENGTH} characters")
     if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
-        raise InvalidWebhookUrl("webhook URL contains whitespace or control characters")
+        raise error(f"{label} contains whitespace or control characters")
     try:
         # The same parser the delivery uses, so the host checked here is the host connected to.
         parsed = httpx.URL(url)
         raw_host = parsed.raw_host.decode("ascii")
     except (httpx.InvalidURL, UnicodeError) as exc:
-        raise InvalidWebhookUrl(f"webhook URL is malformed: {exc}") from exc
+        raise error(f"{label} is malformed: {exc}") from exc
     if parsed.scheme not in ("http", "https"):
-        raise InvalidWebhookUrl("webhook URL must use http or https")
+        raise error(f"{label} must use http or https")
     if parsed.userinfo:
-        raise InvalidWebhookUrl("webhook URL must not contain a user name or password")
+        raise error(f"{label} must not contain a user name or password")
     if not raw_host:
-        raise InvalidWebhookUrl("webhook URL has no host")
+        raise error(f"{label} has no host")
     port = parsed.port if parsed.port is not None else (443 if parsed.scheme == "https" else 80)
     if not 1 <= port <= 65535:
-        raise InvalidWebhookUrl("webhook URL port must be between 1 and 65535")
+        raise error(f"{label} port must be between 1 and 65535")
     if allowed_ports is not None and port not in allowed_ports:
-        raise InvalidWebhookUrl(
-            f"webhook URL port {port} is not allowed; use one of {', '.join(map(str, sorted(allowed_ports)))}",
+        raise error(
+            f"{label} port {port} is not allowed; use one of {', '.join(map(str, sorted(allowed_ports)))}",
             port=port,
             allowedPorts=sorted(allowed_ports),
         )
@@ -131,13 +144,11 @@ def _parse(url: str, *, allow_private: bool, allowed_ports: frozenset[int] | Non
     ip = _literal_ip(host)
     if ip is None:
         if not _HOSTNAME_RE.fullmatch(host) or len(host) > 253:
-            raise InvalidWebhookUrl("webhook URL host is not a valid host name")
-        if not allow_private and (
-            host == "localhost" or host.endswith(_LOCAL_SUFFIXES) or "." not in host  # single labels hit search domains
-        ):
-            raise InvalidWebhookUrl("webhook URL must point at a public host")
+            raise error(f"{label} host is not a valid host name")
+        if not allow_private and is_local_name(host):
+            raise error(f"{label} must point at a public host")
     elif not allow_private and not _is_public(ip):
-        raise InvalidWebhookUrl("webhook URL must point at a public address")
+        raise error(f"{label} must point at a public address")
     return _Target(url=parsed, host=host, port=port, ip=ip)
 
 
@@ -149,6 +160,11 @@ def validate_webhook_url(url: str, *, allow_private: bool, allowed_ports: frozen
     """
     _parse(url, allow_private=allow_private, allowed_ports=allowed_ports)
     return url
+
+
+def is_public(ip: IPAddress) -> bool:
+    """Whether ``ip`` is on the public internet (not private, local, metadata, reserved, …)."""
+    return _is_public(ip)
 
 
 def _refuse_private(addresses: list[IPAddress]) -> None:

@@ -71,7 +71,7 @@ class Call:
     params: dict[str, str | int] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     data: dict[str, str] | None = None
-    files: list[tuple[str, tuple[str, bytes, str]]] | None = None
+    files: list[tuple[str, tuple[str | None, bytes | str] | tuple[str, bytes, str]]] | None = None
     json: Any = None
 
     def build(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
@@ -98,6 +98,14 @@ def _form(tier: str, options: Mapping[str, str], webhook_url: str | None) -> dic
     return form
 
 
+def _background(
+    background: tuple[str, bytes] | None,
+) -> list[tuple[str, tuple[str | None, bytes | str] | tuple[str, bytes, str]]]:
+    if background is None:
+        return []
+    return [("bg_image_file", (background[0], background[1], "application/octet-stream"))]
+
+
 def _wait_param(wait: float) -> dict[str, str | int] | None:
     return {"wait": f"{wait:.1f}"} if wait >= 0.1 else None
 
@@ -115,21 +123,25 @@ class Endpoints:
 
     @staticmethod
     def submit(
-        image: tuple[str, bytes],
+        image: tuple[str, bytes] | None,
         *,
         tier: str,
         options: Mapping[str, str],
         webhook_url: str | None = None,
         idempotency_key: str | None = None,
+        image_url: str | None = None,
+        background: tuple[str, bytes] | None = None,
     ) -> Call:
-        name, data = image
-        return Call(
-            "POST",
-            f"{API_PREFIX}/jobs",
-            headers=_idempotency(idempotency_key),
-            data=_form(tier, options, webhook_url),
-            files=[("image", (name, data, "application/octet-stream"))],
-        )
+        if (image is None) == (not image_url):
+            raise ValueError("give one image: a file (image) or a URL (image_url)")
+        data = _form(tier, options, webhook_url)
+        files = _background(background)
+        if image is not None:
+            files.insert(0, ("image", (image[0], image[1], "application/octet-stream")))
+        else:
+            # a part without a filename is a text field: it keeps the body multipart, which the route reads
+            files.append(("image_url", (None, str(image_url))))
+        return Call("POST", f"{API_PREFIX}/jobs", headers=_idempotency(idempotency_key), data=data, files=files)
 
     @staticmethod
     def submit_batch(
@@ -139,13 +151,17 @@ class Endpoints:
         options: Mapping[str, str],
         webhook_url: str | None = None,
         idempotency_key: str | None = None,
+        background: tuple[str, bytes] | None = None,
     ) -> Call:
         return Call(
             "POST",
             f"{API_PREFIX}/batches",
             headers=_idempotency(idempotency_key),
             data=_form(tier, options, webhook_url),
-            files=[("images[]", (name, data, "application/octet-stream")) for name, data in images],
+            files=[
+                *[("images[]", (name, data, "application/octet-stream")) for name, data in images],
+                *_background(background),
+            ],
         )
 
     @staticmethod

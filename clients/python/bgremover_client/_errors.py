@@ -22,10 +22,11 @@ One root, so ``except BgRemoverClientError`` catches everything the client raise
         │   ├── InvalidImage             an upload is unusable: unsupported_media_type (415), file_too_large
         │   │                            (413), resolution_too_high, resolution_too_low, corrupt_image,
         │   │                            no_subject_detected, invalid_image, payload_too_large
+        │   │                            image_url_refused, image_url_unreachable, image_url_too_large (413)
         │   └── InvalidOptions           invalid_options, output_too_large, unknown_tier, invalid_webhook_url,
         │                                batch_too_small, batch_too_large, idempotency_key_reused,
         │                                unknown_field, form_field_too_large (413), validation_error,
-        │                                bad_request
+        │                                bad_request, missing_source
         ├── RateLimited                  429 rate_limited, too_many_queued_images, storage_quota_exceeded,
         │                                webhook_lookup_busy (.retry_after)
         │   └── QuotaExceeded            429 quota_exceeded: the subscription's daily quota is used up
@@ -265,6 +266,10 @@ _BY_CODE: dict[str, type[APIError]] = {
     "resolution_too_low": InvalidImage,
     "corrupt_image": InvalidImage,
     "no_subject_detected": InvalidImage,
+    "image_url_refused": InvalidImage,
+    "image_url_unreachable": InvalidImage,
+    "image_url_too_large": InvalidImage,
+    "missing_source": InvalidOptions,
     "invalid_options": InvalidOptions,
     "output_too_large": InvalidOptions,
     "invalid_webhook_url": InvalidOptions,

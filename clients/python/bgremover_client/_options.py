@@ -16,6 +16,13 @@ class OutputOptions:
     (the mask only). ``bg_color``: ``#rgb``, ``#rrggbb`` or ``#rrggbbaa`` to composite onto a colour.
     ``crop``: crop to the subject, with ``crop_margin`` pixels (``12``) or percent (``"5%"``) around it.
     ``size``: maximum long side of the output (only ever downscaled).
+    ``bg_image_url``: composite onto the image at this URL (cover-scaled), fetched by the server; a local
+    background image is ``submit(background=...)``. ``roi``: ``"x1 y1 x2 y2"`` in px or %, the only
+    region that can be foreground. ``scale``: the subject's share of the canvas (``80`` or ``"80%"``,
+    10–100); ``position``: ``"center"``, ``"50% 100%"`` (implied ``center`` when scaling). ``shadow``:
+    a soft shadow under the subject. ``semitransparency=False``: a hard alpha. ``subject_type``:
+    ``person``, ``product``, ``car``, ``animal``, … (remove.bg's ``type``). ``format="zip"`` gives
+    ``color.jpg`` + ``alpha.png``.
     """
 
     format: str | None = None
@@ -24,6 +31,13 @@ class OutputOptions:
     crop: bool | None = None
     crop_margin: str | int | float | None = None
     size: int | None = None
+    bg_image_url: str | None = None
+    roi: str | None = None
+    scale: str | int | float | None = None
+    position: str | None = None
+    shadow: bool | None = None
+    semitransparency: bool | None = None
+    subject_type: str | None = None
 
     def to_fields(self) -> dict[str, str]:
         """The form fields for these options (unset ones are left out)."""
@@ -34,6 +48,13 @@ class OutputOptions:
             crop=self.crop,
             crop_margin=self.crop_margin,
             size=self.size,
+            bg_image_url=self.bg_image_url,
+            roi=self.roi,
+            scale=self.scale,
+            position=self.position,
+            shadow=self.shadow,
+            semitransparency=self.semitransparency,
+            subject_type=self.subject_type,
         )
 
 
@@ -49,6 +70,13 @@ def encode_options(
     crop: bool | None = None,
     crop_margin: str | int | float | None = None,
     size: int | None = None,
+    bg_image_url: str | None = None,
+    roi: str | None = None,
+    scale: str | int | float | None = None,
+    position: str | None = None,
+    shadow: bool | None = None,
+    semitransparency: bool | None = None,
+    subject_type: str | None = None,
 ) -> dict[str, str]:
     """Form fields for the given options: booleans as ``true``/``false``, numbers without a trailing ``.0``,
     colours with their ``#``; ``None`` (and empty strings) are omitted so the server default applies."""
@@ -70,6 +98,17 @@ def encode_options(
         if isinstance(size, bool):
             raise TypeError("size must be an integer")
         fields["size"] = str(int(size))
+    for name, text in (("bg_image_url", bg_image_url), ("roi", roi), ("position", position), ("type", subject_type)):
+        if text is not None and text.strip():
+            fields[name] = text.strip()
+    if scale is not None and scale != "":
+        if isinstance(scale, bool):
+            raise TypeError("scale must be a percentage like 80 or '80%'")
+        fields["scale"] = scale.strip() if isinstance(scale, str) else _number(scale) + "%"
+    if shadow is not None:
+        fields["add_shadow"] = "true" if shadow else "false"
+    if semitransparency is not None:
+        fields["semitransparency"] = "true" if semitransparency else "false"
     return fields
 
 
@@ -82,6 +121,13 @@ class OptionArgs(TypedDict, total=False):
     crop: bool | None
     crop_margin: str | int | float | None
     size: int | None
+    bg_image_url: str | None
+    roi: str | None
+    scale: str | int | float | None
+    position: str | None
+    shadow: bool | None
+    semitransparency: bool | None
+    subject_type: str | None
 
 
 def merge_options(options: OutputOptions | None, overrides: OptionArgs) -> dict[str, str]:

@@ -151,24 +151,30 @@ class Client:
 
     def submit(
         self,
-        image: ImageSource,
+        image: ImageSource | None = None,
         *,
         tier: str = "basic",
         options: OutputOptions | None = None,
         webhook_url: str | None = None,
         idempotency_key: str | None = None,
+        image_url: str | None = None,
+        background: ImageSource | None = None,
         **option_args: Unpack[OptionArgs],
     ) -> Job:
-        """Upload one image (a path, bytes or ``(filename, bytes)``); returns the pending :class:`Job`.
+        """Upload one image (a path, bytes or ``(filename, bytes)``), or have the server fetch it from
+        ``image_url``; returns the pending :class:`Job`.
 
-        Output options come from ``options`` and/or keywords (``format="webp", size=800, crop=True``).
+        Output options come from ``options`` and/or keywords (``format="webp", size=800, crop=True,
+        scale=80, shadow=True``); ``background`` is an image (path, bytes) to put the cut-out on.
         """
         call = Endpoints.submit(
-            load_image(image),
+            load_image(image) if image is not None else None,
             tier=tier,
             options=merge_options(options, option_args),
             webhook_url=webhook_url,
             idempotency_key=idempotency_key,
+            image_url=image_url,
+            background=load_image(background) if background is not None else None,
         )
         response = self._send(call)
         return Job.from_api(json_body(response), etag=None)
@@ -211,9 +217,11 @@ class Client:
         options: OutputOptions | None = None,
         webhook_url: str | None = None,
         idempotency_key: str | None = None,
+        background: ImageSource | None = None,
         **option_args: Unpack[OptionArgs],
     ) -> Batch:
-        """Upload 2–500 images (paths, bytes, ``(name, bytes)``, or a folder) as one batch."""
+        """Upload 2–500 images (paths, bytes, ``(name, bytes)``, or a folder) as one batch; ``background``
+        is one image (path, bytes) every cut-out is put on."""
         sources = collect_images(images) if isinstance(images, str | os.PathLike) else images
         call = Endpoints.submit_batch(
             [load_image(s) for s in sources],
@@ -221,6 +229,7 @@ class Client:
             options=merge_options(options, option_args),
             webhook_url=webhook_url,
             idempotency_key=idempotency_key,
+            background=load_image(background) if background is not None else None,
         )
         return Batch.from_api(self._json(call))
 

@@ -223,15 +223,28 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    remove.add_argument("paths", nargs="+", metavar="PATH", help="image files and/or folders of images")
+    remove.add_argument(
+        "paths", nargs="+", metavar="PATH", help="image files and/or folders of images, or one http(s) image URL"
+    )
     remove.add_argument("--tier", default="basic", help="basic, standard, professional or industry (default basic)")
     remove.add_argument("--out", default="cutouts", type=Path, help="folder for the results (default ./cutouts)")
-    remove.add_argument("--format", choices=["png", "webp", "jpg"], help="output format (default png)")
+    remove.add_argument("--format", choices=["png", "webp", "jpg", "zip"], help="png (default), webp, jpg or zip")
     remove.add_argument("--channels", choices=["rgba", "alpha"], help="rgba cut-out (default) or the alpha mask")
     remove.add_argument("--bg-color", help="composite onto a colour: #rgb, #rrggbb or #rrggbbaa")
     remove.add_argument("--crop", action="store_true", default=None, help="crop to the subject")
     remove.add_argument("--crop-margin", help="margin around the cropped subject: pixels (12) or percent (5%%)")
     remove.add_argument("--size", type=int, help="maximum long side of the output in pixels")
+    background = remove.add_mutually_exclusive_group()
+    background.add_argument("--bg-image", type=Path, metavar="PATH", help="put the cut-out on this image (covered)")
+    background.add_argument("--bg-image-url", metavar="URL", help="put the cut-out on the image at this URL")
+    remove.add_argument("--roi", help="only this region can be foreground: 'x1 y1 x2 y2' in px or %%")
+    remove.add_argument("--scale", help="the subject's share of the canvas, 10%%-100%% (centred unless --position)")
+    remove.add_argument("--position", help="where the subject sits: center, or 'x%% y%%' (50%% 100%%: bottom)")
+    remove.add_argument("--shadow", action="store_true", default=None, help="a soft shadow under the subject")
+    remove.add_argument(
+        "--hard-edges", action="store_true", help="no semi-transparency: each pixel is subject or background"
+    )
+    remove.add_argument("--type", dest="subject_type", help="person, product, car, animal, … (remove.bg's type)")
     remove.add_argument("--webhook-url", help="URL notified when each job or batch finishes")
     remove.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for results (default 3600)")
     remove.add_argument("--quiet", "-q", action="store_true", help="no progress output")
@@ -312,8 +325,12 @@ def _out(args: argparse.Namespace, data: Any, text: str) -> None:
 
 
 def _remove(bg: Client, args: argparse.Namespace) -> int:
-    paths = collect_images(args.paths)
-    if not paths:
+    urls = [p for p in args.paths if p.lower().startswith(("http://", "https://"))]
+    if urls and len(args.paths) > 1:
+        _err("Give one image URL on its own, or files and folders.")
+        return EXIT_INVALID
+    paths = [] if urls else collect_images(args.paths)
+    if not paths and not urls:
         _err(f"No images (.jpg, .jpeg, .png, .webp) in {' '.join(args.paths)}.")
         return EXIT_INVALID
     options = OutputOptions(
@@ -323,16 +340,30 @@ def _remove(bg: Client, args: argparse.Namespace) -> int:
         crop=args.crop,
         crop_margin=args.crop_margin,
         size=args.size,
+        bg_image_url=args.bg_image_url,
+        roi=args.roi,
+        scale=args.scale,
+        position=args.position,
+        shadow=args.shadow,
+        semitransparency=False if args.hard_edges else None,
+        subject_type=args.subject_type,
     )
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    if len(paths) == 1:
-        return _remove_one(bg, paths[0], options, args)
+    if urls or len(paths) == 1:
+        return _remove_one(bg, urls[0] if urls else paths[0], options, args)
     return _remove_many(bg, paths, options, args)
 
 
-def _remove_one(bg: Client, path: Path, options: OutputOptions, args: argparse.Namespace) -> int:
-    job = bg.submit(path, tier=args.tier, webhook_url=args.webhook_url, options=options)
+def _remove_one(bg: Client, source: Path | str, options: OutputOptions, args: argparse.Namespace) -> int:
+    if isinstance(source, Path):
+        path = source
+        job = bg.submit(path, tier=args.tier, webhook_url=args.webhook_url, options=options, background=args.bg_image)
+    else:
+        path = Path(source.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or "image")
+        job = bg.submit(
+            image_url=source, tier=args.tier, webhook_url=args.webhook_url, options=options, background=args.bg_image
+        )
     if not args.quiet:
         _err(f"Submitted {path.name} as job {job.id} ({job.credits_charged} credits); waiting…")
     job = bg.wait(job, timeout=args.timeout)
@@ -360,7 +391,9 @@ def _remove_many(bg: Client, paths: list[Path], options: OutputOptions, args: ar
     batches: list[Batch] = []
     try:
         for chunk in chunks:
-            batch = bg.submit_batch(chunk, tier=args.tier, webhook_url=args.webhook_url, options=options)
+            batch = bg.submit_batch(
+                chunk, tier=args.tier, webhook_url=args.webhook_url, options=options, background=args.bg_image
+            )
             if bar is not None and len(chunks) > 1:
                 _err(f"Submitted batch {batch.batch_id}: {len(chunk)} images, {batch.credits_charged} credits.")
 

@@ -44,6 +44,7 @@ def production_api(migrated_db: str) -> Iterator[tuple[str, int]]:
         METRICS_PORT=str(metrics_port),
     )
     env.pop("WEBHOOK_ALLOW_PRIVATE", None)
+    env.pop("IMAGE_URL_ALLOW_HOSTS", None)  # the suite allows its loopback image server
     env.pop("METRICS_TOKEN", None)
     with api_server(env) as base:
         yield base, metrics_port

@@ -32,6 +32,7 @@ STRONG = {
 def _env(**settings: str | None) -> dict[str, str]:
     env = env_with(BGREMOVER_ENV="production", **STRONG)
     env.pop("WEBHOOK_ALLOW_PRIVATE", None)
+    env.pop("IMAGE_URL_ALLOW_HOSTS", None)  # the suite allows its loopback image server
     for name, value in settings.items():
         if value is None:
             env.pop(name, None)
@@ -69,8 +70,16 @@ def test_the_public_default_secrets_stop_every_serving_process(command: list[str
         ("WEBHOOK_ALLOW_PRIVATE", "1"),
         ("SIGNED_URL_SECRET", DEV_SIGNED_URL_SECRET),
         ("SIGNED_URL_SECRET", "x" * 31),
+        ("IMAGE_URL_ALLOW_HOSTS", "cdn.example.com,127.0.0.0/8"),
     ],
-    ids=["old compose default", "31-byte key", "private webhooks", "public link key", "31-byte link key"],
+    ids=[
+        "old compose default",
+        "31-byte key",
+        "private webhooks",
+        "public link key",
+        "31-byte link key",
+        "image URLs into loopback",
+    ],
 )
 def test_each_unsafe_setting_alone_stops_the_api(setting: str, value: str) -> None:
     result = _start(API_FACTORY, _env(**{setting: value}))

@@ -41,6 +41,7 @@ def _production(**overrides: Any) -> Settings:
         "webhook_secret": "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA==",
         "webhook_allow_private": False,
         "signed_url_secret": "s" * 32,
+        "image_url_allow_hosts": "",
     }
     return dataclasses.replace(Settings(), **{**safe, **overrides})
 

@@ -56,7 +56,7 @@ async def read_request(request: Request[Any, Any, Any], max_image_bytes: int) ->
     encoded = fields.get("image_file_b64")
     url = (fields.get("image_url") or "").strip() or None
     if sum(source is not None and source != "" for source in (upload, encoded, url)) > 1:
-        raise MissingSource(
+        raise InvalidOptions(
             "send one image: image_file, image_file_b64 or image_url, not several", parameter="image_file"
         )
     image: bytes | None = None

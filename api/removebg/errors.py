@@ -38,6 +38,9 @@ _REMAPPED: dict[str, tuple[int, str, str]] = {
     "bad_request": (400, "invalid_parameter", "Invalid parameter"),
     "unsupported_parameter": (400, "unsupported_parameter", "Unsupported parameter"),
     "missing_source": (400, "missing_source", "No image given"),
+    "image_url_refused": (400, "image_url_refused", "Image URL refused"),
+    "image_url_unreachable": (400, "image_url_unreachable", "Failed to download the image"),
+    "image_url_too_large": (400, "file_too_large", "File too large"),
 }
 # headers of the problem answer that a remove.bg answer keeps (X-Request-ID and X-RateLimit-* are
 # added for every response by api.problems.add_request_id_header)

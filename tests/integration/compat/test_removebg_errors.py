@@ -66,14 +66,14 @@ async def test_missing_wrong_and_revoked_keys_are_403(client: Client, make_user:
 @pytest.mark.parametrize(
     ("fields", "code", "parameter"),
     [
-        ({"image_url": "https://example.com/a.jpg"}, "unsupported_parameter", "image_url"),
-        ({"bg_image_url": "https://example.com/bg.jpg"}, "unsupported_parameter", "bg_image_url"),
-        ({"format": "zip"}, "unsupported_parameter", "format"),
-        ({"roi": "10% 10% 90% 90%"}, "unsupported_parameter", "roi"),
-        ({"scale": "50%"}, "unsupported_parameter", "scale"),
-        ({"position": "center"}, "unsupported_parameter", "position"),
-        ({"semitransparency": "false"}, "unsupported_parameter", "semitransparency"),
-        ({"add_shadow": "true"}, "unsupported_parameter", "add_shadow"),
+        ({"bg_image_url": "http://10.0.0.1/bg.jpg"}, "image_url_refused", "bg_image_url"),
+        ({"bg_image_url": "http://169.254.169.254/latest/meta-data"}, "image_url_refused", "bg_image_url"),
+        ({"format": "zip", "bg_color": "white"}, "invalid_parameter", "format=zip"),
+        ({"roi": "10% 10% 90%"}, "invalid_parameter", "roi"),
+        ({"scale": "5%"}, "invalid_parameter", "scale"),
+        ({"position": "left"}, "invalid_parameter", "position"),
+        ({"semitransparency": "sometimes"}, "invalid_parameter", "semitransparency"),
+        ({"add_shadow": "maybe"}, "invalid_parameter", "add_shadow"),
         ({"crop": "true", "crop_margin": "10px 20px"}, "unsupported_parameter", "crop_margin"),
         ({"size": "gigantic"}, "invalid_parameter", "size"),
         ({"type": "spaceship"}, "invalid_parameter", "type"),
@@ -95,11 +95,15 @@ async def test_parameters_refused_in_remove_bg_shape(
     assert await credits.balance(user.id) == 100
 
 
-async def test_image_url_in_json_is_refused_too(client: Client, make_user: MakeUser) -> None:
-    _, headers = await keyed(client, make_user)
+async def test_an_image_url_into_the_metadata_service_is_refused_and_free(
+    client: Client, make_user: MakeUser
+) -> None:
+    user, headers = await keyed(client, make_user)
     r = await client.post(REMOVEBG, json={"image_url": "http://169.254.169.254/latest"}, headers=headers)
     assert r.status_code == 400
-    assert the_error(r)["code"] == "unsupported_parameter"
+    error = the_error(r)
+    assert error["code"] == "image_url_refused" and "169.254" not in error["detail"]
+    assert await credits.balance(user.id) == 100
 
 
 async def test_bad_sources(client: Client, make_user: MakeUser, settings: Settings) -> None:
@@ -199,6 +203,8 @@ async def test_a_timeout_is_504_and_the_queued_job_is_refunded(
         "crop": "true",
         "crop_margin": "10%",
         "bg_color": "#ffffffff",
+        "roi": "0% 0% 100% 100%",
+        "type": "person",
     }
 
 

@@ -55,14 +55,27 @@ async def test_removebg_library_removes_a_background(
     assert await credits.balance(user.id) == 30 - 2 * 8
 
 
+async def test_removebg_library_removes_the_background_of_an_image_url(
+    pointed_at, base_url, make_user, running_worker, settings, image_server, tmp_path: Path
+) -> None:
+    user = await make_user(30)
+    client = RemoveBg(new_key(base_url, user), str(tmp_path / "removebg-errors.log"))
+    url = image_server.image("/catalogue/portrait.jpg", variant(settings, 13, size=(600, 400)))
+    out = tmp_path / "from-url.jpg"
+    await asyncio.to_thread(client.remove_background_from_img_url, url, new_file_name=str(out), bg_color="white")
+    result = opened(out.read_bytes())
+    assert (result.format, result.size) == ("JPEG", (600, 400))  # remove.bg's auto format: opaque → JPEG
+    assert await credits.balance(user.id) == 30 - 8
+
+
 async def test_removebg_library_sees_errors_as_http_errors(pointed_at, base_url, make_user, tmp_path: Path) -> None:
     user = await make_user(30)
     client = RemoveBg(new_key(base_url, user), str(tmp_path / "removebg-errors.log"))
     with pytest.raises(requests.HTTPError) as refused:
-        await asyncio.to_thread(client.remove_background_from_img_url, "https://example.com/cat.jpg")
+        await asyncio.to_thread(client.remove_background_from_img_url, "http://169.254.169.254/latest/meta-data")
     answer = refused.value.response
     assert answer is not None and answer.status_code == 400
-    assert answer.json()["errors"][0]["code"] == "unsupported_parameter"
+    assert answer.json()["errors"][0]["code"] == "image_url_refused"
 
     bad_key = RemoveBg("bgr_" + "0" * 43, str(tmp_path / "removebg-errors.log"))
     photo = tmp_path / "a.jpg"

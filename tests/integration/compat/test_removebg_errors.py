@@ -95,9 +95,7 @@ async def test_parameters_refused_in_remove_bg_shape(
     assert await credits.balance(user.id) == 100
 
 
-async def test_an_image_url_into_the_metadata_service_is_refused_and_free(
-    client: Client, make_user: MakeUser
-) -> None:
+async def test_an_image_url_into_the_metadata_service_is_refused_and_free(client: Client, make_user: MakeUser) -> None:
     user, headers = await keyed(client, make_user)
     r = await client.post(REMOVEBG, json={"image_url": "http://169.254.169.254/latest"}, headers=headers)
     assert r.status_code == 400

@@ -30,7 +30,7 @@ def _striped_background(size: tuple[int, int] = (400, 300)) -> bytes:
     return out.getvalue()
 
 
-async def _result(api, user, job_id: str) -> bytes:  # type: ignore[no-untyped-def]
+async def _result(api, user, job_id: str) -> bytes:
     done = await api.get(f"{API}/jobs/{job_id}", headers=user.headers)
     assert done.json()["status"] == "completed", done.json()
     result = await api.get(f"{API}/jobs/{job_id}/result", headers=user.headers)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import uuid
+import zipfile
 from dataclasses import replace
 from typing import Annotated, Any
 
@@ -191,8 +192,7 @@ async def _answer(
         data = await storage.get(row.output_key)
     except FileNotFoundError:
         return removebg_error(410, "result_expired", "Result expired", "The result is no longer stored.")
-    with Image.open(io.BytesIO(data)) as img:  # the header only: nothing is decoded
-        width, height = img.size
+    width, height = _result_size(data, row.output_key)
     box = (row.foreground_left or 0, row.foreground_top or 0, row.foreground_width or 0, row.foreground_height or 0)
     headers = {
         "X-Credits-Charged": str(row.credits_charged),
@@ -217,6 +217,16 @@ async def _answer(
         )
         return Response(content=body, headers=headers, media_type="application/json")
     return Response(content=data, headers=headers, media_type=result_media_type(row.output_key))
+
+
+def _result_size(data: bytes, key: str) -> tuple[int, int]:
+    """The result's width and height from its header (nothing is decoded); a zip's from its ``alpha.png``."""
+    if key.endswith(".zip"):
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            data = archive.read("alpha.png")
+    with Image.open(io.BytesIO(data)) as img:
+        width, height = img.size
+    return width, height
 
 
 def _still_processing(row: JobRow, when: str) -> str:

@@ -60,7 +60,8 @@ async def test_an_npm_remove_bg_client_gets_urls_backgrounds_roi_layout_and_shad
     def call(function: str, out: str, **options: object) -> dict[str, object]:
         answer = client.call(function, apiKey=key, size="full", outputFile=str(tmp_path / out), **options)
         assert answer["ok"], answer
-        return answer["result"]  # type: ignore[return-value]
+        result: dict[str, object] = answer["result"]
+        return result
 
     # image_url + bg_image_url + scale + position: on the background, half the canvas, bottom left
     placed = await asyncio.to_thread(
@@ -114,7 +115,7 @@ async def test_an_npm_remove_bg_client_gets_urls_backgrounds_roi_layout_and_shad
     refused = await asyncio.to_thread(
         client.call, "removeBackgroundFromImageUrl", apiKey=key, url="http://169.254.169.254/latest/meta-data/"
     )
-    assert not refused["ok"] and refused["errors"][0]["code"] == "image_url_refused"  # type: ignore[index]
+    assert not refused["ok"] and refused["errors"][0]["code"] == "image_url_refused"
     assert await credits.balance(user.id) == 100 - 3 * PRICE
 
 

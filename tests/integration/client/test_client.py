@@ -346,3 +346,35 @@ async def test_demo_script_asks_for_credits(base_url, make_user, running_worker,
     code = await asyncio.to_thread(demo.main, [str(folder), "--url", base_url, "--out", str(tmp_path / "o")])
     assert code == EXIT_CREDITS
     assert f"make grant USER={user.id} CREDITS=500" in capsys.readouterr().out
+
+
+@pytest.mark.models
+async def test_client_and_cli_send_an_image_url_with_a_background_file_and_a_layout(
+    base_url, make_user, run_worker, settings, tmp_path, capsys, image_server
+) -> None:
+    user = await make_user(100)
+    url = image_server.image("/shop/quokka.jpg", quokka_path(settings).read_bytes())
+    backdrop = tmp_path / "studio.png"
+    Image.new("RGB", (300, 200), (250, 250, 250)).save(backdrop)
+    with Client(base_url, token_of(user)) as bg:
+        job = bg.submit(image_url=url, background=backdrop, scale=50, position="center", shadow=True)
+        assert job.output_options["scale"] == "50%" and job.output_options["add_shadow"] == "true"
+        await run_worker()
+        done = bg.wait(job, timeout=30)
+        assert done.status == "completed", done.error_message
+        with Image.open(bg.download_result(done, tmp_path)) as result:
+            assert result.mode == "RGB" and result.size == (960, 643)  # opaque: on the background image
+            assert result.getpixel((3, 3)) == (250, 250, 250)
+
+    out = tmp_path / "out"
+    argv = ["--url", base_url, "--token", token_of(user), "remove", url, "--out", str(out)]
+    argv += ["--format", "zip", "--roi", "0% 0% 60% 100%", "--hard-edges", "--type", "animal"]
+    cli = asyncio.create_task(asyncio.to_thread(main, argv))
+    await _wait_for_submission(base_url, token_of(user), batches=False)
+    await run_worker()
+    assert await asyncio.wait_for(cli, 60) == EXIT_OK
+    written = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    assert written.suffix == ".zip"
+    with zipfile.ZipFile(written) as archive:
+        alpha = Image.open(io.BytesIO(archive.read("alpha.png")))
+    assert set(alpha.getextrema()) == {0, 255} and alpha.crop((580, 0, 960, 643)).getextrema() == (0, 0)

@@ -116,3 +116,45 @@ def test_pricing_estimate_matches_the_server_rounding() -> None:
     assert pricing.plans[0].daily_quotas == {"basic": 2}
     assert (pricing.plans[0].price, pricing.plans[0].credits) == (299000, 2990)
     assert pricing.limits.batch_min_images == 2
+
+
+def test_remove_bg_options_encode_as_the_api_reads_them() -> None:
+    fields = OutputOptions(
+        roi="10% 10% 90% 90%",
+        scale=80,
+        position="50% 100%",
+        shadow=True,
+        semitransparency=False,
+        subject_type="product",
+        bg_image_url="https://cdn.example.com/studio.jpg",
+        format="zip",
+    ).to_fields()
+    assert fields == {
+        "format": "zip",
+        "roi": "10% 10% 90% 90%",
+        "scale": "80%",
+        "position": "50% 100%",
+        "add_shadow": "true",
+        "semitransparency": "false",
+        "type": "product",
+        "bg_image_url": "https://cdn.example.com/studio.jpg",
+    }
+    assert encode_options(scale="45%") == {"scale": "45%"}
+    with pytest.raises(TypeError):
+        encode_options(scale=True)
+
+
+def test_an_image_url_and_a_background_file_make_one_multipart_request() -> None:
+    import httpx
+    from bgremover_client._core import Endpoints
+
+    call = Endpoints.submit(
+        None, tier="basic", options={}, image_url="https://shop.example.com/a.jpg", background=("bg.png", b"png")
+    )
+    request = call.build(httpx.Client(base_url="http://api"))
+    body = request.read().decode("latin-1")
+    assert request.headers["content-type"].startswith("multipart/form-data")
+    assert 'name="image_url"' in body and "https://shop.example.com/a.jpg" in body
+    assert 'name="bg_image_file"; filename="bg.png"' in body
+    with pytest.raises(ValueError, match="one image"):
+        Endpoints.submit(("a.jpg", b"x"), tier="basic", options={}, image_url="https://shop.example.com/a.jpg")

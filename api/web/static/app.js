@@ -353,7 +353,8 @@ function renderImages(images) {
 // One image: the job asks the server for the plain transparent cut-out (one charge), and this page
 // composes it with the settings (remove.bg's meaning of bg_color, bg_image_file, add_shadow, scale and
 // position), live, as often as the user likes; the download is that composite at the cut-out's full
-// size. A batch: the same settings go to the server as form fields, and the ZIP is the server's work.
+// size. A batch: the same settings go to the server as remove.bg's form fields, and the ZIP is the
+// server's work.
 
 const PREVIEW_MAX_SIDE = 900;
 const SUBJECT_ALPHA = 32; // alpha above this counts as subject when measuring its box
@@ -382,12 +383,17 @@ function composing() {
   );
 }
 
-// The form fields of POST /batches: the server composes a batch onto a background colour today; a
-// background image, shadow, size and position are composed in this page, for one image (issue 19 brings
-// them to the server).
+// The form fields of POST /batches: the server lays every image of the batch out the way the preview
+// does for one (bg_color or bg_image_file, add_shadow, scale, position).
 function appendComposeFields(form) {
   const s = composeSettings();
+  const bgFile = $("bg-image").files[0];
   if (s.background === "color") form.append("bg_color", s.color);
+  if (s.background === "image" && bgFile) form.append("bg_image_file", bgFile, bgFile.name);
+  if (s.shadow) form.append("add_shadow", "true");
+  if (s.scale !== null) form.append("scale", `${s.scale}%`);
+  if (s.position === "center") form.append("position", "center");
+  if (s.position === "custom") form.append("position", `${s.x}% ${s.y}%`);
 }
 
 // The box of the pixels that are subject, in the cut-out's pixels (measured on a copy of at most

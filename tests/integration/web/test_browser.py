@@ -136,6 +136,12 @@ async def test_two_images_make_a_batch_with_a_zip(
     await expect(page.locator("#selection")).to_have_text("2 images selected: batch")
     await expect(page.locator("#discount-help")).to_contain_text("2 × 3 = 6 credits")
     await expect(page.locator("#discount-help")).to_contain_text("20–49 images: 5% off")
+    # the batch is laid out by the server: every image on this backdrop, with a shadow
+    backdrop = tmp_path / "backdrop.png"
+    Image.new("RGB", (64, 48), (250, 200, 40)).save(backdrop)
+    await page.get_by_label("Background", exact=True).select_option("image")
+    await page.get_by_label("Background image").set_input_files(backdrop)
+    await page.get_by_label("Add a shadow").check()
     await page.get_by_role("button", name="Remove backgrounds (2 images)").click()
 
     progress = page.locator("#progress-text")
@@ -157,6 +163,9 @@ async def test_two_images_make_a_batch_with_a_zip(
     assert sorted(archive.namelist()) == ["001_photo_0.png", "002_photo_1.png"]
     for name in archive.namelist():
         assert archive.read(name).startswith(PNG_SIGNATURE)
+        with Image.open(io.BytesIO(archive.read(name))) as composed:
+            assert composed.mode == "RGB" and composed.size == (320, 214)  # opaque: on the backdrop
+            assert composed.getpixel((1, 1)) == (250, 200, 40)
 
     assert watch.page_errors == []
     assert watch.console_errors == []

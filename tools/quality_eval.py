@@ -293,7 +293,9 @@ class Target:
     measured: str
 
 
-METRICS = ("iou", "sad", "mse", "grad")
+METRICS = ("iou", "sad", "mse", "grad", "ghost")
+GHOSTED = 0.05
+"""A photo counts as ghosted when more than this share of its clear pixels came out half-transparent."""
 
 
 def evaluate_real(
@@ -350,9 +352,54 @@ def rembg_baselines(engine: Engine, photos: list[RealPhoto], model_dir: Path) ->
     return results
 
 
-def real_means(results: list[RealResult], tier: str, category: str | None = None) -> dict[str, float]:
-    rows = [r for r in results if r.tier == tier and (category is None or r.category == category)]
-    return {m: mean(getattr(r.scores, m) for r in rows) if rows else float("nan") for m in METRICS}
+def real_means(
+    results: list[RealResult], tier: str, category: str | None = None, *, kind: str | None = None
+) -> dict[str, float]:
+    rows = [
+        r
+        for r in results
+        if r.tier == tier
+        and (category is None or r.category == category)
+        and (kind is None or real_photos.kind_of(r.category) == kind)
+    ]
+    means = {m: mean(getattr(r.scores, m) for r in rows) if rows else float("nan") for m in METRICS}
+    means["ghosted_photos"] = float(sum(r.scores.ghost > GHOSTED for r in rows))
+    return means
+
+
+def at_least_basic(results: list[RealResult], tier: str, kind: str) -> bool:
+    """Whether ``tier`` is at least as good as basic on this kind of photo: IoU not lower, MSE not higher."""
+    t, b = real_means(results, tier, kind=kind), real_means(results, "basic", kind=kind)
+    return t["iou"] >= b["iou"] and t["mse"] <= b["mse"]
+
+
+def by_kind_markdown(results: list[RealResult], tiers: list[str], photos: list[RealPhoto]) -> list[str]:
+    """Issue 18's view: per kind of photo, each tier and baseline, and whether each paid tier beats basic."""
+    kinds = sorted({real_photos.kind_of(p.category) for p in photos})
+    counts = {k: sum(real_photos.kind_of(p.category) == k for p in photos) for k in kinds}
+    rows = list(dict.fromkeys([*tiers, *(r.tier for r in results if r.tier.startswith("rembg:"))]))
+    lines = [
+        "### By kind of photo",
+        "",
+        "IoU / MSE ×1e3 / gradient / ghosting (the share of clear pixels more than "
+        f"{real_photos.GHOST_DISTANCE} px from the true edge that come out half-transparent, "
+        f"{real_photos.GHOST_LOW}–{real_photos.GHOST_HIGH}; in brackets the photos over {GHOSTED:.0%}). "
+        "✓: a paid tier at least as good as basic on that kind (IoU not lower and MSE not higher), ✗: worse.",
+        "",
+        "| tier | " + " | ".join(f"{k} ({counts[k]})" for k in kinds) + " |",
+        "|---" * (len(kinds) + 1) + "|",
+    ]
+    for tier in rows:
+        cells = []
+        for k in kinds:
+            m = real_means(results, tier, kind=k)
+            mark = ""
+            if tier in tiers and tier != "basic" and "basic" in tiers:
+                mark = " ✓" if at_least_basic(results, tier, k) else " ✗"
+            ghost = f"{m['ghost']:.1%} ({m['ghosted_photos']:.0f})"
+            cells.append(f"{m['iou']:.3f} / {m['mse']:.1f} / {m['grad']:.2f} / {ghost}{mark}")
+        lines.append(f"| {tier} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def targets(results: list[RealResult], tiers: list[str]) -> list[Target]:
@@ -398,13 +445,17 @@ def real_markdown(results: list[RealResult], tiers: list[str], photos: list[Real
         "thousands), lower is better; the GrabCut photos' 128 boundary band is ignored. Seconds per photo "
         "(≤ 800 px) include decode and PNG encode; rembg's include its start-up.",
         "",
-        "| tier | IoU | SAD | MSE ×1e3 | gradient | s / photo |",
-        "|---|---|---|---|---|---|",
+        "| tier | IoU | SAD | MSE ×1e3 | gradient | ghosting (photos > 5 %) | s / photo |",
+        "|---|---|---|---|---|---|---|",
     ]
     for tier in rows:
         m = real_means(results, tier)
         secs = mean(r.seconds for r in results if r.tier == tier)
-        lines.append(f"| {tier} | {m['iou']:.4f} | {m['sad']:.2f} | {m['mse']:.2f} | {m['grad']:.3f} | {secs:.2f} |")
+        lines.append(
+            f"| {tier} | {m['iou']:.4f} | {m['sad']:.2f} | {m['mse']:.2f} | {m['grad']:.3f} | "
+            f"{m['ghost']:.1%} ({m['ghosted_photos']:.0f}) | {secs:.2f} |"
+        )
+    lines += ["", *by_kind_markdown(results, tiers, photos)]
     lines += ["", "### Targets", ""]
     lines += [f"- {'**met**' if g.met else '**not met**'}: {g.what} ({g.measured})" for g in goals]
     lines += ["", "### IoU / MSE ×1e3 per category", ""]
@@ -466,9 +517,24 @@ def real_json(
     return {
         "set": str(photos[0].path.parent.parent) if photos else None,
         "photos": len(photos),
-        "metrics": {"iou": "alpha ≥ 128", "sad": "thousands", "mse": "×1e3", "grad": "σ 1.4, thousands"},
+        "metrics": {
+            "iou": "alpha ≥ 128",
+            "sad": "thousands",
+            "mse": "×1e3",
+            "grad": "σ 1.4, thousands",
+            "ghost": f"share of clear pixels > {real_photos.GHOST_DISTANCE} px from the edge left 0.15–0.85",
+        },
         "means": {t: real_means(results, t) for t in names},
         "by_category": {t: {c: real_means(results, t, c) for c in sorted({p.category for p in photos})} for t in names},
+        "by_kind": {
+            t: {k: real_means(results, t, kind=k) for k in sorted({real_photos.kind_of(p.category) for p in photos})}
+            for t in names
+        },
+        "at_least_basic": {
+            t: {k: at_least_basic(results, t, k) for k in sorted({real_photos.kind_of(p.category) for p in photos})}
+            for t in tiers
+            if t != "basic" and "basic" in tiers
+        },
         "seconds": {t: mean(r.seconds for r in results if r.tier == t) for t in names},
         "targets": [{"what": g.what, "met": g.met, "measured": g.measured} for g in goals],
         "per_photo": [

@@ -48,6 +48,48 @@ class RealScores:
     """Mean squared error ×1e3 (alpha in 0..1)."""
     grad: float
     """Gradient error (σ = 1.4), in thousands."""
+    ghost: float = 0.0
+    """Ghosting: the share of pixels more than :data:`GHOST_DISTANCE` px from the subject's edge, where the
+    truth is clearly subject or background, that come out half-transparent (issue 18's measure)."""
+
+
+GHOST_DISTANCE = 10
+"""Pixels this close to the true edge may rightly be soft (hair, fur, blur): not counted as ghosting."""
+GHOST_LOW, GHOST_HIGH = 0.15, 0.85
+KINDS: dict[str, str] = {
+    "person": "people",
+    "hair": "people",
+    "object": "objects and products",
+    "product": "objects and products",
+    "plant": "plants and fur",
+    "fur": "plants and fur",
+    "animal": "animals",
+    "vehicle": "vehicles",
+}
+"""The manifest's categories grouped into the kinds of photo customers send (issue 18)."""
+
+
+def kind_of(category: str) -> str:
+    return KINDS.get(category, category)
+
+
+def ghosting(pred: F32, truth: F32, valid: NDArray[np.bool_] | None = None) -> float:
+    """Share of the clear pixels far from the true edge that the prediction leaves half-transparent.
+
+    ``pred`` and ``truth`` are 0..1; clear means truth < 0.05 or > 0.95, far means more than
+    :data:`GHOST_DISTANCE` px from the nearest pixel on the other side of the truth's 0.5 boundary."""
+    subject = (truth >= 0.5).astype(np.uint8)
+    inside = cv2.distanceTransform(subject, cv2.DIST_L2, 5)
+    outside = cv2.distanceTransform(1 - subject, cv2.DIST_L2, 5)
+    far = np.where(subject == 1, inside, outside) > GHOST_DISTANCE
+    counted = far & ((truth < 0.05) | (truth > 0.95))
+    if valid is not None:
+        counted &= valid
+    total = int(counted.sum())
+    if total == 0:
+        return 0.0
+    grey = (pred >= GHOST_LOW) & (pred <= GHOST_HIGH)
+    return float((grey & counted).sum() / total)
 
 
 def load(directory: Path = DEFAULT_DIR) -> list[RealPhoto]:
@@ -91,5 +133,9 @@ def score(photo: RealPhoto, alpha: U8) -> RealScores:
     diff = np.abs(p - t)[valid]
     grad = ((_gradient_magnitude(p) - _gradient_magnitude(t)) ** 2)[valid]
     return RealScores(
-        iou=iou, sad=float(diff.sum() / 1000.0), mse=float((diff**2).mean() * 1000.0), grad=float(grad.sum() / 1000.0)
+        iou=iou,
+        sad=float(diff.sum() / 1000.0),
+        mse=float((diff**2).mean() * 1000.0),
+        grad=float(grad.sum() / 1000.0),
+        ghost=ghosting(p.astype(np.float32), t.astype(np.float32), valid),
     )

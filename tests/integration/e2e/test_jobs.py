@@ -206,8 +206,11 @@ async def test_bad_submissions_get_a_clear_problem_and_cost_nothing(
     assert (await api.get(API + "/jobs", headers=user.headers)).json()["jobs"] == []
 
 
-async def test_a_missing_image_field_is_a_400_problem(api, make_user) -> None:
+async def test_a_missing_image_is_a_clear_problem(api, make_user) -> None:
     user = await make_user(50)
     r = await api.post(API + "/jobs", data={"tier": "basic"}, files={"other": ("x", b"x")}, headers=user.headers)
-    assert r.status_code == 400
+    assert (r.status_code, r.json()["code"]) == (422, "unknown_field")  # the image under another name
     assert r.headers["content-type"].startswith("application/problem+json")
+    r = await api.post(API + "/jobs", files={"tier": (None, "basic")}, headers=user.headers)
+    assert (r.status_code, r.json()["code"]) == (422, "missing_source")
+    assert "image_url" in r.json()["detail"]

@@ -144,3 +144,20 @@ async def test_format_zip_gives_remove_bg_color_and_alpha(
     assert alpha.getextrema() == (0, 255)
     inner = zipfile.ZipFile(io.BytesIO(base64.b64decode(json_answer.json()["data"]["result_b64"])))
     assert sorted(inner.namelist()) == ["alpha.png", "color.jpg"]
+
+
+async def test_bg_image_file_as_a_multipart_part(base_url, make_user, running_worker, settings) -> None:
+    user = await make_user(20)
+    key = new_key(base_url, user)
+    backdrop = io.BytesIO()
+    Image.new("RGB", (40, 30), (30, 120, 200)).save(backdrop, "PNG")
+    files = {
+        "image_file": ("quokka.jpg", quokka(settings), "image/jpeg"),
+        "bg_image_file": ("backdrop.png", backdrop.getvalue(), "image/png"),
+    }
+    async with httpx.AsyncClient(base_url=base_url, timeout=120) as http:
+        r = await http.post(REMOVEBG, headers={"X-Api-Key": key}, files=files, data={"size": "full"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/jpeg"  # format=auto: nothing transparent is left
+    corner = Image.open(io.BytesIO(r.content)).convert("RGB").getpixel((2, 2))
+    assert isinstance(corner, tuple) and max(abs(a - b) for a, b in zip(corner, (30, 120, 200), strict=True)) < 12

@@ -23,7 +23,6 @@ import asyncio
 import ipaddress
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Any
 from urllib.parse import unquote
 
 import httpx
@@ -31,6 +30,7 @@ import httpx
 from core.errors import ImageUrlRefused, ImageUrlTooLarge, ImageUrlUnreachable
 from core.settings import Settings
 from core.webhooks._addresses import _HOSTNAME_RE, IPAddress, _parse, _Target, is_local_name, is_public
+from core.webhooks._delivery import send_pinned
 from core.webhooks._dns import DnsLookups, _resolve
 
 MAX_REDIRECTS = 5
@@ -186,31 +186,11 @@ class ImageUrlFetcher:
         return addresses
 
     async def _connect(self, target: _Target, addresses: list[IPAddress], field: str) -> httpx.Response:
-        http = self._http()
-        for ip in addresses:
-            # Connect to the address that was checked rather than letting the client resolve the name again
-            # (DNS rebinding). Host header and TLS SNI keep the name, so virtual hosting and certificates work.
-            extensions: dict[str, Any] = {}
-            if target.ip is None and target.url.scheme == "https":
-                extensions["sni_hostname"] = target.host
-            request = http.build_request(
-                "GET",
-                target.url.copy_with(host=str(ip)),
-                headers={
-                    "host": target.url.netloc.decode("ascii"),
-                    "accept": "image/*",
-                    "accept-encoding": "identity",
-                    "user-agent": "bgremover-image-fetch/1",
-                },
-                extensions=extensions,
-            )
-            try:
-                return await http.send(request, stream=True, follow_redirects=False)
-            except (httpx.ConnectError, httpx.ConnectTimeout):
-                continue  # the next address, as a browser's happy-eyeballs would
-            except httpx.HTTPError:
-                break
-        raise ImageUrlUnreachable(f"{field}: could not connect to {target.host!r}", field=field)
+        headers = {"accept": "image/*", "accept-encoding": "identity", "user-agent": "bgremover-image-fetch/1"}
+        try:
+            return await send_pinned(self._http(), "GET", target, addresses, headers=headers)
+        except httpx.HTTPError:
+            raise ImageUrlUnreachable(f"{field}: could not connect to {target.host!r}", field=field) from None
 
     async def _read(self, response: httpx.Response, field: str) -> bytes:
         cap_mb = f"{self.max_bytes / 1_000_000:g} MB"

@@ -78,34 +78,49 @@ def _classify(status: int) -> DeliveryResult:
     return DeliveryResult(ok=False, status_code=status, error=f"HTTP {status}", retryable=False)
 
 
-async def _post(
-    client: httpx.AsyncClient, target: _Target, addresses: list[IPAddress], body: bytes, headers: dict[str, str]
-) -> int:
+async def send_pinned(
+    client: httpx.AsyncClient,
+    method: str,
+    target: _Target,
+    addresses: list[IPAddress],
+    *,
+    headers: dict[str, str],
+    content: bytes | None = None,
+) -> httpx.Response:
+    """Send to the first of ``addresses`` that accepts a connection; the response is streamed (unread).
+
+    Connecting to the address that was checked, rather than letting the client resolve the name again,
+    is what stops DNS rebinding (a second lookup could answer a private address). The Host header and
+    TLS SNI keep the name, so virtual hosting and certificate verification work as usual. Redirects are
+    never followed here. Raises the last connection error when no address answers.
+    """
     last_error: Exception | None = None
     for ip in addresses:
-        # Connect to the address that was checked rather than letting the client resolve the name again:
-        # a second lookup could return a private address (DNS rebinding). Host header and TLS SNI keep the
-        # name, so virtual hosting and certificate verification work as usual.
         extensions: dict[str, Any] = {}
         if target.ip is None and target.url.scheme == "https":
             extensions["sni_hostname"] = target.host
         request = client.build_request(
-            "POST",
+            method,
             target.url.copy_with(host=str(ip)),
-            content=body,
+            content=content,
             headers={**headers, "host": target.url.netloc.decode("ascii")},
             extensions=extensions,
         )
         try:
-            response = await client.send(request, stream=True, follow_redirects=False)
+            return await client.send(request, stream=True, follow_redirects=False)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             last_error = exc  # try the next address, as a client's own happy-eyeballs would
-            continue
-        # The body is never read: the status is all that matters, and a receiver cannot make us download much.
-        await response.aclose()
-        return response.status_code
     assert last_error is not None
     raise last_error
+
+
+async def _post(
+    client: httpx.AsyncClient, target: _Target, addresses: list[IPAddress], body: bytes, headers: dict[str, str]
+) -> int:
+    response = await send_pinned(client, "POST", target, addresses, headers=headers, content=body)
+    # The body is never read: the status is all that matters, and a receiver cannot make us download much.
+    await response.aclose()
+    return response.status_code
 
 
 async def deliver(

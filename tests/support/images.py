@@ -39,3 +39,17 @@ def truncated_jpeg(settings: Settings) -> bytes:
     """A JPEG whose header is intact but whose pixel data stops early: passes upload checks, fails decoding."""
     data = quokka(settings)
     return data[: len(data) // 3]
+
+
+BLUE, GREEN = (0, 0, 255), (0, 255, 0)
+
+
+def striped_backdrop(size: tuple[int, int] = (400, 300)) -> bytes:
+    """A PNG background whose left half is pure blue and right half pure green: easy to recognise
+    behind a cut-out, and its cover-scaled seam stays in the middle."""
+    width, height = size
+    img = Image.new("RGB", size, GREEN)
+    img.paste(Image.new("RGB", (width // 2, height), BLUE), (0, 0))
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()

@@ -21,7 +21,7 @@ from PIL import Image
 
 from db import credits
 from tests.support.image_server import ImageServer
-from tests.support.images import quokka
+from tests.support.images import quokka, striped_backdrop
 from tests.support.npm_removebg import NpmRemoveBg, install
 from tests.support.removebg import REMOVEBG, new_key
 
@@ -35,15 +35,6 @@ def npm_modules() -> Path:
     return install()
 
 
-def _stripes(size: tuple[int, int] = (480, 320)) -> bytes:
-    pixels = np.zeros((size[1], size[0], 3), np.uint8)
-    pixels[:, : size[0] // 2] = (0, 0, 255)
-    pixels[:, size[0] // 2 :] = (0, 255, 0)
-    out = io.BytesIO()
-    Image.fromarray(pixels).save(out, "PNG")
-    return out.getvalue()
-
-
 def _pixels(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path).convert("RGB")).astype(int)
 
@@ -55,7 +46,7 @@ async def test_an_npm_remove_bg_client_gets_urls_backgrounds_roi_layout_and_shad
     client = NpmRemoveBg(npm_modules, base_url)
     key = new_key(base_url, user)
     photo = image_server.image("/catalogue/quokka.jpg", quokka(settings))
-    backdrop = image_server.image("/backdrops/stripes.png", _stripes(), "image/png")
+    backdrop = image_server.image("/backdrops/stripes.png", striped_backdrop(), "image/png")
 
     def call(function: str, out: str, **options: object) -> dict[str, object]:
         answer = client.call(function, apiKey=key, size="full", outputFile=str(tmp_path / out), **options)

@@ -15,19 +15,9 @@ from PIL import Image
 from core.settings import Settings
 from tests.support.api_client import API, balance, submit
 from tests.support.image_server import ImageServer, Route
-from tests.support.images import quokka
+from tests.support.images import quokka, striped_backdrop
 
 pytestmark = pytest.mark.models
-
-
-def _striped_background(size: tuple[int, int] = (400, 300)) -> bytes:
-    """Left half pure blue, right half pure green: easy to recognise behind a cut-out."""
-    pixels = np.zeros((size[1], size[0], 3), np.uint8)
-    pixels[:, : size[0] // 2] = (0, 0, 255)
-    pixels[:, size[0] // 2 :] = (0, 255, 0)
-    out = io.BytesIO()
-    Image.fromarray(pixels).save(out, "PNG")
-    return out.getvalue()
 
 
 async def _result(api, user, job_id: str) -> bytes:
@@ -43,7 +33,7 @@ async def test_an_image_url_on_a_background_url_scaled_to_the_bottom_with_a_shad
 ) -> None:
     user = await make_user(100)
     photo = image_server.image("/products/quokka.jpg", quokka(settings))
-    backdrop = image_server.image("/backdrops/studio.png", _striped_background(), "image/png")
+    backdrop = image_server.image("/backdrops/studio.png", striped_backdrop(), "image/png")
     ids = []
     for shadow in ("false", "true"):
         r = await api.post(
@@ -87,7 +77,7 @@ async def test_a_batch_on_one_background_file_with_a_roi_and_hard_edges(
         files=[
             ("images[]", ("a.jpg", image, "image/jpeg")),
             ("images[]", ("b.jpg", image, "image/jpeg")),
-            ("bg_image_file", ("studio.png", _striped_background(), "image/png")),
+            ("bg_image_file", ("studio.png", striped_backdrop(), "image/png")),
         ],
         data={"tier": "basic", "roi": "0% 0% 50% 100%", "semitransparency": "false", "format": "png"},
         headers=user.headers,

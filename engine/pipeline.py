@@ -28,6 +28,7 @@ from engine.pipelines import PIPELINES, U2NETP_320, ModelSpec, Pipeline, get_pip
 from engine.portrait import PortraitRunner
 from engine.refine import Frame, fuse, run_step
 from engine.render import render, to_u8
+from engine.settle import settle
 
 log = logging.getLogger(__name__)
 
@@ -266,8 +267,12 @@ class Engine:
             # "nothing there" is judged on the main model, where the threshold was measured
             if p is spec.passes[0]:
                 nothing = pass_peak < _MIN_RAW_PEAK[runner.spec.output_scaling]
-        with clock("postprocess"):
-            mask = fuse(maps)
+        if spec.settle and len(maps) > 1:
+            with clock("settle"):
+                mask = settle(rgb, maps)
+        else:
+            with clock("postprocess"):
+                mask = fuse(maps)
         if nothing or (mask >= 0.5).mean() < _MIN_SUBJECT_FRACTION:
             raise NoSubjectDetected("no foreground subject was found in the image")
         frame = Frame(rgb=rgb, mask=mask, portrait=self.portrait if spec.portrait else None, subject_type=subject_type)

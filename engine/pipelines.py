@@ -62,6 +62,8 @@ class Pipeline:
     steps: tuple[Step, ...]
     portrait: bool = False
     """Loads the portrait matting model for the ``portrait`` step (people only, see :mod:`engine.portrait`)."""
+    settle: bool = False
+    """Where the passes disagree and their mean is grey, GrabCut decides (:mod:`engine.settle`)."""
 
     @property
     def name(self) -> str:
@@ -104,11 +106,13 @@ PIPELINES: dict[str, Pipeline] = {
             TIERS["standard"],
             (Pass(U2NET_320), Pass(U2NETP_320, flip=True)),
             steps=(Step("upsample_guided", {"work_side": 512, "radius": 2, "eps": 1e-4}),),
+            settle=True,
         ),
         Pipeline(
             TIERS["professional"],
             (Pass(ISNET_1024, weight=2.0), Pass(U2NET_320), Pass(U2NETP_320, flip=True)),
             steps=(Step("upsample_guided", {"work_side": 1536, "radius": 3, "eps": 1e-4}),),
+            settle=True,
         ),
         Pipeline(
             TIERS["industry"],
@@ -121,6 +125,7 @@ PIPELINES: dict[str, Pipeline] = {
                 Step("estimate_foreground"),
             ),
             portrait=True,
+            settle=True,
         ),
     )
 }

@@ -111,6 +111,33 @@ def bench_tier(tier: str, sizes: list[float], repeat: int) -> dict[str, object]:
     }
 
 
+TIME_RATIO_TARGETS = {"basic": 1.5, "standard": 3.5, "professional": 7.0, "industry": 13.5}
+"""Issue 18: each tier's time at 2 MP as a multiple of one bare U²-Net-p run."""
+
+
+def _ratio_verdicts(results: list[dict[str, object]]) -> list[str]:
+    """Each tier's median at 2 MP over basic's bare U²-Net-p run at 2 MP (measured in basic's child
+    process, the same machine and minute: the other tiers' children time their own main model)."""
+    rows = {
+        str(res["tier"]): row
+        for res in results
+        for row in res["rows"]  # type: ignore[attr-defined]
+        if row["megapixels"] == 2
+    }
+    if "basic" not in rows:
+        return []
+    bare = rows["basic"]["bare_model"]
+    verdicts = []
+    for tier, target in TIME_RATIO_TARGETS.items():
+        if tier in rows:
+            ratio = rows[tier]["median"] / bare
+            verdicts.append(
+                f"- {tier} at 2 MP: {rows[tier]['median']:.3f} s = {ratio:.2f}× one bare U²-Net-p run ({bare:.3f} s; "
+                f"target ≤ {target:g}×): {'met' if ratio <= target else 'NOT met'}"
+            )
+    return verdicts
+
+
 def _markdown(results: list[dict[str, object]], repeat: int) -> str:
     lines = [
         "# Benchmark per tier",
@@ -153,6 +180,7 @@ def _markdown(results: list[dict[str, object]], repeat: int) -> str:
                     f"{rel:.2f}× the model time (target < {REFINEMENT_TARGET:g}×): "
                     f"{'met' if rel < REFINEMENT_TARGET else 'NOT met'}; whole request {ratio:.2f}× the model time."
                 )
+    verdicts += _ratio_verdicts(results)
     lines += ["", "## Targets", "", *verdicts, "", "## Time per stage (median seconds)", ""]
     stage_names = sorted({s for res in results for row in res["rows"] for s in row["stages"]})  # type: ignore[attr-defined]
     lines += ["| tier | MP | " + " | ".join(stage_names) + " |", "|---|---|" + "---|" * len(stage_names)]

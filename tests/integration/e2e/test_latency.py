@@ -11,10 +11,12 @@ import asyncpg
 import httpx
 import pytest
 from arq.connections import ArqRedis
+from arq.constants import job_key_prefix
+from arq.jobs import Job
 
-from core.fair_order import FairImage, Lane, fair_scores
+from core.fair_order import FairImage, Lane, enqueue_fairly, fair_scores
 from core.settings import Settings
-from core.tasks import in_progress_key, job_arq_id
+from core.tasks import QUEUED_FOR, Task, in_progress_key, job_arq_id
 from tests.support.api_client import API, submit
 from tests.support.images import quokka, variant
 
@@ -141,3 +143,19 @@ async def test_an_empty_queue_resets_every_clock(settings: Settings, queue: ArqR
     await queue.delete(name)  # all done
     [again] = await fair_scores(queue, name, "alice", Lane.INTERACTIVE, [FairImage(uuid.uuid4(), 3000)])
     assert again < batch[1]  # nobody is owed anything: alice starts at the head again
+
+
+async def test_one_round_trip_enqueues_arq_jobs_once_even_after_redis_forgot_the_script(
+    settings: Settings, queue: ArqRedis
+) -> None:
+    name = settings.queue_name
+    images = [FairImage(uuid.uuid4(), 3000) for _ in range(3)]
+    await queue.script_flush()  # as after a Redis restart: the script is sent again, nothing is lost
+    assert await enqueue_fairly(queue, name, "alice", Lane.BATCH, images) == 3
+    assert await enqueue_fairly(queue, name, "alice", Lane.BATCH, images[:1]) == 0  # arq knows the id
+    for image in images:
+        info = await Job(job_arq_id(image.job_id), queue, _queue_name=name).info()
+        assert info is not None and info.function == Task.PROCESS_JOB and info.args == (str(image.job_id),)
+        assert await queue.zscore(name, job_arq_id(image.job_id)) is not None
+        ttl = await queue.pttl(job_key_prefix + job_arq_id(image.job_id))
+        assert 0 < ttl <= QUEUED_FOR.total_seconds() * 1000

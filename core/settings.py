@@ -228,7 +228,7 @@ class Settings:
     log_format: str = field(default_factory=lambda: _env_choice("LOG_FORMAT", "text", ("text", "json")))
     """``json``: one JSON object per line (request id, job id, hashed user id) for a log pipeline."""
 
-    worker_nice: int = field(default_factory=lambda: _env_int("WORKER_NICE", 10))
+    worker_nice: int = field(default_factory=lambda: _env_int("WORKER_NICE", 19))
     """CPU priority increment for worker processes: where API and workers share cores, inference yields
     to API requests so polling stays fast while the workers are busy (0 = same priority)."""
 

@@ -388,8 +388,14 @@ class Submissions:
     ) -> Accepted:
         """Charge (subscription quota first, then credits) and record one job."""
 
+        # A subscription is asked in the transaction only when the look before the body saw quota left for
+        # this tier: most jobs are paid in credits, and this spares them a round trip. A subscription that
+        # starts in the milliseconds between the look and the charge covers the user's next job, not this one.
+        power = self.paying_power
+        may_cover = power is None or power.user_id != user_id or order.tier in power.quota_tiers
+
         async def record() -> tuple[Any, str]:
-            coverage = await billing.cover_with_subscription(user_id, order.tier)
+            coverage = await billing.cover_with_subscription(user_id, order.tier) if may_cover else None
             price = 0 if coverage else order.unit_credits
             row = await _insert_job(
                 user_id,

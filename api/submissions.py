@@ -470,7 +470,10 @@ class Submissions:
             await self.storage.delete(order.options.bg_image)
 
     async def _pending_bytes(self, user_id: str) -> int:
-        pending = await jobs.pending_input_bytes(user_id)
+        power = self.paying_power
+        # read with the balance before the body, a few milliseconds ago; the transaction checks again
+        known = power is not None and power.user_id == user_id
+        pending = power.pending_input_bytes if known and power else await jobs.pending_input_bytes(user_id)
         self._check_storage_room(pending, self.settings.max_pending_bytes_per_user)
         return pending
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from core.errors import InsufficientCredits
 from core.rows import JobRow
+from db.jobs import PENDING_INPUT_BYTES_SQL
 from db.subscriptions import today
 from db.tables import CreditLedgerEntry
 
@@ -79,6 +80,9 @@ class PayingPower:
     user_id: str
     balance: int
     quota_tiers: frozenset[str]
+    pending_input_bytes: int = 0
+    """Bytes of the user's uploads stored and not processed yet (:func:`db.jobs.pending_input_bytes`),
+    read in the same round trip: the storage room is the other thing a submission must have."""
 
     @property
     def quota_left(self) -> bool:
@@ -96,18 +100,24 @@ class PayingPower:
 
 
 async def paying_power(user_id: str) -> PayingPower:
-    """The balance and the tiers with subscription quota left today, in one query."""
+    """The balance, the tiers with subscription quota left today and the stored unprocessed bytes, in one
+    query."""
     rows = await CreditLedgerEntry.raw(
         "SELECT (SELECT COALESCE(SUM(amount), 0)::bigint FROM credit_ledger WHERE user_id = {}) AS balance, "
         "ARRAY(SELECT q.key FROM background_remover_subscription s, jsonb_each_text(s.daily_quotas) q "
         "WHERE s.user_id = {} AND s.status = 'active' AND s.expires_at > now() AND q.value::int > COALESCE("
         "(SELECT u.count FROM background_remover_subscription_usage u "
-        "WHERE u.subscription_id = s.id AND u.date = {} AND u.tier = q.key), 0)) AS quota_tiers",
+        "WHERE u.subscription_id = s.id AND u.date = {} AND u.tier = q.key), 0)) AS quota_tiers, "
+        f"({PENDING_INPUT_BYTES_SQL}) AS pending_input_bytes",
         user_id,
         user_id,
         today(),
+        user_id,
     )
-    return PayingPower(user_id, int(rows[0]["balance"]), frozenset(rows[0]["quota_tiers"] or ()))
+    row = rows[0]
+    return PayingPower(
+        user_id, int(row["balance"]), frozenset(row["quota_tiers"] or ()), int(row["pending_input_bytes"])
+    )
 
 
 async def charge(

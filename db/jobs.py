@@ -273,13 +273,16 @@ async def unfinished_totals(user_id: str) -> UnfinishedTotals:
     return UnfinishedTotals(images=int(rows[0]["n"]), pending_bytes=int(rows[0]["bytes"]))
 
 
+PENDING_INPUT_BYTES_SQL = (
+    "SELECT COALESCE(SUM(input_bytes), 0)::bigint FROM background_removal_job "
+    f"WHERE user_id = {{}} AND status IN ({sql_list(UNFINISHED)}) AND input_key IS NOT NULL"
+)
+"""One user's (``{}``) stored uploads that are not processed yet, in bytes (what a cancel or the worker frees)."""
+
+
 async def pending_input_bytes(user_id: str) -> int:
     """Bytes of the user's stored uploads that are not processed yet (what a cancel or the worker frees)."""
-    rows = await BackgroundRemovalJob.raw(
-        "SELECT COALESCE(SUM(input_bytes), 0)::bigint AS n FROM background_removal_job "
-        f"WHERE user_id = {{}} AND status IN ({sql_list(UNFINISHED)}) AND input_key IS NOT NULL",
-        user_id,
-    )
+    rows = await BackgroundRemovalJob.raw(f"SELECT ({PENDING_INPUT_BYTES_SQL}) AS n", user_id)
     return int(rows[0]["n"])
 
 

@@ -65,8 +65,8 @@ def _waiting(poll_s: float) -> str:
 PAIRS: dict[str, tuple[str, ModelSpec]] = {"basic": ("u2netp", U2NETP_320), "standard": ("u2net", U2NET_320)}
 assert {spec.file for _, spec in PAIRS.values()} == {U2NETP.file, U2NET.file}
 
-# targets of issue 14
-SPEEDUP_TARGET = 1.3
+# images/s against rembg's with the most clients: issue 14's 1.3×, raised for basic by issue 20
+SPEEDUP_TARGET = {"basic": 1.5, "standard": 1.3}
 BARE_SHARE_TARGET = 0.8
 
 
@@ -399,10 +399,10 @@ def markdown(summary: dict[str, object], meta: dict[str, object]) -> str:
                 f"| {o['peak_rss_mb']:.0f} | {r['peak_rss_mb']:.0f} | {o['output_kb']:.0f} / {r['output_kb']:.0f} |"
             )
             if n == max(clients_list):
-                ok = ratio >= SPEEDUP_TARGET
+                ok = ratio >= SPEEDUP_TARGET[tier]
                 verdicts.append(
                     f"- {tier} vs {model}, {n} clients: {ratio:.2f}× rembg's images/s "
-                    f"(target ≥ {SPEEDUP_TARGET}×): {'met' if ok else 'NOT met'}."
+                    f"(target ≥ {SPEEDUP_TARGET[tier]}×): {'met' if ok else 'NOT met'}."
                 )
                 spec_file = PAIRS[tier][1].file
                 if spec_file in bare:

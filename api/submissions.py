@@ -269,9 +269,7 @@ class Submissions:
         options = OutputOptions.from_params({k: v for k, v in fields.items() if k in OPTION_KEYS and v is not None})
         name = batch_name(fields.get("name"))
         await ensure_queue_has_room(self.redis, self.settings, images)
-        power = self.paying_power
-        if power is None or power.user_id != user_id:
-            power = await billing.paying_power(user_id)
+        power = self._looked_at(user_id) or await billing.paying_power(user_id)
         if not (images > 1 if batch is None else batch):
             power.ensure(credits, tier=tier)
         else:
@@ -391,8 +389,8 @@ class Submissions:
         # A subscription is asked in the transaction only when the look before the body saw quota left for
         # this tier: most jobs are paid in credits, and this spares them a round trip. A subscription that
         # starts in the milliseconds between the look and the charge covers the user's next job, not this one.
-        power = self.paying_power
-        may_cover = power is None or power.user_id != user_id or order.tier in power.quota_tiers
+        power = self._looked_at(user_id)
+        may_cover = power is None or order.tier in power.quota_tiers
 
         async def record() -> tuple[Any, str]:
             coverage = await billing.cover_with_subscription(user_id, order.tier) if may_cover else None
@@ -469,11 +467,15 @@ class Submissions:
         if order is not None and order.options.bg_image is not None:
             await self.storage.delete(order.options.bg_image)
 
-    async def _pending_bytes(self, user_id: str) -> int:
+    def _looked_at(self, user_id: str) -> billing.PayingPower | None:
+        """What the upload-form hook read for this user before the body, if it did."""
         power = self.paying_power
+        return power if power is not None and power.user_id == user_id else None
+
+    async def _pending_bytes(self, user_id: str) -> int:
         # read with the balance before the body, a few milliseconds ago; the transaction checks again
-        known = power is not None and power.user_id == user_id
-        pending = power.pending_input_bytes if known and power else await jobs.pending_input_bytes(user_id)
+        power = self._looked_at(user_id)
+        pending = power.pending_input_bytes if power else await jobs.pending_input_bytes(user_id)
         self._check_storage_room(pending, self.settings.max_pending_bytes_per_user)
         return pending
 

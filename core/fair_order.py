@@ -190,9 +190,10 @@ def _head_args(now_ms: int, lane: Lane, stride: int, job_prefix: str = "", resul
 _SHA1 = {script: hashlib.sha1(script.encode()).hexdigest() for script in (_FAIR_SCORES, _FAIR_ENQUEUE)}
 
 
-async def _run(redis: Redis, script: str, keys: Sequence[str], args: Sequence[str | bytes]) -> Any:
+async def _run(redis: Redis, script: str, keys: Sequence[str], values: Sequence[object]) -> Any:
     """``EVALSHA``, and ``EVAL`` once after Redis lost the script (restart, ``SCRIPT FLUSH``): a script is
-    sent once per Redis, not with every submission."""
+    sent once per Redis, not with every submission. Bytes go as they are, anything else as text."""
+    args = [v if isinstance(v, bytes) else str(v) for v in values]
     try:
         return await redis.evalsha(_SHA1[script], len(keys), *keys, *args)  # type: ignore[misc, arg-type]
     except NoScriptError:
@@ -208,7 +209,7 @@ async def fair_scores(
     args = _head_args(int(time.time() * 1000), lane, 2)
     for image in images:
         args += [job_arq_id(image.job_id), image.cost_ms]
-    raw = await _run(redis, _FAIR_SCORES, _keys(queue_name, user_id), [str(a) for a in args])
+    raw = await _run(redis, _FAIR_SCORES, _keys(queue_name, user_id), args)
     return [int(score) for score in raw]
 
 
@@ -223,5 +224,4 @@ async def enqueue_fairly(
     for image in images:
         job = serialize_job(Task.PROCESS_JOB, (str(image.job_id),), {}, None, now, serializer=redis.job_serializer)
         args += [job_arq_id(image.job_id), image.cost_ms, job]
-    keys = _keys(queue_name, user_id)
-    return int(await _run(redis, _FAIR_ENQUEUE, keys, [a if isinstance(a, bytes) else str(a) for a in args]))
+    return int(await _run(redis, _FAIR_ENQUEUE, _keys(queue_name, user_id), args))

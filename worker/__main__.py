@@ -8,6 +8,7 @@ import sys
 
 from core.logs import configure as configure_logging
 from core.settings import get_settings
+from worker.allocator import reuse_freed_buffers
 from worker.runner import create_worker
 from worker.stopping import BoundedStop
 
@@ -18,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = get_settings()
     configure_logging(settings.log_format)
+    reuse_freed_buffers()
     if settings.worker_nice > 0:
         os.nice(settings.worker_nice)
     # our handlers instead of arq's: they bound the stop even when the event loop is blocked

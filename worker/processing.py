@@ -9,11 +9,10 @@ Bad images fail at once (never retried); storage and database hiccups are retrie
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import time
 import uuid
-from functools import cache, partial
+from functools import partial
 from typing import Any
 
 from arq import Retry
@@ -30,27 +29,12 @@ from core.tasks import enqueue_batch_zip, enqueue_webhook
 from db import batches, billing, jobs
 from db.piccolo_conf import DB
 from engine.pipeline import Cutout
+from worker.allocator import release_free_memory
 from worker.attempts import job_try
 from worker.context import context
 from worker.metrics import count_final, observe_completed
 
 log = logging.getLogger("bgremover.worker")
-
-
-@cache
-def _malloc_trim() -> Any:
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return None
-
-
-def release_free_memory() -> None:
-    """Give freed image buffers back to the OS after each job; without it glibc keeps the high-water
-    mark of the largest images seen and a long-running worker's RSS creeps up."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
 
 
 def retry_delay_s(job_try: int) -> int:
@@ -108,7 +92,8 @@ async def _process_job(ctx: dict[str, Any], job_id: str) -> dict[str, Any]:
         log.exception("job %s: unexpected failure on try %d", jid, job_try(ctx))
         raise _retry_or_give_up(ctx, jid, exc, settings) from exc
     finally:
-        release_free_memory()
+        if not worker.engine.images_inside:  # the last image out: while others are in, their next job reuses it
+            release_free_memory()
     key = output_key(jid, cutout.extension)
     try:
         await worker.storage.put(key, cutout.data)

@@ -24,11 +24,11 @@ from core.settings import Settings
 from engine.images import DecodedImage, decode
 from engine.inference import ModelRunner, configure_process, intra_op_threads
 from engine.model_fetch import Status, verify
-from engine.pipelines import PIPELINES, ModelSpec, Pipeline, get_pipeline
+from engine.pipelines import PIPELINES, ModelSpec, Pass, Pipeline, get_pipeline
 from engine.portrait import PortraitRunner
 from engine.refine import Frame, fuse, run_step
 from engine.render import render, to_u8
-from engine.settle import settle
+from engine.settle import SECOND_LOOK_GREY, grey_share, settle
 
 log = logging.getLogger(__name__)
 
@@ -247,18 +247,18 @@ class Engine:
         maps: list[tuple[NDArray[np.float32], float]] = []
         nothing = False
         for p in spec.passes:
-            runner = runners[p.model.file]
-            with clock("preprocess"):
-                tensor = runner.preprocess(np.ascontiguousarray(rgb[:, ::-1]) if p.flip else rgb)
-            with clock("model"):
-                raw = self._run_model(runner, tensor)
-            with clock("postprocess"):
-                mask, pass_peak = runner.postprocess(raw)
-                maps.append((np.ascontiguousarray(mask[:, ::-1]) if p.flip else mask, p.weight))
+            mask, peak = self._pass(p, rgb, runners, clock)
+            maps.append((mask, p.weight))
             # "nothing there" is judged on the main model, where the threshold was measured
             if p is spec.passes[0]:
-                nothing = pass_peak < _MIN_RAW_PEAK[runner.spec.output_scaling]
-        if spec.settle and len(maps) > 1:
+                nothing = peak < _MIN_RAW_PEAK[runners[p.model.file].spec.output_scaling]
+        second = spec.second_look
+        if second is not None and not nothing and len(maps) == 1:
+            with clock("postprocess"):
+                ghosted = grey_share(maps[0][0]) > SECOND_LOOK_GREY
+            if ghosted:
+                maps.append((self._pass(second, rgb, runners, clock)[0], second.weight))
+        if len(maps) > 1 and (spec.settle or second is not None):
             with clock("settle"):
                 mask = settle(rgb, maps)
         else:
@@ -273,6 +273,19 @@ class Engine:
         if (frame.current_alpha() >= 0.5).mean() < _MIN_SUBJECT_FRACTION:
             raise NoSubjectDetected("no foreground subject was found in the image")
         return frame
+
+    def _pass(
+        self, p: Pass, rgb: NDArray[np.uint8], runners: dict[str, ModelRunner], clock: _Clock
+    ) -> tuple[NDArray[np.float32], float]:
+        """One model pass: its 0..1 map (mirrored back for a mirrored pass) and the raw peak."""
+        runner = runners[p.model.file]
+        with clock("preprocess"):
+            tensor = runner.preprocess(np.ascontiguousarray(rgb[:, ::-1]) if p.flip else rgb)
+        with clock("model"):
+            raw = self._run_model(runner, tensor)
+        with clock("postprocess"):
+            mask, peak = runner.postprocess(raw)
+            return (np.ascontiguousarray(mask[:, ::-1]) if p.flip else mask), peak
 
 
 class _Clock:

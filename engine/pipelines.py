@@ -64,6 +64,9 @@ class Pipeline:
     """Loads the portrait matting model for the ``portrait`` step (people only, see :mod:`engine.portrait`)."""
     settle: bool = False
     """Where the passes disagree and their mean is grey, GrabCut decides (:mod:`engine.settle`)."""
+    second_look: Pass | None = None
+    """A pass run only when the first one's map is ghosted (:func:`engine.settle.grey_share`); the two maps
+    are then settled."""
 
     @property
     def name(self) -> str:
@@ -80,7 +83,8 @@ class Pipeline:
 
     @property
     def models(self) -> tuple[ModelSpec, ...]:
-        return tuple(dict.fromkeys(p.model for p in self.passes))
+        extra = () if self.second_look is None else (self.second_look.model,)
+        return tuple(dict.fromkeys((*(p.model for p in self.passes), *extra)))
 
 
 U2NETP_320 = ModelSpec(U2NETP, "input.1", "1959", 320, "imagenet_max", "minmax")
@@ -102,6 +106,8 @@ PIPELINES: dict[str, Pipeline] = {
             # the mask has 320² of information: coefficients at 512 px carry it; the edges come from the
             # full-resolution image in the final q = a·I + b
             steps=(Step("upsample_guided", {"work_side": 512, "radius": 2, "eps": 1e-4}),),
+            # a mirrored look only for a ghosted map: 7 of the 59 real photos (engine.settle.SECOND_LOOK_GREY)
+            second_look=Pass(U2NETP_320, flip=True),
         ),
         Pipeline(
             TIERS["standard"],

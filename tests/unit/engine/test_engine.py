@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 from PIL import Image
 
 from core.errors import ModelChecksumMismatch, NoSubjectDetected, TierUnavailable, UnknownTier
@@ -17,7 +19,7 @@ from core.tiers import TIERS
 from engine import cli
 from engine.inference import ModelRunner, intra_op_threads, session_options
 from engine.pipeline import Engine
-from engine.pipelines import PIPELINES
+from engine.pipelines import PIPELINES, ModelSpec
 from tests.support.engine_images import DiscRunner, NoPersonPortrait, encode, subject_image
 
 
@@ -123,3 +125,39 @@ def test_cli_reports_each_failure_with_its_code(
     assert report.failed[0][:2] == (src / "b.jpg", "unsupported_media_type")
     assert "b.jpg: unsupported_media_type" in stderr.getvalue()
     assert "2/2" in stderr.getvalue()
+
+
+class _UnsureRunner(DiscRunner):
+    """The stand-in model, unsure of the left 40 % of the subject (as it sees it): a ghosted map."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        super().__init__(spec)
+        self.runs = 0
+
+    def run(self, small: NDArray[np.float32]) -> NDArray[np.float32]:
+        self.runs += 1
+        mask = super().run(small)
+        cols = np.flatnonzero(mask.any(axis=0))
+        mask[:, : cols[0] + (cols[-1] - cols[0]) * 2 // 5] *= 0.4
+        return mask
+
+
+def test_a_ghosted_basic_map_gets_a_second_look_and_comes_out_decided(engine_settings: Settings) -> None:
+    data = encode(Image.fromarray(subject_image(120, 90)), "PNG")
+    disc = subject_image(120, 90)[:, :, 0] > 150
+    unsure = _UnsureRunner(PIPELINES["basic"].model)
+    timings: dict[str, float] = {}
+    cutout = _engine(engine_settings, {unsure.spec.file: unsure}).remove(  # type: ignore[dict-item]
+        data, "basic", OutputOptions(), timings=timings
+    )
+    alpha = np.asarray(Image.open(io.BytesIO(cutout.data)))[:, :, 3]
+    assert unsure.runs == 2 and "settle" in timings  # the mirrored look, then the two maps settled
+    inner = cv2.erode(disc.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    assert alpha[inner].min() > 240  # no part of the subject left half-transparent
+
+
+def test_a_clear_basic_map_takes_one_look(engine_settings: Settings, disc_runners: dict[str, ModelRunner]) -> None:
+    timings: dict[str, float] = {}
+    data = encode(Image.fromarray(subject_image(120, 90)), "PNG")
+    _engine(engine_settings, disc_runners).remove(data, "basic", OutputOptions(), timings=timings)
+    assert "settle" not in timings

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from engine.refine import fuse
-from engine.settle import settle
+from engine.settle import SECOND_LOOK_GREY, grey_share, settle
 
 
 def _scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -44,3 +45,26 @@ def test_where_the_passes_agree_nothing_changes() -> None:
     soft[49, 50:150] = 0.5  # a soft edge both passes agree on stays soft
     maps = [(soft, 1.0), (soft.copy(), 1.0)]
     assert np.allclose(settle(rgb, maps), fuse(maps), atol=1e-6)
+
+
+def test_a_map_grey_across_a_region_counts_as_ghosted_and_soft_edges_do_not() -> None:
+    yy, xx = np.mgrid[:320, :320]
+    disc = (((yy - 160) ** 2 + (xx - 160) ** 2) < 100**2).astype(np.float32)
+    clean = cv2.GaussianBlur(disc, (0, 0), 2)  # a soft edge all round, as fur or blur give
+    assert grey_share(clean) < SECOND_LOOK_GREY / 4
+    ghosted = clean.copy()
+    ghosted[60:260, 60:140] *= 0.5  # the disc's left part half-transparent
+    assert grey_share(ghosted) > SECOND_LOOK_GREY
+
+
+def test_the_same_photo_is_settled_the_same_whatever_ran_before() -> None:
+    rgb = np.random.default_rng(2).integers(0, 256, (120, 160, 3), dtype=np.uint8)  # colour noise: where
+    sure = np.zeros((120, 160), np.float32)  # GrabCut's k-means starts decides some pixels
+    sure[30:90, 40:120] = 1.0
+    unsure = sure.copy()
+    unsure[30:90, 80:120] = 0.3
+    maps = [(sure, 1.0), (unsure, 1.0)]
+    cv2.setRNGSeed(7)  # where another cut-out left this thread's random generator
+    first = settle(rgb, maps)
+    cv2.setRNGSeed(12345)
+    assert np.array_equal(settle(rgb, maps), first)

@@ -38,7 +38,10 @@ TIERS: dict[str, Tier] = {
         Tier(
             name="basic",
             credits=3,
-            description="One fast model (U²-Net-p); edges follow the photo. Good for simple, clear subjects.",
+            description=(
+                "One fast model (U²-Net-p), with a second, mirrored look where it is unsure; edges follow the photo. "
+                "Good for simple, clear subjects."
+            ),
             models=(U2NETP,),
         ),
         Tier(

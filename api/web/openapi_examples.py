@@ -333,7 +333,10 @@ PRICING: dict[str, Any] = {
             "tier": "basic",
             "credits": 3,
             "available": True,
-            "description": "One fast model (U²-Net-p); edges follow the photo. Good for simple, clear subjects.",
+            "description": (
+                "One fast model (U²-Net-p), with a second, mirrored look where it is unsure; edges follow the photo. "
+                "Good for simple, clear subjects."
+            ),
             "model": "u2netp.onnx",
             "modelLicence": "Apache-2.0",
             "unavailableReason": None,

@@ -125,7 +125,10 @@ PIPELINES: dict[str, Pipeline] = {
             TIERS["industry"],
             (Pass(ISNET_1024), Pass(ISNET_1024, flip=True), Pass(U2NET_320), Pass(U2NET_320, flip=True)),
             steps=(
-                Step("upsample_guided", {"work_side": 1024, "radius": 2, "eps": 1e-4}),
+                # radius 4 (was 2): 5-fold cross-validation × 10 shuffles over the 59 real photos, among
+                # working sizes 512/1024, radii 1–8 and ε 1e-5–1e-3, took it in 49 of 50 folds by MSE and
+                # by gradient error; out of fold IoU 0.9463 → 0.9465, MSE 12.68 → 12.61, gradient 0.105 → 0.102
+                Step("upsample_guided", {"work_side": 1024, "radius": 4, "eps": 1e-4}),
                 Step("portrait"),
                 # no closed-form matting: on the 44 real photos it cost IoU 0.953 → 0.943 and MSE 14.6 → 15.5
                 # (it helped on the composites, whose edges are synthetic)

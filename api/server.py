@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
 import json
 import logging
 import math
@@ -41,6 +40,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from api.problems import PROBLEM_MEDIA_TYPE, problem_type
 from api.wait_slots import stop_waiting
+from core.allocator import return_freed_uploads_to_the_system
 from core.errors import TooManyConnections
 from core.logs import configure as configure_logging
 from core.logs import uvicorn_log_config
@@ -156,22 +156,6 @@ def uvicorn_config(settings: Settings, *, host: str, port: int, log_level: str =
         log_level=log_level,
         log_config=uvicorn_log_config(settings.log_format) or LOGGING_CONFIG,
     )
-
-
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
-
-
-def return_freed_uploads_to_the_system(threshold: int = 1024 * 1024) -> None:
-    """glibc serves large blocks from their own mappings, given back when freed, but after the first such
-    free it raises that threshold (up to 32 MiB) and serves uploads from the heap, where freed memory
-    mostly stays in the process: ten 15 MB uploads freed before their waits still held +146 MB. A fixed
-    threshold (which also stops the raising) keeps every body and image buffer in its own mapping."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:  # not glibc (musl, macOS): nothing to tune
-        return
-    if not libc.mallopt(_M_MMAP_THRESHOLD, threshold):
-        log.warning("could not set the allocator's mmap threshold; freed uploads may stay in RSS")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,9 +6,9 @@ import argparse
 import os
 import sys
 
+from core.allocator import reuse_freed_buffers
 from core.logs import configure as configure_logging
 from core.settings import get_settings
-from worker.allocator import reuse_freed_buffers
 from worker.runner import create_worker
 from worker.stopping import BoundedStop
 

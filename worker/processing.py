@@ -17,6 +17,7 @@ from typing import Any
 
 from arq import Retry
 
+from core.allocator import release_free_memory
 from core.errors import BgRemoverError
 from core.final_channel import signal_final
 from core.logs import log_context, set_user
@@ -29,7 +30,6 @@ from core.tasks import enqueue_batch_zip, enqueue_webhook
 from db import batches, billing, jobs
 from db.piccolo_conf import DB
 from engine.pipeline import Cutout
-from worker.allocator import release_free_memory
 from worker.attempts import job_try
 from worker.context import context
 from worker.metrics import count_final, observe_completed

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[3]
 _JOB = """
 import json, os, resource, sys
 import numpy as np
-from worker.allocator import release_free_memory, reuse_freed_buffers
+from core.allocator import release_free_memory, reuse_freed_buffers
 
 if sys.argv[1] == "tuned":
     reuse_freed_buffers()

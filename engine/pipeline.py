@@ -251,7 +251,7 @@ class Engine:
             maps.append((mask, p.weight))
             # "nothing there" is judged on the main model, where the threshold was measured
             if p is spec.passes[0]:
-                nothing = peak < _MIN_RAW_PEAK[runners[p.model.file].spec.output_scaling]
+                nothing = peak < _MIN_RAW_PEAK[p.model.output_scaling]
         second = spec.second_look
         if second is not None and not nothing and len(maps) == 1:
             with clock("postprocess"):

@@ -57,17 +57,17 @@ TIERS: dict[str, Tier] = {
             name="professional",
             credits=15,
             description=(
-                "Three views vote: the high-resolution IS-Net model (counted twice) with U²-Net and mirrored "
-                "U²-Net-p; finer edges, fewer dropped or extra parts."
+                "Two strong models (IS-Net and U²-Net) vote; where they disagree the photo's colours decide; "
+                "finer edges, fewer dropped or extra parts."
             ),
-            models=(ISNET_FP16, U2NET, U2NETP),
+            models=(ISNET_FP16, U2NET),
         ),
         Tier(
             name="industry",
             credits=25,
             description=(
-                "IS-Net and U²-Net, each also on the mirrored photo, vote; for people, a dedicated portrait "
-                "matting model for hair; the old background's colour is removed from soft edges."
+                "Professional's two models, plus: for people, a dedicated portrait matting model for hair; "
+                "the old background's colour is removed from soft edges."
             ),
             models=(ISNET_FP16, U2NET, RVM_MOBILENETV3),
         ),

@@ -22,11 +22,14 @@ class ModelSpec:
     input_name: str
     output_name: str
     input_size: int
-    """Square input side; these exports have static shapes, so it is fixed."""
+    """Square input side. These exports have static shapes: it is the exported side unless ``resizable``."""
     normalisation: Normalisation
     """imagenet_max: x / max(x), then ImageNet mean/std (U²-Net); isnet: (x - 128) / 256."""
     output_scaling: OutputScaling
     """minmax: U²-Net's raw map is rescaled to 0..1; clip: IS-Net is already 0..1."""
+    resizable: bool = False
+    """The runner rewrites the export's constant upsampling sizes into scales
+    (:mod:`engine.resizable_graph`), so it runs at ``input_size`` whatever side it was exported at."""
 
     @property
     def file(self) -> str:
@@ -89,14 +92,19 @@ class Pipeline:
 
 U2NETP_320 = ModelSpec(U2NETP, "input.1", "1959", 320, "imagenet_max", "minmax")
 U2NET_320 = ModelSpec(U2NET, "input.1", "1959", 320, "imagenet_max", "minmax")
-ISNET_1024 = ModelSpec(ISNET_FP16, "input", "output", 1024, "isnet", "clip")
+# IS-Net at 768² (exported at 1024², engine.resizable_graph): with U²-Net and industry's steps, sides
+# 512/576/640/704/768/896/1024 scored MSE ×1e3 16.4/16.0/15.4/13.8/12.0/12.5/13.7 on the 59 real photos;
+# 5-fold cross-validation × 10 shuffles took 768 in 40 of 50 folds (896 in 10), out of fold IoU 0.948,
+# MSE 12.8. At 1024² IS-Net dropped whole objects it kept at 768² (objects IoU 0.955 against 0.990), and
+# a run costs 4.8 U²-Net-p runs instead of 10.2.
+ISNET_768 = ModelSpec(ISNET_FP16, "input", "output", 768, "isnet", "clip", resizable=True)
 
-# Chosen on the 44 real photos of /work/shared/eval/real (docs/quality.md): IoU / MSE×1e3 of the fused
-# map with guided upsampling were u2netp 0.901 / 34.0; u2net + mirrored u2netp 0.929 / 22.7; IS-Net×2 +
-# u2net + mirrored u2netp 0.941 / 19.1; IS-Net and u2net, each also mirrored, 0.949 / 16.4, + portrait
-# matting on people 0.953 / 14.6. A mirrored pass helps as much as a second model: each model fails on some
-# photos in one orientation only. Those choices are in-sample for those 44 photos. ``settle`` (engine.settle)
-# was added on the 59-photo set (docs/performance.md): ghosting 3.2 / 4.4 / 2.7 % → 0.8 / 0.8 / 0.4 %.
+# Basic and standard were chosen on the first 44 real photos of /work/shared/eval/real (docs/quality.md):
+# u2netp 0.901 / 34.0 IoU / MSE ×1e3; u2net + mirrored u2netp 0.929 / 22.7; a mirrored pass helps as much as
+# a second model, as each model fails on some photos in one orientation only. ``settle`` (engine.settle) was
+# added on the 59-photo set: ghosting 3.2 % → 0.8 % for standard. Professional and industry were chosen on
+# the 59 (docs/performance.md, 2026-12-05): every pass set within reach of the time budgets was scored per
+# kind of photo against basic, and IS-Net at 768² with U²-Net was the only one to pass on every kind.
 PIPELINES: dict[str, Pipeline] = {
     p.name: p
     for p in (
@@ -117,13 +125,17 @@ PIPELINES: dict[str, Pipeline] = {
         ),
         Pipeline(
             TIERS["professional"],
-            (Pass(ISNET_1024, weight=2.0), Pass(U2NET_320), Pass(U2NETP_320, flip=True)),
-            steps=(Step("upsample_guided", {"work_side": 1536, "radius": 3, "eps": 1e-4}),),
+            # industry's two models without its people and colour steps; the former third view (mirrored
+            # U²-Net-p) and IS-Net at 1024² doubled the time for IoU 0.940 / MSE 17.0 against 0.948 / 15.8
+            (Pass(ISNET_768), Pass(U2NET_320)),
+            steps=(Step("upsample_guided", {"work_side": 1024, "radius": 4, "eps": 1e-4}),),
             settle=True,
         ),
         Pipeline(
             TIERS["industry"],
-            (Pass(ISNET_1024), Pass(ISNET_1024, flip=True), Pass(U2NET_320), Pass(U2NET_320, flip=True)),
+            # the mirrored IS-Net and U²-Net passes went (2026-12-05): with IS-Net at 768² the two plain
+            # passes scored IoU 0.953 / MSE 12.0 against the four's 0.947 / 12.6 (at 1024²) in 40 % of the time
+            (Pass(ISNET_768), Pass(U2NET_320)),
             steps=(
                 # radius 4 (was 2): 5-fold cross-validation × 10 shuffles over the 59 real photos, among
                 # working sizes 512/1024, radii 1–8 and ε 1e-5–1e-3, took it in 49 of 50 folds by MSE and

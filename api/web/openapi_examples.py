@@ -358,8 +358,8 @@ PRICING: dict[str, Any] = {
             "credits": 15,
             "available": False,
             "description": (
-                "Three views vote: the high-resolution IS-Net model (counted twice) with U²-Net "
-                "and mirrored U²-Net-p; finer edges, fewer dropped or extra parts."
+                "Two strong models (IS-Net and U²-Net) vote; where they disagree the photo's colours "
+                "decide; finer edges, fewer dropped or extra parts."
             ),
             "model": "isnet_fp16.onnx",
             "modelLicence": "AGPL-3.0 + Apache-2.0",

@@ -104,7 +104,7 @@ ISNET_768 = ModelSpec(ISNET_FP16, "input", "output", 768, "isnet", "clip", resiz
 # a second model, as each model fails on some photos in one orientation only. ``settle`` (engine.settle) was
 # added on the 59-photo set: ghosting 3.2 % → 0.8 % for standard. Professional and industry were chosen on
 # the 59 (docs/performance.md, 2026-12-05): every pass set within reach of the time budgets was scored per
-# kind of photo against basic, and IS-Net at 768² with U²-Net was the only one to pass on every kind.
+# kind of photo against basic; of those that held on every kind, IS-Net at 768² with U²-Net scored best.
 PIPELINES: dict[str, Pipeline] = {
     p.name: p
     for p in (

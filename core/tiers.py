@@ -66,8 +66,8 @@ TIERS: dict[str, Tier] = {
             name="industry",
             credits=25,
             description=(
-                "Professional's two models, plus: for people, a dedicated portrait matting model for hair; "
-                "the old background's colour is removed from soft edges."
+                "The same two strong models (IS-Net and U²-Net), plus: for people, a dedicated portrait "
+                "matting model for hair; the old background's colour is removed from soft edges."
             ),
             models=(ISNET_FP16, U2NET, RVM_MOBILENETV3),
         ),

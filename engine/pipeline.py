@@ -316,8 +316,9 @@ def _on_white(image: DecodedImage) -> NDArray[np.uint8]:
 
 def _load_runner(model: ModelSpec, settings: Settings, threads: int) -> ModelRunner:
     _verified(model.asset, settings)
-    # The arena keeps one run's activations: ~210 MB for a 320² U²-Net, but over 1 GB for IS-Net at 1024²,
-    # which would put a worker with every tier past 3 GB; IS-Net's long runs gain little from it anyway.
+    # The arena keeps one run's activations: ~210 MB for a 320² U²-Net, but over 1 GB for IS-Net at 1024²
+    # (~0.6 GB at 768², by area), which would put a worker with every tier near 3 GB; IS-Net's long runs
+    # gain little from it anyway.
     arena = settings.ort_mem_arena and model.input_size <= _ARENA_MAX_INPUT
     return ModelRunner.create(model, settings.model_dir, threads, mem_arena=arena)
 

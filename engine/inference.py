@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from core.settings import Settings
 from engine.pipelines import ModelSpec
+from engine.quantized_graph import int8_graph
 from engine.resizable_graph import free_input_size
 
 log = logging.getLogger(__name__)
@@ -73,13 +74,13 @@ def configure_process() -> None:
     cv2.setNumThreads(1)
 
 
-def optimized_model_path(model_path: Path, sha256: str, *, resizable: bool = False) -> Path:
+def optimized_model_path(model_path: Path, sha256: str, *, resizable: bool = False, int8: bool = False) -> Path:
     """Where the graph onnxruntime optimised is kept, beside the weights. Level-ALL optimisation picks
     layouts and kernels for this CPU, so the name carries the weights' hash, the onnxruntime version and
     the CPU's identity: another machine sharing the cache, or an upgrade, optimises afresh. Loading it
     skips the optimisation: session creation took ~3× less CPU (u2netp 0.06 vs 0.2 s, u2net 0.25 vs
     0.75 s, measured)."""
-    variant = ".resizable" if resizable else ""
+    variant = (".resizable" if resizable else "") + (".int8" if int8 else "")
     return model_path.with_name(
         f"{model_path.stem}{variant}.ort-{ort.__version__}-{sha256[:12]}-{_cpu_key()}.optimized.onnx"
     )
@@ -106,7 +107,7 @@ class ModelRunner:
     def create(cls, spec: ModelSpec, model_dir: Path, threads: int, *, mem_arena: bool = True) -> ModelRunner:
         path = model_dir / spec.file
         so = session_options(threads, mem_arena=mem_arena)
-        cached = optimized_model_path(path, spec.asset.sha256, resizable=spec.resizable)
+        cached = optimized_model_path(path, spec.asset.sha256, resizable=spec.resizable, int8=spec.int8)
         if cached.exists():
             so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # already done, once
             try:
@@ -119,7 +120,11 @@ class ModelRunner:
         partial = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
         if os.access(model_dir, os.W_OK):
             so.optimized_model_filepath = str(partial)
-        graph: str | bytes = free_input_size(path.read_bytes()) if spec.resizable else str(path)
+        graph: str | bytes = str(path)
+        if spec.resizable:
+            graph = free_input_size(path.read_bytes())
+        elif spec.int8:
+            graph = int8_graph(path)
         try:
             session = ort.InferenceSession(graph, sess_options=so, providers=["CPUExecutionProvider"])
         except Exception:

@@ -61,7 +61,8 @@ class Cutout:
 class Engine:
     settings: Settings
     runners: dict[str, ModelRunner] = field(default_factory=dict)
-    """Model file → runner: one session per file, shared by the tiers that use it."""
+    """:attr:`ModelSpec.key` → runner: one session per weights file and graph (fp32 or int8), shared by the
+    tiers that use it."""
     unavailable: dict[str, str] = field(default_factory=dict)
     """Tier name → why it cannot run."""
     model_slots: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(1))
@@ -89,14 +90,14 @@ class Engine:
                 engine.unavailable[spec.name] = "not loaded by this worker"
         for spec in wanted:
             for model in spec.models:
-                if model.file not in engine.runners and model.file not in failed_files:
+                if model.key not in engine.runners and model.file not in failed_files:
                     excluded = _licence_excluded(model.asset, settings)
                     if excluded:
                         failed_files[model.file] = excluded
                         log.warning("tier %s unavailable: %s", spec.name, excluded)
                         continue
                     try:
-                        engine.runners[model.file] = _load_runner(model, settings, threads)
+                        engine.runners[model.key] = _load_runner(model, settings, threads)
                     except (ModelMissing, ModelChecksumMismatch) as exc:
                         failed_files[model.file] = exc.detail
                         log.warning("tier %s unavailable: %s", spec.name, exc.detail)
@@ -127,14 +128,14 @@ class Engine:
     def available_tiers(self) -> dict[str, bool]:
         return {
             name: name not in self.unavailable
-            and all(m.file in self.runners for m in spec.models)
+            and all(m.key in self.runners for m in spec.models)
             and (self.portrait is not None or not spec.portrait)
             for name, spec in PIPELINES.items()
         }
 
     def runner(self, tier: str) -> ModelRunner:
         """The tier's main model (its first pass)."""
-        return self.tier_runners(tier)[get_pipeline(tier).model_file]
+        return self.tier_runners(tier)[get_pipeline(tier).model.key]
 
     def tier_runners(self, tier: str) -> dict[str, ModelRunner]:
         """Model file → session, for every model the tier runs."""
@@ -142,7 +143,7 @@ class Engine:
         if not self.available_tiers()[spec.name]:
             reason = self.unavailable.get(spec.name, "model not loaded")
             raise TierUnavailable(f"tier {tier!r} is unavailable on this deployment: {reason}")
-        return {m.file: self.runners[m.file] for m in spec.models}
+        return {m.key: self.runners[m.key] for m in spec.models}
 
     def warm_up(self) -> None:
         """One inference per loaded model, so the first job does not pay for lazy initialisation."""
@@ -278,7 +279,7 @@ class Engine:
         self, p: Pass, rgb: NDArray[np.uint8], runners: dict[str, ModelRunner], clock: _Clock
     ) -> tuple[NDArray[np.float32], float]:
         """One model pass: its 0..1 map (mirrored back for a mirrored pass) and the raw peak."""
-        runner = runners[p.model.file]
+        runner = runners[p.model.key]
         with clock("preprocess"):
             tensor = runner.preprocess(np.ascontiguousarray(rgb[:, ::-1]) if p.flip else rgb)
         with clock("model"):

@@ -59,10 +59,10 @@ def test_a_graph_without_constant_size_resizes_is_refused(model_settings: Settin
         free_input_size(_weights(model_settings, U2NETP_320.file).read_bytes())
 
 
-def test_every_model_file_runs_at_one_side_across_the_tiers() -> None:
-    """The engine keeps one session per weights file, fed at its spec's side: two sides would need two."""
+def test_every_graph_runs_at_one_side_across_the_tiers() -> None:
+    """The engine keeps one session per weights file and graph, fed at its spec's side: two sides would need two."""
     sides: dict[str, set[int]] = {}
     for pipeline in PIPELINES.values():
         for model in pipeline.models:
-            sides.setdefault(model.file, set()).add(model.input_size)
+            sides.setdefault(model.key, set()).add(model.input_size)
     assert all(len(s) == 1 for s in sides.values()), sides

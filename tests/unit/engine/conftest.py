@@ -40,5 +40,5 @@ def disc_runners() -> dict[str, ModelRunner]:
     runners: dict[str, ModelRunner] = {}
     for pipeline in PIPELINES.values():
         for model in pipeline.models:
-            runners[model.file] = DiscRunner(model)  # type: ignore[assignment]
+            runners[model.key] = DiscRunner(model)  # type: ignore[assignment]
     return runners

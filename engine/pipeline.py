@@ -61,7 +61,7 @@ class Cutout:
 class Engine:
     settings: Settings
     runners: dict[str, ModelRunner] = field(default_factory=dict)
-    """:attr:`ModelSpec.key` → runner: one session per weights file and graph (fp32 or int8), shared by the
+    """:attr:`ModelSpec.key` → runner: one session per weights file and the graph built from it, shared by the
     tiers that use it."""
     unavailable: dict[str, str] = field(default_factory=dict)
     """Tier name → why it cannot run."""

@@ -14,6 +14,7 @@ from core.tiers import TIERS, Tier, get_tier
 
 Normalisation = Literal["imagenet_max", "isnet"]
 OutputScaling = Literal["minmax", "clip"]
+GraphBuild = Literal["as_exported", "resizable", "int8"]
 
 
 @dataclass(frozen=True)
@@ -22,17 +23,17 @@ class ModelSpec:
     input_name: str
     output_name: str
     input_size: int
-    """Square input side. These exports have static shapes: it is the exported side unless ``resizable``."""
+    """Square input side. These exports have static shapes: it is the exported side unless ``graph`` is
+    ``resizable``."""
     normalisation: Normalisation
     """imagenet_max: x / max(x), then ImageNet mean/std (U²-Net); isnet: (x - 128) / 256."""
     output_scaling: OutputScaling
     """minmax: U²-Net's raw map is rescaled to 0..1; clip: IS-Net is already 0..1."""
-    resizable: bool = False
-    """The runner rewrites the export's constant upsampling sizes into scales
-    (:mod:`engine.resizable_graph`), so it runs at ``input_size`` whatever side it was exported at."""
-    int8: bool = False
-    """The runner derives an 8-bit graph from the weights and their committed activation ranges
-    (:mod:`engine.quantized_graph`)."""
+    graph: GraphBuild = "as_exported"
+    """How the runner builds its graph from the weights: as exported; ``resizable``, the export's constant
+    upsampling sizes rewritten into scales (:mod:`engine.resizable_graph`), so it runs at ``input_size``
+    whatever side it was exported at; ``int8``, an 8-bit graph from the weights and their committed
+    activation ranges (:mod:`engine.quantized_graph`)."""
 
     @property
     def file(self) -> str:
@@ -41,7 +42,7 @@ class ModelSpec:
     @property
     def key(self) -> str:
         """What a worker keeps one session per: the weights file, and which graph is built from it."""
-        return f"{self.file}#int8" if self.int8 else self.file
+        return self.file if self.graph == "as_exported" else f"{self.file}#{self.graph}"
 
 
 @dataclass(frozen=True)
@@ -101,13 +102,13 @@ class Pipeline:
 U2NETP_320 = ModelSpec(U2NETP, "input.1", "1959", 320, "imagenet_max", "minmax")
 U2NET_320 = ModelSpec(U2NET, "input.1", "1959", 320, "imagenet_max", "minmax")
 # standard's U²-Net in 8-bit integers: 0.18 s against 0.59–0.64 s, the same figures (engine.quantized_graph)
-U2NET_320_INT8 = ModelSpec(U2NET, "input.1", "1959", 320, "imagenet_max", "minmax", int8=True)
+U2NET_320_INT8 = ModelSpec(U2NET, "input.1", "1959", 320, "imagenet_max", "minmax", graph="int8")
 # IS-Net at 768² (exported at 1024², engine.resizable_graph): with U²-Net and industry's steps, sides
 # 512/576/640/704/768/896/1024 scored MSE ×1e3 16.4/16.0/15.4/13.8/12.0/12.5/13.7 on the 59 real photos;
 # 5-fold cross-validation × 10 shuffles took 768 in 40 of 50 folds (896 in 10), out of fold IoU 0.948,
 # MSE 12.8. At 1024² IS-Net dropped whole objects it kept at 768² (objects IoU 0.955 against 0.990), and
 # a run costs 4.8 U²-Net-p runs instead of 10.2.
-ISNET_768 = ModelSpec(ISNET_FP16, "input", "output", 768, "isnet", "clip", resizable=True)
+ISNET_768 = ModelSpec(ISNET_FP16, "input", "output", 768, "isnet", "clip", graph="resizable")
 
 # Basic and standard were chosen on the first 44 real photos of /work/shared/eval/real (docs/quality.md):
 # u2netp 0.901 / 34.0 IoU / MSE ×1e3; u2net + mirrored u2netp 0.929 / 22.7; a mirrored pass helps as much as

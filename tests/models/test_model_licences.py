@@ -57,6 +57,6 @@ def test_a_worker_never_loads_an_excluded_weight_even_when_it_is_cached(model_se
     engine = Engine.load(only_apache, tiers=["basic", "professional"])
     assert engine.available_tiers()["basic"] is True
     assert engine.available_tiers()["professional"] is False
-    assert not COPYLEFT & set(engine.runners)
+    assert not COPYLEFT & {runner.spec.file for runner in engine.runners.values()}
     with pytest.raises(TierUnavailable, match=r"AGPL-3\.0"):
         engine.tier_runners("professional")

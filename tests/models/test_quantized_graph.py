@@ -28,6 +28,6 @@ def test_the_int8_unet_finds_the_same_subject_and_keeps_its_graph_apart(
     small = ModelRunner.create(U2NET_320_INT8, tmp_path, threads=2).predict(photo)[0] >= 0.5
     assert (full & small).sum() / (full | small).sum() >= 0.95
     fp32 = optimized_model_path(tmp_path / U2NET_320.file, U2NET_320.asset.sha256)
-    int8 = optimized_model_path(tmp_path / U2NET_320.file, U2NET_320.asset.sha256, int8=True)
+    int8 = optimized_model_path(tmp_path / U2NET_320.file, U2NET_320.asset.sha256, U2NET_320_INT8.graph)
     assert fp32.exists() and int8.exists()
     assert int8.stat().st_size < fp32.stat().st_size / 2  # 8-bit weights, not the fp32 graph again

@@ -45,7 +45,7 @@ def test_the_tiers_isnet_runs_at_768_and_keeps_its_optimised_graph_apart(
     mask, _ = runner.predict(photo)
     assert mask.shape == (768, 768)
     # the rewritten graph is cached under its own name: the export as shipped could be loaded beside it
-    cached = optimized_model_path(tmp_path / ISNET_768.file, ISNET_768.asset.sha256, resizable=True)
+    cached = optimized_model_path(tmp_path / ISNET_768.file, ISNET_768.asset.sha256, ISNET_768.graph)
     assert cached.exists()
     assert not optimized_model_path(tmp_path / ISNET_768.file, ISNET_768.asset.sha256).exists()
     again = ModelRunner.create(ISNET_768, tmp_path, threads=2, mem_arena=False)

@@ -90,8 +90,8 @@ def _built_graph(spec: ModelSpec, path: Path) -> str | bytes:
     """What onnxruntime loads when no optimised graph is kept: the weights' file, or the graph built from them."""
     if spec.graph == "resizable":
         return free_input_size(path.read_bytes())
-    if spec.graph == "int8":
-        return int8_graph(path)
+    if spec.graph in ("int8", "resizable_int8"):
+        return int8_graph(path, resizable=spec.graph == "resizable_int8")
     return str(path)
 
 

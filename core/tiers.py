@@ -57,8 +57,8 @@ TIERS: dict[str, Tier] = {
             name="professional",
             credits=15,
             description=(
-                "Two strong models (IS-Net and U²-Net) vote; where they disagree the photo's colours decide; "
-                "finer edges, fewer dropped or extra parts."
+                "Two strong models (IS-Net and U²-Net, and U²-Net again on the mirrored photo) vote; where they "
+                "disagree the photo's colours decide; finer edges, fewer dropped or extra parts."
             ),
             models=(ISNET_FP16, U2NET),
         ),
@@ -66,8 +66,9 @@ TIERS: dict[str, Tier] = {
             name="industry",
             credits=25,
             description=(
-                "The same two strong models (IS-Net and U²-Net), plus: for people, a dedicated portrait "
-                "matting model for hair; the old background's colour is removed from soft edges."
+                "The same two strong models, each also on the mirrored photo, IS-Net at full precision, plus: "
+                "for people, a dedicated portrait matting model for hair; the old background's colour is "
+                "removed from soft edges."
             ),
             models=(ISNET_FP16, U2NET, RVM_MOBILENETV3),
         ),

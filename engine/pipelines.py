@@ -14,7 +14,7 @@ from core.tiers import TIERS, Tier, get_tier
 
 Normalisation = Literal["imagenet_max", "isnet"]
 OutputScaling = Literal["minmax", "clip"]
-GraphBuild = Literal["as_exported", "resizable", "int8"]
+GraphBuild = Literal["as_exported", "resizable", "int8", "resizable_int8"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class ModelSpec:
     """How the runner builds its graph from the weights: as exported; ``resizable``, the export's constant
     upsampling sizes rewritten into scales (:mod:`engine.resizable_graph`), so it runs at ``input_size``
     whatever side it was exported at; ``int8``, an 8-bit graph from the weights and their committed
-    activation ranges (:mod:`engine.quantized_graph`)."""
+    activation ranges (:mod:`engine.quantized_graph`); ``resizable_int8``, both."""
 
     @property
     def file(self) -> str:
@@ -109,13 +109,16 @@ U2NET_320_INT8 = ModelSpec(U2NET, "input.1", "1959", 320, "imagenet_max", "minma
 # MSE 12.8. At 1024² IS-Net dropped whole objects it kept at 768² (objects IoU 0.955 against 0.990), and
 # a run costs 4.8 U²-Net-p runs instead of 10.2.
 ISNET_768 = ModelSpec(ISNET_FP16, "input", "output", 768, "isnet", "clip", graph="resizable")
+# the same in 8 bits, ranges from scikit-image's photos at 768² (engine.quantized_graph): 0.28 s against
+# ~1.0 s; its subject (≥ 0.5) overlaps the fp16 one by IoU 0.98 on average over the 59 real photos
+ISNET_768_INT8 = ModelSpec(ISNET_FP16, "input", "output", 768, "isnet", "clip", graph="resizable_int8")
 
 # Basic and standard were chosen on the first 44 real photos of /work/shared/eval/real (docs/quality.md):
 # u2netp 0.901 / 34.0 IoU / MSE ×1e3; u2net + mirrored u2netp 0.929 / 22.7; a mirrored pass helps as much as
 # a second model, as each model fails on some photos in one orientation only. ``settle`` (engine.settle) was
 # added on the 59-photo set: ghosting 3.2 % → 0.8 % for standard. Professional and industry were chosen on
-# the 59 (docs/performance.md, 2026-12-05): every pass set within reach of the time budgets was scored per
-# kind of photo against basic; of those that held on every kind, IS-Net at 768² with U²-Net scored best.
+# the 59 (docs/performance.md, 2026-12-05): every pass set within reach of the time budgets
+# was scored per kind of photo against basic, with each pass cached per photo.
 PIPELINES: dict[str, Pipeline] = {
     p.name: p
     for p in (
@@ -136,24 +139,33 @@ PIPELINES: dict[str, Pipeline] = {
         ),
         Pipeline(
             TIERS["professional"],
-            # industry's two models without its people and colour steps; the former third view (mirrored
-            # U²-Net-p) and IS-Net at 1024² doubled the time for IoU 0.940 / MSE 17.0 against 0.948 / 15.8
-            (Pass(ISNET_768), Pass(U2NET_320)),
+            # every pass in 8 bits: IoU 0.954 / MSE ×1e3 11.0 on the 59 real photos, every kind at least as good
+            # as basic (docs/performance.md, "Professional in 8 bits"). Of the sets within the time budget,
+            # IS-Net + U²-Net (no mirrored view) failed plants and fur (18.1 against basic's 11.8), so did
+            # adding IS-Net mirrored (16.1); U²-Net in fp32 scored the same (0.954 / 11.1) for 0.4 s more.
+            # 5-fold cross-validation × 10 shuffles among the three that held took this one in 40 of 50 folds
+            (Pass(ISNET_768_INT8), Pass(U2NET_320_INT8), Pass(U2NET_320_INT8, flip=True)),
             steps=(Step("upsample_guided", {"work_side": 1024, "radius": 4, "eps": 1e-4}),),
             settle=True,
         ),
         Pipeline(
             TIERS["industry"],
-            # the mirrored IS-Net and U²-Net passes went (2026-12-05): with IS-Net at 768² the two plain
-            # passes scored IoU 0.953 / MSE 12.0 against the four's 0.947 / 12.6 (at 1024²) in 40 % of the time
-            (Pass(ISNET_768), Pass(U2NET_320)),
+            # IS-Net in full precision (fp16) and mirrored (8 bits), U²-Net plain and mirrored (8 bits): 0.956 /
+            # 10.4 before the portrait step. U²-Net in fp32 scored the same (0.956 / 10.4) for 0.4 s more; every
+            # pass in full precision is over the time budget (0.956 / 10.6 with the earlier GrabCut start)
+            (Pass(ISNET_768), Pass(ISNET_768_INT8, flip=True), Pass(U2NET_320_INT8), Pass(U2NET_320_INT8, flip=True)),
             steps=(
                 # radius 4 (was 2): 5-fold cross-validation × 10 shuffles over the 59 real photos (with the four
                 # passes industry had then: IS-Net at 1024² and U²-Net, each also mirrored), among
                 # working sizes 512/1024, radii 1–8 and ε 1e-5–1e-3, took it in 49 of 50 folds by MSE and
                 # by gradient error; out of fold IoU 0.9463 → 0.9465, MSE 12.68 → 12.61, gradient 0.105 → 0.102
                 Step("upsample_guided", {"work_side": 1024, "radius": 4, "eps": 1e-4}),
-                Step("portrait"),
+                # mixed in, not replacing: with four passes the fused alpha is better on people's bodies and
+                # the portrait matte on their hair. 5-fold cross-validation × 10 shuffles over the 59 real
+                # photos, weights 0–1 by eighths, took 0.375 in 29 of 50 folds (0.5 in 10, 0.25 in 5, 0.125
+                # and 0.625 in 3 each); out of fold IoU 0.954, MSE ×1e3 10.1, gradient 0.092 (in sample 0.956 /
+                # 9.6 / 0.090; weight 1, the matte replacing the alpha: 0.953 / 11.4 / 0.099)
+                Step("portrait", {"weight": 0.375}),
                 # no closed-form matting: on the 44 real photos it cost IoU 0.953 → 0.943 and MSE 14.6 → 15.5
                 # (it helped on the composites, whose edges are synthetic)
                 Step("estimate_foreground"),

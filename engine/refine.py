@@ -113,16 +113,23 @@ def matting(frame: Frame, work_side: float = 1024, band: float = 4, eps: float =
     frame.alpha = new_alpha
 
 
-def portrait(frame: Frame) -> None:
-    """Where a person is the subject, the portrait matting model's alpha replaces the fused one."""
+def portrait(frame: Frame, weight: float = 1.0) -> None:
+    """Where a person is the subject, the portrait matting model's alpha is mixed into the fused one with
+    ``weight`` (1: it replaces it)."""
     if frame.portrait is None or frame.subject_type in OBJECT_TYPES:
         return
     if frame.subject_type == "person":
         matte = frame.portrait.forced_alpha(frame.rgb)
     else:
         matte = frame.portrait.person_alpha(frame.rgb, frame.current_alpha())
-    if matte is not None:
+    if matte is None:
+        return
+    if weight >= 1.0:
         frame.alpha = matte
+        return
+    mixed = frame.current_alpha() * np.float32(1.0 - weight)
+    mixed += np.float32(weight) * matte
+    frame.alpha = mixed
 
 
 def foreground(frame: Frame) -> None:

@@ -358,8 +358,8 @@ PRICING: dict[str, Any] = {
             "credits": 15,
             "available": False,
             "description": (
-                "Two strong models (IS-Net and U²-Net) vote; where they disagree the photo's colours "
-                "decide; finer edges, fewer dropped or extra parts."
+                "Two strong models (IS-Net and U²-Net, and U²-Net again on the mirrored photo) vote; "
+                "where they disagree the photo's colours decide; finer edges, fewer dropped or extra parts."
             ),
             "model": "isnet_fp16.onnx",
             "modelLicence": "AGPL-3.0 + Apache-2.0",

@@ -94,3 +94,31 @@ def test_tier_steps_produce_full_resolution_alpha(tier: str) -> None:
     assert alpha.shape == (300, 300) and alpha.dtype == np.float32
     assert score(alpha, truth).iou > 0.97
     assert (frame.foreground is not None) == (tier == "industry")
+
+
+class _PersonEverywhere:
+    """Stands in for the portrait model: a person is the subject, and its matte is the whole frame."""
+
+    def person_alpha(self, rgb: NDArray[np.uint8], alpha: NDArray[np.float32]) -> NDArray[np.float32]:
+        return np.ones(rgb.shape[:2], np.float32)
+
+    def forced_alpha(self, rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
+        return self.person_alpha(rgb, np.zeros(rgb.shape[:2], np.float32))
+
+
+@pytest.mark.parametrize("subject_type", ["auto", "person"])
+def test_the_portrait_matte_is_mixed_into_the_alpha_not_swapped_for_it(subject_type: str) -> None:
+    """Industry's four passes are better on people's bodies, the portrait model on their hair: a matte that
+    says "all person" moves the background only part of the way."""
+    rgb = np.zeros((40, 60, 3), np.uint8)
+    frame = Frame(rgb=rgb, mask=np.zeros((40, 60), np.float32), subject_type=subject_type)
+    frame.alpha = np.zeros((40, 60), np.float32)
+    frame.portrait = _PersonEverywhere()  # type: ignore[assignment]
+    (step,) = [s for s in TIERS["industry"].steps if s.name == "portrait"]
+    run_step(frame, step)
+    assert np.allclose(frame.current_alpha(), step.params["weight"])
+    assert 0 < step.params["weight"] < 1
+    frame.subject_type = "product"  # the client said it is not a person: the step leaves the alpha alone
+    frame.alpha = np.zeros((40, 60), np.float32)
+    run_step(frame, step)
+    assert not frame.current_alpha().any()

@@ -88,10 +88,10 @@ def optimized_model_path(model_path: Path, sha256: str, graph: GraphBuild = "as_
 
 def _built_graph(spec: ModelSpec, path: Path) -> str | bytes:
     """What onnxruntime loads when no optimised graph is kept: the weights' file, or the graph built from them."""
-    if spec.graph == "resizable":
+    if spec.int8:
+        return int8_graph(path, resizable=spec.resizable)
+    if spec.resizable:
         return free_input_size(path.read_bytes())
-    if spec.graph in ("int8", "resizable_int8"):
-        return int8_graph(path, resizable=spec.graph == "resizable_int8")
     return str(path)
 
 

@@ -23,8 +23,8 @@ class ModelSpec:
     input_name: str
     output_name: str
     input_size: int
-    """Square input side. These exports have static shapes: it is the exported side unless ``graph`` is
-    ``resizable``."""
+    """Square input side. These exports have static shapes: it is the exported side unless the graph is
+    :attr:`resizable`."""
     normalisation: Normalisation
     """imagenet_max: x / max(x), then ImageNet mean/std (U²-Net); isnet: (x - 128) / 256."""
     output_scaling: OutputScaling
@@ -38,6 +38,16 @@ class ModelSpec:
     @property
     def file(self) -> str:
         return self.asset.file
+
+    @property
+    def resizable(self) -> bool:
+        """The export's constant upsampling sizes are rewritten, so it runs at ``input_size``."""
+        return self.graph in ("resizable", "resizable_int8")
+
+    @property
+    def int8(self) -> bool:
+        """The graph is built in 8 bits from the weights and their committed activation ranges."""
+        return self.graph in ("int8", "resizable_int8")
 
     @property
     def key(self) -> str:

@@ -124,9 +124,6 @@ def portrait(frame: Frame, weight: float = 1.0) -> None:
         matte = frame.portrait.person_alpha(frame.rgb, frame.current_alpha())
     if matte is None:
         return
-    if weight >= 1.0:
-        frame.alpha = matte
-        return
     mixed = frame.current_alpha() * np.float32(1.0 - weight)
     mixed += np.float32(weight) * matte
     frame.alpha = mixed

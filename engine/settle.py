@@ -82,7 +82,7 @@ def colour_model(pixels: U8) -> NDArray[np.float64]:
     generator moved industry's mean MSE ×1e3 between 10.3 and 11.6 (a plush ostrich 1.5 or 68), and 10
     photos × pass sets changed by more than 2. With the best of 10 clusterings: 10.43–10.44, 2 photos.
     GrabCut then learns the mixtures again from every pixel in each iteration; only the start is ours."""
-    model = np.zeros((1, 5 * (1 + 3 + 9)), np.float64)
+    model = np.zeros((1, _COMPONENTS * (1 + 3 + 9)), np.float64)
     samples = pixels.reshape(-1, 3)[:: max(1, -(-len(pixels) // KMEANS_SAMPLES))]
     components = min(_COMPONENTS, len(samples))
     cv2.setRNGSeed(0)  # the same photo gives the same cut, whatever the thread cut before
@@ -96,7 +96,7 @@ def colour_model(pixels: U8) -> NDArray[np.float64]:
     )
     labels = np.asarray(found).ravel()
     values = samples.astype(np.float64)
-    weights, means, covariances = model[0, :5], model[0, 5:20], model[0, 20:]
+    weights, means, covariances = np.split(model[0], [_COMPONENTS, 4 * _COMPONENTS])
     for c in range(components):
         member = values[labels == c]
         if not len(member):

@@ -38,11 +38,8 @@ PHOTOS = (
 )
 """scikit-image's bundled photos: people, objects, animals, textures, grey scale."""
 
-MODELS: dict[str, tuple[ModelSpec, bool]] = {
-    "u2net": (U2NET_320, False),
-    "isnet_fp16": (ISNET_768, True),
-}
-"""Weights stem → the spec whose preprocessing (and side) calibration feeds, and whether its graph is freed."""
+MODELS: dict[str, ModelSpec] = {Path(spec.file).stem: spec for spec in (U2NET_320, ISNET_768)}
+"""Weights stem → the spec whose preprocessing, side and graph (freed or not) calibration uses."""
 
 
 def _photos() -> Iterator[NDArray[np.uint8]]:
@@ -62,7 +59,7 @@ class _Feed:
 
 
 def calibrate(stem: str) -> Path:
-    spec, resizable = MODELS[stem]
+    spec = MODELS[stem]
     settings = get_settings()
     model = settings.model_dir / spec.file
     # feeds only: the graph the ranges are measured on is the prepared fp32 one below
@@ -70,7 +67,7 @@ def calibrate(stem: str) -> Path:
     target = ranges_path(spec.file)
     target.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="bgremover-calibrate-") as tmp:
-        quantize(prepared(model, Path(tmp), resizable=resizable), target, Path(tmp) / "int8.onnx", _Feed(runner))
+        quantize(prepared(model, Path(tmp), resizable=spec.resizable), target, Path(tmp) / "int8.onnx", _Feed(runner))
     # onnxruntime writes the tensors in set order: sorted, a re-run that measured the same gives the same file
     target.write_text(json.dumps(json.loads(target.read_text()), sort_keys=True, indent=1) + "\n")
     target.chmod(0o644)

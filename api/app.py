@@ -33,7 +33,7 @@ from api.controllers.signed import SignedFileController, before_signed_request
 from api.controllers.webhooks import WebhookController
 from api.cors import cors_config
 from api.final_signals import FinalSignals
-from api.limits import RateLimiter
+from api.limits import QUEUE_DEPTH_SEEN, RateLimiter
 from api.lumiku.routes import LumikuAccountController, LumikuBatchController, LumikuRemoveController
 from api.metrics import metrics_route
 from api.problems import EXCEPTION_HANDLERS, add_request_id_header
@@ -76,6 +76,7 @@ def before_api_request(services: Services) -> Callable[[Request[Any, Any, Any]],
         decision = await limiter.check(services.redis, request.user.user_id)
         if decision is not None:
             request.scope["state"]["rate_limit_headers"] = decision.headers()
+            request.scope["state"][QUEUE_DEPTH_SEEN] = decision.queue_depth
         limiter.raise_if_denied(decision)
         await read_upload_form(request, services.settings)
 

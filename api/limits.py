@@ -20,8 +20,12 @@ from core.settings import Settings
 
 log = logging.getLogger("bgremover.api")
 
-# KEYS[1] bucket; ARGV: capacity, refill per second, now (s), cost, forced (1: take the cost even from an
-# empty bucket, down to -capacity). Returns {allowed, tokens*1000, wait_ms}.
+QUEUE_DEPTH_SEEN = "queue_depth_seen"
+"""Request state: the queue's depth as the rate limiter read it for this request."""
+
+# KEYS[1] bucket, KEYS[2] the queue; ARGV: capacity, refill per second, now (s), cost, forced (1: take the
+# cost even from an empty bucket, down to -capacity). Returns {allowed, tokens*1000, wait_ms, queue depth}:
+# the depth rides along so that an upload's look at Redis is one round trip, not two.
 _TOKEN_BUCKET = """
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
@@ -45,7 +49,7 @@ else
 end
 redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
 redis.call('EXPIRE', KEYS[1], math.ceil(2 * capacity / rate) + 1)
-return {allowed, math.floor(tokens * 1000), math.ceil(wait * 1000)}
+return {allowed, math.floor(tokens * 1000), math.ceil(wait * 1000), redis.call('ZCARD', KEYS[2])}
 """
 
 
@@ -56,6 +60,8 @@ class Decision:
     remaining: int
     retry_after_s: int
     reset_s: int
+    queue_depth: int
+    """Images queued when the bucket was looked at (:func:`ensure_queue_has_room` takes it)."""
 
     def headers(self) -> dict[str, str]:
         return {
@@ -95,8 +101,8 @@ class RateLimiter:
         try:
             if self._script is None:
                 self._script = redis.register_script(_TOKEN_BUCKET)
-            allowed, tokens_milli, wait_ms = await self._script(
-                keys=[f"{self.settings.queue_name}:ratelimit:{user_id}"],
+            allowed, tokens_milli, wait_ms, depth = await self._script(
+                keys=[f"{self.settings.queue_name}:ratelimit:{user_id}", self.settings.queue_name],
                 args=[capacity, rate, time.time(), cost, int(forced)],
             )
         except Exception as exc:
@@ -109,6 +115,7 @@ class RateLimiter:
             remaining=remaining,
             retry_after_s=max(1, math.ceil(int(wait_ms) / 1000)) if not allowed else 0,
             reset_s=math.ceil((capacity - tokens_milli / 1000) / rate),
+            queue_depth=int(depth),
         )
 
     def raise_if_denied(self, decision: Decision | None) -> None:
@@ -122,15 +129,20 @@ class RateLimiter:
             )
 
 
-async def ensure_queue_has_room(redis: Redis, settings: Settings, images: int) -> None:
-    """Refuse new work with 503 + Retry-After while the queue is deeper than it can drain in time."""
+async def ensure_queue_has_room(redis: Redis, settings: Settings, images: int, *, seen: int | None = None) -> None:
+    """Refuse new work with 503 + Retry-After while the queue is deeper than it can drain in time.
+
+    ``seen``: the depth the rate limiter read for this request a few milliseconds ago, if it did."""
     if settings.max_queue_depth <= 0:
         return
-    try:
-        depth = int(await redis.zcard(settings.queue_name))
-    except Exception as exc:  # Redis down: jobs still land in PostgreSQL and the sweep enqueues them
-        log.warning("queue depth unknown (%r)", exc)
-        return
+    if seen is not None:
+        depth = seen
+    else:
+        try:
+            depth = int(await redis.zcard(settings.queue_name))
+        except Exception as exc:  # Redis down: jobs still land in PostgreSQL and the sweep enqueues them
+            log.warning("queue depth unknown (%r)", exc)
+            return
     if depth + images > settings.max_queue_depth:
         count_refusal(QueueFull.code)
         raise QueueFull(

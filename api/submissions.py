@@ -9,7 +9,6 @@ worker sweep, a lost commit never leaves a queued ghost).
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import secrets
 import uuid
@@ -24,7 +23,7 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from redis.asyncio import Redis
 
-from api.limits import RateLimiter, ensure_queue_has_room
+from api.limits import QUEUE_DEPTH_SEEN, RateLimiter, ensure_queue_has_room
 from api.queue import Enqueuer
 from api.services import Services
 from api.upload_forms import PAYING_POWER
@@ -44,7 +43,6 @@ from core.image_probe import ImageInfo, probe
 from core.image_urls import ImageUrlFetcher
 from core.options import BG_IMAGE_KEY, OPTION_KEYS, OutputOptions
 from core.pricing import batch_price, tier_credits
-from core.rows import JobRow
 from core.serialisers import API_PREFIX, batch_out, job_out
 from core.settings import Settings
 from core.storage import Storage, background_key, input_key
@@ -87,37 +85,9 @@ class Accepted:
         return Response(content=self.body, status_code=self.status_code, headers=self.headers, background=self.enqueue)
 
 
-async def _insert_job(
-    user_id: str,
-    order: Order,
-    upload: StoredUpload,
-    *,
-    pricing_type: str,
-    credits_charged: int,
-    usage_date: dt.date | None,
-    webhook_url: str | None,
-    batch_id: uuid.UUID | None = None,
-    position: int | None = None,
-) -> JobRow:
-    """The job row of one stored upload: what the order and the upload say, plus how it was paid."""
-    return await jobs.insert_job(
-        job_id=upload.job_id,
-        user_id=user_id,
-        tier=order.tier,
-        original_filename=upload.filename,
-        input_key=upload.key,
-        input_width=upload.info.width,
-        input_height=upload.info.height,
-        input_bytes=upload.info.bytes,
-        input_format=upload.info.format,
-        output_options=order.options.as_params(),
-        pricing_type=pricing_type,
-        credits_charged=credits_charged,
-        usage_date=usage_date,
-        webhook_url=webhook_url,
-        batch_id=batch_id,
-        position=position,
-    )
+def _new_image(upload: StoredUpload) -> jobs.NewImage:
+    info = upload.info
+    return jobs.NewImage(upload.job_id, upload.filename, upload.key, info.width, info.height, info.bytes, info.format)
 
 
 def check_batch_size(count: int, settings: Settings, *, minimum: int | None = None) -> None:
@@ -206,11 +176,14 @@ class Order:
         )
 
 
+IDEMPOTENCY_HEADER = "idempotency-key"
+
 FETCH_RATE_COST = 5
 """Requests of the rate limit one image URL fetch costs: it holds a connection and a download."""
 
 Record = Callable[[], Awaitable[tuple[Any, str]]]
-"""Inside the transaction: charge, insert the rows; returns the 202 body and the ``Location``."""
+"""Inside the transaction, under the user's lock: check the bounds, charge, insert the rows; returns the 202 body
+and the ``Location``."""
 
 
 class Submissions:
@@ -233,8 +206,14 @@ class Submissions:
         *,
         image_urls: ImageUrlFetcher | None = None,
         rate_limiter: RateLimiter | None = None,
+        idempotent: bool = True,
+        queue_depth_seen: int | None = None,
     ) -> None:
         self.settings = settings
+        self.idempotent = idempotent
+        self.queue_depth_seen = queue_depth_seen
+        """Whether the request carries an ``Idempotency-Key``: only then is each upload's sha256 taken, for its
+        fingerprint (hashing a 200 KB upload is a twentieth of the API's work per job)."""
         self.storage = storage
         self.enqueuer = enqueuer
         self.redis = redis
@@ -268,7 +247,7 @@ class Submissions:
             raise TierUnavailable(f"Tier {tier!r} is not available on this deployment: {reason}.", tier=tier)
         options = OutputOptions.from_params({k: v for k, v in fields.items() if k in OPTION_KEYS and v is not None})
         name = batch_name(fields.get("name"))
-        await ensure_queue_has_room(self.redis, self.settings, images)
+        await ensure_queue_has_room(self.redis, self.settings, images, seen=self.queue_depth_seen)
         power = self._looked_at(user_id) or await billing.paying_power(user_id)
         if not (images > 1 if batch is None else batch):
             power.ensure(credits, tier=tier)
@@ -379,7 +358,7 @@ class Submissions:
         job_id = uuid.uuid4()
         key = input_key(job_id, info.format)
         await self.storage.put(key, data)
-        return StoredUpload(job_id, key, name, info, hashlib.sha256(data).digest())
+        return StoredUpload(job_id, key, name, info, hashlib.sha256(data).digest() if self.idempotent else b"")
 
     async def accept_job(
         self, user_id: str, order: Order, upload: StoredUpload, idempotency_key: str | None
@@ -395,24 +374,21 @@ class Submissions:
         async def record() -> tuple[Any, str]:
             coverage = await billing.cover_with_subscription(user_id, order.tier) if may_cover else None
             price = 0 if coverage else order.unit_credits
-            row = await _insert_job(
-                user_id,
-                order,
-                upload,
-                pricing_type="subscription" if coverage else "credit",
-                credits_charged=price,
-                usage_date=coverage.usage_date if coverage else None,
+            admission = await billing.admit_job(
+                _new_image(upload),
+                user_id=user_id,
+                tier=order.tier,
+                output_options=order.options.as_params(),
                 webhook_url=order.webhook_url,
+                price=price,
+                coverage=coverage,
+                max_unfinished=self.settings.max_queued_images_per_user,
+                max_pending_bytes=self.settings.max_pending_bytes_per_user,
             )
-            if coverage is None:
-                await billing.charge(
-                    user_id,
-                    price,
-                    entry_key=f"charge:job:{upload.job_id}",
-                    reason=f"{order.tier} image",
-                    job_id=upload.job_id,
-                )
-            return msgspec.to_builtins(job_out(row)), f"{API_PREFIX}/jobs/{upload.job_id}"
+            if admission.job is None:  # the same checks, in Python, to say which bound refused it
+                self._check_room(admission.unfinished, [upload])
+                raise billing.short_of(price, admission.balance)
+            return msgspec.to_builtins(job_out(admission.job)), f"{API_PREFIX}/jobs/{upload.job_id}"
 
         return await self._accept(user_id, "POST /jobs", idempotency_key, order, [upload], record, Lane.INTERACTIVE)
 
@@ -424,6 +400,7 @@ class Submissions:
         price = batch_price(order.unit_credits, len(uploads))
 
         async def record() -> tuple[Any, str]:
+            self._check_room(await jobs.unfinished_totals(user_id), uploads)
             batch = await batches.insert_batch(
                 batch_id=batch_id,
                 public_id="b_" + secrets.token_urlsafe(12),
@@ -444,18 +421,14 @@ class Submissions:
                 reason=f"batch of {len(uploads)} {order.tier} images ({price.discount_percent}% off)",
                 batch_id=batch_id,
             )
-            for position, upload in enumerate(uploads):
-                await _insert_job(
-                    user_id,
-                    order,
-                    upload,
-                    pricing_type="credit",
-                    credits_charged=price.per_image[position],
-                    usage_date=None,
-                    webhook_url=None,
-                    batch_id=batch_id,
-                    position=position,
-                )
+            await jobs.insert_batch_jobs(
+                batch_id,
+                user_id=user_id,
+                tier=order.tier,
+                output_options=order.options.as_params(),
+                images=[_new_image(u) for u in uploads],
+                credits=list(price.per_image),
+            )
             return msgspec.to_builtins(batch_out(batch)), f"{API_PREFIX}/batches/{batch_id}"
 
         return await self._accept(user_id, "POST /batches", idempotency_key, order, uploads, record, Lane.BATCH)
@@ -479,6 +452,13 @@ class Submissions:
         self._check_storage_room(pending, self.settings.max_pending_bytes_per_user)
         return pending
 
+    def _check_room(self, unfinished: jobs.UnfinishedTotals, uploads: Sequence[StoredUpload]) -> None:
+        """Under the user's lock: the queue and storage bounds, counting what the user's other requests
+        stored meanwhile."""
+        ensure_user_queue_room(unfinished.images, len(uploads), self.settings)
+        stored_now = sum(u.info.bytes for u in uploads)
+        self._check_storage_room(unfinished.pending_bytes + stored_now, self.settings.max_pending_bytes_per_user)
+
     @staticmethod
     def _check_storage_room(pending: int, cap: int) -> None:
         """Bound the bytes one user keeps stored and unprocessed (a cancel and the worker free them)."""
@@ -501,18 +481,14 @@ class Submissions:
         record: Record,
         lane: Lane,
     ) -> Accepted:
-        job_ids = [u.job_id for u in uploads]
 
         async def work() -> tuple[Any, dict[str, str]]:
             await billing.lock_user(user_id)
-            unfinished = await jobs.unfinished_totals(user_id)
-            ensure_user_queue_room(unfinished.images, len(job_ids), self.settings)
-            # under the lock, what this user's other requests stored meanwhile counts too
-            stored_now = sum(u.info.bytes for u in uploads)
-            self._check_storage_room(unfinished.pending_bytes + stored_now, self.settings.max_pending_bytes_per_user)
             body, location = await record()
             return body, {"Location": location}
 
+        if idempotency_key is not None and not self.idempotent:
+            raise RuntimeError("an Idempotency-Key came without the request's header: the uploads have no digest")
         try:
             outcome = await idempotency.once(user_id, endpoint, idempotency_key, order.fingerprint(uploads), 202, work)
         except BaseException:
@@ -549,4 +525,6 @@ def provide_submissions(services: NamedDependency[Services], request: Request[An
         request.state.get(PAYING_POWER),
         image_urls=services.image_urls,
         rate_limiter=services.rate_limiter,
+        idempotent=IDEMPOTENCY_HEADER in request.headers,
+        queue_depth_seen=request.state.get(QUEUE_DEPTH_SEEN),
     )

@@ -63,7 +63,7 @@ async def completed_counts_by_tier(user_id: str) -> dict[str, int]:
     return {r["tier"]: r["n"] for r in rows}
 
 
-_JOB_COLUMNS = (
+JOB_COLUMNS = (
     "id, user_id, batch_id, position, tier, status, pricing_type, original_filename, input_key, output_key, "
     "input_width, input_height, input_bytes, input_format, output_options, credits_charged, "
     "covered_by_subscription, usage_date, webhook_url, webhook_status, error_code, error_message, attempts, "
@@ -72,61 +72,103 @@ _JOB_COLUMNS = (
 )
 
 
-async def insert_job(
+_NEW_JOB_COLUMNS = (
+    "id, user_id, batch_id, position, tier, status, pricing_type, original_filename, input_key, input_width, "
+    "input_height, input_bytes, input_format, output_options, credits_charged, covered_by_subscription, usage_date, "
+    "webhook_url, created_at, updated_at"
+)
+NEW_SINGLE_JOB_SQL = (
+    "INSERT INTO background_removal_job (" + _NEW_JOB_COLUMNS + ") "
+    "SELECT {}, {}, NULL, NULL, {}, 'pending', {}, {}, {}, {}, {}, {}, {}, {}::jsonb, {}, {}, {}, {}, "
+    "clock_timestamp(), clock_timestamp()"
+)
+"""The ``INSERT … SELECT`` of one single job (no ``FROM``: a caller appends the one that admits it), in the
+order of :func:`single_job_args`."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewImage:
+    """One stored upload as a new job row records it."""
+
+    job_id: uuid.UUID
+    original_filename: str
+    input_key: str
+    width: int
+    height: int
+    bytes: int
+    format: str
+
+
+def single_job_args(
+    image: NewImage,
     *,
-    job_id: uuid.UUID,
     user_id: str,
     tier: str,
-    original_filename: str,
-    input_key: str,
-    input_width: int,
-    input_height: int,
-    input_bytes: int,
-    input_format: str,
     output_options: dict[str, str],
     pricing_type: str,
     credits_charged: int,
     usage_date: dt.date | None,
     webhook_url: str | None,
-    batch_id: uuid.UUID | None = None,
-    position: int | None = None,
-) -> JobRow:
-    rows = await BackgroundRemovalJob.raw(
-        "INSERT INTO background_removal_job (id, user_id, batch_id, position, tier, status, pricing_type, "
-        "original_filename, input_key, input_width, input_height, input_bytes, input_format, output_options, "
-        "credits_charged, covered_by_subscription, usage_date, webhook_url, created_at, updated_at) "
-        "VALUES ({}, {}, {}, {}, {}, 'pending', {}, {}, {}, {}, {}, {}, {}, {}::jsonb, {}, {}, {}, {}, "
-        "clock_timestamp(), clock_timestamp()) RETURNING " + _JOB_COLUMNS,
-        job_id,
+) -> tuple[Any, ...]:
+    return (
+        image.job_id,
         user_id,
-        batch_id,
-        position,
         tier,
         pricing_type,
-        original_filename,
-        input_key,
-        input_width,
-        input_height,
-        input_bytes,
-        input_format,
+        image.original_filename,
+        image.input_key,
+        image.width,
+        image.height,
+        image.bytes,
+        image.format,
         json.dumps(output_options),
         credits_charged,
         pricing_type == "subscription",
         usage_date,
         webhook_url,
     )
-    return JobRow.from_record(rows[0])
+
+
+async def insert_batch_jobs(
+    batch_id: uuid.UUID,
+    *,
+    user_id: str,
+    tier: str,
+    output_options: dict[str, str],
+    images: list[NewImage],
+    credits: list[int],
+) -> None:
+    """A batch's jobs in one statement, at positions 0, 1, …, paid in credits (``credits[i]`` for image i)."""
+    await BackgroundRemovalJob.raw(
+        "INSERT INTO background_removal_job (" + _NEW_JOB_COLUMNS + ") "
+        "SELECT i.id, {}, {}, i.ord - 1, {}, 'pending', 'credit', i.name, i.key, i.width, i.height, i.bytes, "
+        "i.format, {}::jsonb, i.credits, false, NULL, NULL, clock_timestamp(), clock_timestamp() "
+        "FROM unnest({}::uuid[], {}::text[], {}::text[], {}::int[], {}::int[], {}::bigint[], {}::text[], {}::int[]) "
+        "WITH ORDINALITY AS i(id, name, key, width, height, bytes, format, credits, ord)",
+        user_id,
+        batch_id,
+        tier,
+        json.dumps(output_options),
+        [i.job_id for i in images],
+        [i.original_filename for i in images],
+        [i.input_key for i in images],
+        [i.width for i in images],
+        [i.height for i in images],
+        [i.bytes for i in images],
+        [i.format for i in images],
+        credits,
+    )
 
 
 async def get_job(job_id: uuid.UUID, user_id: str | None = None) -> JobRow | None:
     """A job by id; with ``user_id``, only that user's (another user's job is simply not found)."""
     if user_id is None:
         rows = await BackgroundRemovalJob.raw(
-            "SELECT " + _JOB_COLUMNS + " FROM background_removal_job WHERE id = {}", job_id
+            "SELECT " + JOB_COLUMNS + " FROM background_removal_job WHERE id = {}", job_id
         )
     else:
         rows = await BackgroundRemovalJob.raw(
-            "SELECT " + _JOB_COLUMNS + " FROM background_removal_job WHERE id = {} AND user_id = {}",
+            "SELECT " + JOB_COLUMNS + " FROM background_removal_job WHERE id = {} AND user_id = {}",
             job_id,
             user_id,
         )
@@ -136,7 +178,7 @@ async def get_job(job_id: uuid.UUID, user_id: str | None = None) -> JobRow | Non
 async def batch_jobs(batch_id: uuid.UUID) -> list[JobRow]:
     """Every image of a batch as a full job row, by position (the original backend's ``batch.jobs``)."""
     rows = await BackgroundRemovalJob.raw(
-        "SELECT " + _JOB_COLUMNS + " FROM background_removal_job WHERE batch_id = {} ORDER BY position", batch_id
+        "SELECT " + JOB_COLUMNS + " FROM background_removal_job WHERE batch_id = {} ORDER BY position", batch_id
     )
     return [JobRow.from_record(r) for r in rows]
 
@@ -146,7 +188,7 @@ async def claim_for_processing(job_id: uuid.UUID, worker_id: str) -> JobRow | No
     rows = await BackgroundRemovalJob.raw(
         "UPDATE background_removal_job SET status = 'processing', attempts = attempts + 1, worker_id = {}, "
         "started_at = COALESCE(started_at, now()), updated_at = clock_timestamp() "
-        f"WHERE id = {{}} AND status IN ({sql_list(UNFINISHED)}) RETURNING " + _JOB_COLUMNS,
+        f"WHERE id = {{}} AND status IN ({sql_list(UNFINISHED)}) RETURNING " + JOB_COLUMNS,
         worker_id,
         job_id,
     )
@@ -181,7 +223,7 @@ async def transition_to_final(
         "processing_ms = COALESCE({}, processing_ms), foreground_left = {}, foreground_top = {}, "
         "foreground_width = {}, foreground_height = {}, error_code = {}, error_message = {}, "
         "finished_at = now(), updated_at = clock_timestamp() "
-        f"WHERE id = {{}} AND status IN ({allowed}){user_clause} RETURNING " + _JOB_COLUMNS,
+        f"WHERE id = {{}} AND status IN ({allowed}){user_clause} RETURNING " + JOB_COLUMNS,
         *args,
     )
     return JobRow.from_record(rows[0]) if rows else None
@@ -263,13 +305,15 @@ class UnfinishedTotals:
     """Bytes of the user's stored uploads that are not processed yet (what a cancel or the worker frees)."""
 
 
+UNFINISHED_TOTALS_SQL = (
+    "SELECT count(*)::int AS n, COALESCE(SUM(input_bytes) FILTER (WHERE input_key IS NOT NULL), 0)::bigint "
+    f"AS bytes FROM background_removal_job WHERE user_id = {{}} AND status IN ({sql_list(UNFINISHED)})"
+)
+
+
 async def unfinished_totals(user_id: str) -> UnfinishedTotals:
-    """Both of a user's bounds in one statement: accepting work checks them under the user's lock."""
-    rows = await BackgroundRemovalJob.raw(
-        "SELECT count(*)::int AS n, COALESCE(SUM(input_bytes) FILTER (WHERE input_key IS NOT NULL), 0)::bigint "
-        f"AS bytes FROM background_removal_job WHERE user_id = {{}} AND status IN ({sql_list(UNFINISHED)})",
-        user_id,
-    )
+    """Both of a user's bounds in one statement: accepting a batch checks them under the user's lock."""
+    rows = await BackgroundRemovalJob.raw(UNFINISHED_TOTALS_SQL, user_id)
     return UnfinishedTotals(images=int(rows[0]["n"]), pending_bytes=int(rows[0]["bytes"]))
 
 

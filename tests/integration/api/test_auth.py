@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import time
 
 import pytest
 from litestar.testing import AsyncTestClient
 
+from api.app import create_app
 from core.settings import Settings
 from tests.support.tokens import auth, token, unsigned_token
 
@@ -72,6 +75,28 @@ async def test_bad_tokens_get_401_problem_json(client: AsyncTestClient, settings
     assert body["code"] == "unauthorized"
     assert body["status"] == 401
     assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_a_token_accepted_before_is_refused_once_it_expires(client: AsyncTestClient, settings: Settings) -> None:  # type: ignore[type-arg]
+    # the API remembers verified tokens: that memory must not outlive the token
+    expiring = auth(token(settings, exp=int(time.time()) + 2))
+    assert (await client.get(URL, headers=expiring)).status_code == 200
+    assert (await client.get(URL, headers=expiring)).status_code == 200
+    await asyncio.sleep(2.5)
+    r = await client.get(URL, headers=expiring)
+    assert r.status_code == 401, r.text
+
+
+async def test_a_token_accepted_under_one_key_is_refused_by_a_service_with_another(
+    client: AsyncTestClient,  # type: ignore[type-arg]
+    settings: Settings,
+) -> None:
+    good = auth(token(settings))
+    assert (await client.get(URL, headers=good)).status_code == 200
+    rotated = dataclasses.replace(settings, jwt_secret="a-rotated-secret-" + "0123456789abcdef" * 2)
+    async with AsyncTestClient(app=create_app(rotated)) as other:
+        r = await other.get(URL, headers=good)
+    assert r.status_code == 401, r.text
 
 
 async def test_health_and_schema_need_no_token(client: AsyncTestClient) -> None:  # type: ignore[type-arg]

@@ -179,7 +179,7 @@ class Settings:
     batch_min_images: int = field(default_factory=lambda: _env_int("BATCH_MIN_IMAGES", 2))
     batch_max_images: int = field(default_factory=lambda: _env_int("BATCH_MAX_IMAGES", 500))
 
-    db_pool_min: int = field(default_factory=lambda: _env_int("DB_POOL_MIN", 1))
+    db_pool_min: int = field(default_factory=lambda: _env_int("DB_POOL_MIN", 10))
     db_pool_max: int = field(default_factory=lambda: _env_int("DB_POOL_MAX", 10))
     db_timeout_s: float = field(default_factory=lambda: _env_float("DB_TIMEOUT_S", 5.0))
     """Connect and statement timeout; a request never hangs longer on a dead database."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -76,7 +77,8 @@ def before_api_request(services: Services) -> Callable[[Request[Any, Any, Any]],
         decision = await limiter.check(services.redis, request.user.user_id)
         if decision is not None:
             request.scope["state"]["rate_limit_headers"] = decision.headers()
-            request.scope["state"][QUEUE_DEPTH_SEEN] = decision.queue_depth
+            if decision.queue_depth is not None:
+                request.scope["state"][QUEUE_DEPTH_SEEN] = (decision.queue_depth, time.monotonic())
         limiter.raise_if_denied(decision)
         await read_upload_form(request, services.settings)
 
@@ -98,7 +100,8 @@ def _lifespan(services: Services) -> Any:
         pool_started = False
         if settings.db_pool_max > 0:
             try:
-                await start_pool(min_size=settings.db_pool_min, max_size=settings.db_pool_max)
+                opened = settings.db_pool_max if settings.db_pool_min is None else settings.db_pool_min
+                await start_pool(min_size=opened, max_size=settings.db_pool_max)
                 pool_started = True
             except (OSError, TimeoutError) as exc:
                 # Without a pool Piccolo opens a connection per query, so the API still recovers by itself.

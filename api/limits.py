@@ -21,7 +21,18 @@ from core.settings import Settings
 log = logging.getLogger("bgremover.api")
 
 QUEUE_DEPTH_SEEN = "queue_depth_seen"
-"""Request state: the queue's depth as the rate limiter read it for this request."""
+"""Request state: ``(depth, time.monotonic())`` as the rate limiter read them for this request."""
+QUEUE_DEPTH_FRESH_S = 1.0
+"""How old that reading may be and still stand for the queue (a large upload takes longer to arrive)."""
+
+
+def queue_depth_seen(state: Any) -> int | None:
+    """The depth read for this request before its body, if it was read less than a second ago."""
+    seen = state.get(QUEUE_DEPTH_SEEN)
+    if seen is None or time.monotonic() - seen[1] > QUEUE_DEPTH_FRESH_S:
+        return None
+    return int(seen[0])
+
 
 # KEYS[1] bucket, KEYS[2] the queue; ARGV: capacity, refill per second, now (s), cost, forced (1: take the
 # cost even from an empty bucket, down to -capacity). Returns {allowed, tokens*1000, wait_ms, queue depth}:
@@ -49,7 +60,10 @@ else
 end
 redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
 redis.call('EXPIRE', KEYS[1], math.ceil(2 * capacity / rate) + 1)
-return {allowed, math.floor(tokens * 1000), math.ceil(wait * 1000), redis.call('ZCARD', KEYS[2])}
+-- the queue's depth must never be the reason the bucket fails: -1 when it cannot be read
+local depth = redis.pcall('ZCARD', KEYS[2])
+if type(depth) ~= 'number' then depth = -1 end
+return {allowed, math.floor(tokens * 1000), math.ceil(wait * 1000), depth}
 """
 
 
@@ -60,8 +74,8 @@ class Decision:
     remaining: int
     retry_after_s: int
     reset_s: int
-    queue_depth: int
-    """Images queued when the bucket was looked at (:func:`ensure_queue_has_room` takes it)."""
+    queue_depth: int | None
+    """Images queued when the bucket was looked at (:func:`ensure_queue_has_room` takes it), if read."""
 
     def headers(self) -> dict[str, str]:
         return {
@@ -115,7 +129,7 @@ class RateLimiter:
             remaining=remaining,
             retry_after_s=max(1, math.ceil(int(wait_ms) / 1000)) if not allowed else 0,
             reset_s=math.ceil((capacity - tokens_milli / 1000) / rate),
-            queue_depth=int(depth),
+            queue_depth=int(depth) if int(depth) >= 0 else None,
         )
 
     def raise_if_denied(self, decision: Decision | None) -> None:
@@ -132,7 +146,7 @@ class RateLimiter:
 async def ensure_queue_has_room(redis: Redis, settings: Settings, images: int, *, seen: int | None = None) -> None:
     """Refuse new work with 503 + Retry-After while the queue is deeper than it can drain in time.
 
-    ``seen``: the depth the rate limiter read for this request a few milliseconds ago, if it did."""
+    ``seen``: the depth the rate limiter read for this request (:func:`queue_depth_seen`), if it did."""
     if settings.max_queue_depth <= 0:
         return
     if seen is not None:

@@ -23,7 +23,7 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from redis.asyncio import Redis
 
-from api.limits import QUEUE_DEPTH_SEEN, RateLimiter, ensure_queue_has_room
+from api.limits import RateLimiter, ensure_queue_has_room, queue_depth_seen
 from api.queue import Enqueuer
 from api.services import Services
 from api.upload_forms import PAYING_POWER
@@ -211,9 +211,9 @@ class Submissions:
     ) -> None:
         self.settings = settings
         self.idempotent = idempotent
-        self.queue_depth_seen = queue_depth_seen
         """Whether the request carries an ``Idempotency-Key``: only then is each upload's sha256 taken, for its
         fingerprint (hashing a 200 KB upload is a twentieth of the API's work per job)."""
+        self.queue_depth_seen = queue_depth_seen
         self.storage = storage
         self.enqueuer = enqueuer
         self.redis = redis
@@ -487,9 +487,9 @@ class Submissions:
             body, location = await record()
             return body, {"Location": location}
 
-        if idempotency_key is not None and not self.idempotent:
-            raise RuntimeError("an Idempotency-Key came without the request's header: the uploads have no digest")
         try:
+            if idempotency_key is not None and not self.idempotent:
+                raise RuntimeError("an Idempotency-Key came without the request's header: the uploads have no digest")
             outcome = await idempotency.once(user_id, endpoint, idempotency_key, order.fingerprint(uploads), 202, work)
         except BaseException:
             await self.discard(uploads, order)
@@ -526,5 +526,5 @@ def provide_submissions(services: NamedDependency[Services], request: Request[An
         image_urls=services.image_urls,
         rate_limiter=services.rate_limiter,
         idempotent=IDEMPOTENCY_HEADER in request.headers,
-        queue_depth_seen=request.state.get(QUEUE_DEPTH_SEEN),
+        queue_depth_seen=queue_depth_seen(request.state),
     )

@@ -59,6 +59,11 @@ def _env_int(name: str, default: int) -> int:
     return _env_number(name, default, int, "an integer")
 
 
+def _env_optional_int(name: str) -> int | None:
+    raw = os.environ.get(name)
+    return None if raw is None or raw == "" else _env_int(name, 0)
+
+
 def _env_float(name: str, default: float) -> float:
     return _env_number(name, default, float, "a number")
 
@@ -179,7 +184,9 @@ class Settings:
     batch_min_images: int = field(default_factory=lambda: _env_int("BATCH_MIN_IMAGES", 2))
     batch_max_images: int = field(default_factory=lambda: _env_int("BATCH_MAX_IMAGES", 500))
 
-    db_pool_min: int = field(default_factory=lambda: _env_int("DB_POOL_MIN", 10))
+    db_pool_min: int | None = field(default_factory=lambda: _env_optional_int("DB_POOL_MIN"))
+    """Unset: the API opens its whole pool at start (a first burst must not wait for new PostgreSQL
+    sessions), a worker one connection (it runs a job at a time)."""
     db_pool_max: int = field(default_factory=lambda: _env_int("DB_POOL_MAX", 10))
     db_timeout_s: float = field(default_factory=lambda: _env_float("DB_TIMEOUT_S", 5.0))
     """Connect and statement timeout; a request never hangs longer on a dead database."""

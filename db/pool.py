@@ -21,7 +21,12 @@ async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
 
 
 async def start_pool(*, min_size: int, max_size: int) -> None:
-    await DB.start_connection_pool(min_size=min(min_size, max_size), max_size=max_size, reset=_nothing_to_reset)
+    """Raises ``OSError`` (or ``TimeoutError``) when the pool cannot open, the server's refusals included
+    (``too many connections``), so that callers can fall back to a connection per query."""
+    try:
+        await DB.start_connection_pool(min_size=min(min_size, max_size), max_size=max_size, reset=_nothing_to_reset)
+    except asyncpg.PostgresError as exc:
+        raise ConnectionError(f"PostgreSQL refused the pool's connections: {exc}") from exc
 
 
 async def close_pool() -> None:

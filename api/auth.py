@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import jwt
@@ -158,11 +159,10 @@ class BearerAuthenticationMiddleware(JWTAuthenticationMiddleware):
     """Litestar's JWT middleware takes whatever follows the first space; we insist on ``Bearer``.
     An ``X-Api-Key`` header is the other way in (:mod:`api.key_auth`)."""
 
-    async def authenticate_token(
-        self, encoded_token: str, connection: ASGIConnection[Any, Any, Any, Any]
-    ) -> AuthenticationResult:
-        """Litestar's, with :class:`VerifiedTokens` in front of the token's verification."""
-        rules = (
+    @cached_property
+    def _rules(self) -> tuple[Any, ...]:
+        """Everything a token's verification depends on besides the token (fixed for this middleware)."""
+        return (
             self.token_cls,
             self.token_secret,
             self.algorithm,
@@ -173,7 +173,12 @@ class BearerAuthenticationMiddleware(JWTAuthenticationMiddleware):
             self.verify_not_before,
             self.strict_audience,
         )
-        key = (encoded_token, *rules)
+
+    async def authenticate_token(
+        self, encoded_token: str, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        """Litestar's, with :class:`VerifiedTokens` in front of the token's verification."""
+        key = (encoded_token, *self._rules)
         token = VERIFIED_TOKENS.get(key)
         if token is None:
             token = self.token_cls.decode(

@@ -481,7 +481,6 @@ class Submissions:
         record: Record,
         lane: Lane,
     ) -> Accepted:
-
         async def work() -> tuple[Any, dict[str, str]]:
             await billing.lock_user(user_id)
             body, location = await record()

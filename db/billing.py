@@ -30,6 +30,13 @@ from db.jobs import (
 from db.subscriptions import today
 from db.tables import CreditLedgerEntry
 
+_BALANCE_SQL = "SELECT COALESCE(SUM(amount), 0)::bigint AS available FROM credit_ledger WHERE user_id = {}"
+"""A user's credit balance: the sum of their ledger."""
+_LEDGER_INSERT = (
+    "INSERT INTO credit_ledger (id, user_id, amount, kind, entry_key, reason, job_id, batch_id, created_at) "
+)
+"""The ledger row's columns, for a ``VALUES`` or a ``SELECT`` that follows: every movement is one such row."""
+
 
 async def lock_user(user_id: str) -> None:
     """Serialise money movements of one user until the transaction ends."""
@@ -111,7 +118,7 @@ async def paying_power(user_id: str) -> PayingPower:
     """The balance, the tiers with subscription quota left today and the stored unprocessed bytes, in one
     query."""
     rows = await CreditLedgerEntry.raw(
-        "SELECT (SELECT COALESCE(SUM(amount), 0)::bigint FROM credit_ledger WHERE user_id = {}) AS balance, "
+        f"SELECT ({_BALANCE_SQL}) AS balance, "
         "ARRAY(SELECT q.key FROM background_remover_subscription s, jsonb_each_text(s.daily_quotas) q "
         "WHERE s.user_id = {} AND s.status = 'active' AND s.expires_at > now() AND q.value::int > COALESCE("
         "(SELECT u.count FROM background_remover_subscription_usage u "
@@ -146,10 +153,9 @@ async def charge(
         return False
     # The balance check and the debit in one round trip; under lock_user nothing moves in between.
     rows: list[dict[str, Any]] = await CreditLedgerEntry.raw(
-        "WITH balance AS (SELECT COALESCE(SUM(amount), 0)::bigint AS available FROM credit_ledger WHERE user_id = {}), "
-        "debit AS (INSERT INTO credit_ledger (id, user_id, amount, kind, entry_key, reason, job_id, batch_id, "
-        "created_at) SELECT gen_random_uuid(), {}, {}, 'charge', {}, {}, {}, {}, now() FROM balance "
-        "WHERE available >= {} ON CONFLICT (entry_key) DO NOTHING RETURNING id) "
+        f"WITH balance AS ({_BALANCE_SQL}), "
+        "debit AS (" + _LEDGER_INSERT + "SELECT gen_random_uuid(), {}, {}, 'charge', {}, {}, {}, {}, now() "
+        "FROM balance WHERE available >= {} ON CONFLICT (entry_key) DO NOTHING RETURNING id) "
         "SELECT available, EXISTS (SELECT 1 FROM debit) AS debited FROM balance",
         user_id,
         user_id,
@@ -214,14 +220,13 @@ async def admit_job(
     )
     rows: list[dict[str, Any]] = await CreditLedgerEntry.raw(
         f"WITH unfinished AS ({UNFINISHED_TOTALS_SQL}), "
-        "balance AS (SELECT COALESCE(SUM(amount), 0)::bigint AS available FROM credit_ledger WHERE user_id = {}), "
+        f"balance AS ({_BALANCE_SQL}), "
         "admitted AS (SELECT 1 FROM unfinished, balance WHERE ({}::int <= 0 OR unfinished.n + 1 <= {}::int) "
         "AND ({}::bigint <= 0 OR unfinished.bytes + {}::bigint <= {}::bigint) "
         "AND ({}::int <= 0 OR balance.available >= {}::int)), "
         f"job AS ({NEW_SINGLE_JOB_SQL} FROM admitted RETURNING {JOB_COLUMNS}), "
-        "debit AS (INSERT INTO credit_ledger (id, user_id, amount, kind, entry_key, reason, job_id, batch_id, "
-        "created_at) SELECT gen_random_uuid(), {}, {}, 'charge', {}, {}, {}, NULL, now() FROM admitted "
-        "WHERE {}::int > 0) "
+        "debit AS (" + _LEDGER_INSERT + "SELECT gen_random_uuid(), {}, {}, 'charge', {}, {}, {}, NULL, now() "
+        "FROM admitted WHERE {}::int > 0) "
         "SELECT unfinished.n AS unfinished_n, unfinished.bytes AS unfinished_bytes, balance.available, job.* "
         "FROM unfinished CROSS JOIN balance LEFT JOIN job ON true",
         user_id,
@@ -274,8 +279,7 @@ async def _insert(
     batch_id: uuid.UUID | None,
 ) -> bool:
     rows: list[dict[str, Any]] = await CreditLedgerEntry.raw(
-        "INSERT INTO credit_ledger (id, user_id, amount, kind, entry_key, reason, job_id, batch_id, created_at) "
-        "VALUES (gen_random_uuid(), {}, {}, {}, {}, {}, {}, {}, now()) "
+        _LEDGER_INSERT + "VALUES (gen_random_uuid(), {}, {}, {}, {}, {}, {}, {}, now()) "
         "ON CONFLICT (entry_key) DO NOTHING RETURNING id",
         user_id,
         amount,

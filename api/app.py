@@ -199,7 +199,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         cors_config=cors_config(settings),
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[add_request_id_header, add_nosniff],
-        middleware=[request_log_context],
         lifespan=[_lifespan(services)],
         openapi_config=OpenAPIConfig(
             title="bgremover",
@@ -223,6 +222,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         response_cache_config=ResponseCacheConfig(),
         debug=False,
     )
+    # Outside Litestar's own handler, not in ``middleware=``: route middleware never sees a 404, and the
+    # authentication middleware (which answers 401) runs outside it; this way every answer is timed and
+    # every line logged for a request carries its id.
+    app.asgi_handler = request_log_context(app.asgi_handler)
     # what Litestar does not inject into (exception handlers, the JWT user lookup) finds it there
     services.install(app)
     return app

@@ -26,6 +26,9 @@ and a hash cannot be looked up in a table of plain sha256 digests of known ids."
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 job_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("job_id", default=None)
 user_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("user_id", default=None)
+duration_ms_var: contextvars.ContextVar[float | None] = contextvars.ContextVar("duration_ms", default=None)
+"""The API's time from a request's arrival to its response's start, set when the response starts: the
+access line (logged then) carries it."""
 
 _CONTEXT_FIELDS = ("request_id", "job_id", "user")
 
@@ -63,6 +66,9 @@ def _with_context(factory: Any) -> Any:
         record.job_id = job_id_var.get()
         user = user_id_var.get()
         record.user = hash_user(user) if user else None
+        ms = duration_ms_var.get()
+        record.duration_ms = ms
+        record.duration = "-" if ms is None else f"{ms:.1f} ms"
         return record
 
     make.bgremover_context = True  # type: ignore[attr-defined]
@@ -91,6 +97,9 @@ class JsonFormatter(logging.Formatter):
             value = getattr(record, name, None)
             if value:
                 line[name] = value
+        duration = getattr(record, "duration_ms", None)
+        if duration is not None:
+            line["duration_ms"] = round(duration, 1)
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         elif record.exc_text:

@@ -17,9 +17,10 @@ and downloads the result: its submit→result time is what an interactive user s
 user's big batch runs.
 
 A sampler records the queue depth and every worker's RSS once a second. The report (Markdown and
-JSON in ``--out``) gives throughput, p50/p95/p99 latency per endpoint, queue depth and worker RSS
-over time, and every error; ``timeline.json`` beside it lists every request (wall-clock start, endpoint,
-seconds, status), to see what the slowest ones had in common.
+JSON in ``--out``) gives throughput, p50/p95/p99 latency per endpoint as the clients saw it and as the
+API timed it (its ``Server-Timing`` header), queue depth and worker RSS over time, and every error;
+``timeline.json`` beside it lists every request (wall-clock start, endpoint, seconds, status, the API's
+seconds), to see what the slowest ones had in common.
 """
 
 from __future__ import annotations
@@ -68,13 +69,23 @@ class Stats:
     submitted_at: dict[str, float] = field(default_factory=dict)
     final_after: list[float] = field(default_factory=list)
     """Submit→seen-final seconds of the burst of single jobs (as their pollers saw it)."""
-    timeline: list[tuple[float, str, float, int]] = field(default_factory=list)
-    """Every request: (wall-clock start, endpoint, seconds, status), to find what the slowest had in common."""
+    api_latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    """The API's own seconds per request, from its ``Server-Timing`` header (arrival to response start):
+    the rest of what the client measured was spent on the network, in the client's event loop and
+    reading the response."""
+    loop_lag: list[tuple[float, float]] = field(default_factory=list)
+    """(wall-clock time, seconds late) of the generator's own event loop, checked every 5 ms: while it is
+    late, every request it times looks that much slower than the API made it."""
+    timeline: list[tuple[float, str, float, int, float | None]] = field(default_factory=list)
+    """Every request: (wall-clock start, endpoint, seconds, status, the API's seconds), to find what the
+    slowest had in common."""
 
-    def record(self, endpoint: str, seconds: float, status: int) -> None:
+    def record(self, endpoint: str, seconds: float, status: int, api_seconds: float | None = None) -> None:
         self.latencies[endpoint].append(seconds)
         self.statuses[endpoint][status] += 1
-        self.timeline.append((time.time() - seconds, endpoint, seconds, status))
+        if api_seconds is not None:
+            self.api_latencies[endpoint].append(api_seconds)
+        self.timeline.append((time.time() - seconds, endpoint, seconds, status, api_seconds))
 
 
 def loopback_only(url: str) -> None:
@@ -140,6 +151,13 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+async def loop_lag_monitor(stop: asyncio.Event, stats: Stats, every_s: float = 0.005) -> None:
+    while not stop.is_set():
+        before = time.perf_counter()
+        await asyncio.sleep(every_s)
+        stats.loop_lag.append((time.time(), max(0.0, time.perf_counter() - before - every_s)))
+
+
 async def sampler(redis: Redis, stop: asyncio.Event, stats: Stats, started: float, done: dict[str, int]) -> None:
     settings = get_settings()
     while not stop.is_set():
@@ -157,6 +175,16 @@ async def sampler(redis: Redis, stop: asyncio.Event, stats: Stats, started: floa
             await asyncio.wait_for(stop.wait(), timeout=1.0)
 
 
+def api_seconds(response: httpx.Response) -> float | None:
+    """The ``app;dur=`` of the API's ``Server-Timing`` header, in seconds."""
+    for metric in response.headers.get("server-timing", "").split(","):
+        name, _, params = metric.strip().partition(";")
+        if name == "app" and params.startswith("dur="):
+            with contextlib.suppress(ValueError):
+                return float(params[4:]) / 1000
+    return None
+
+
 async def timed(client: httpx.AsyncClient, stats: Stats, endpoint: str, method: str, url: str, **kw: Any) -> Any:
     started = time.perf_counter()
     try:
@@ -165,7 +193,7 @@ async def timed(client: httpx.AsyncClient, stats: Stats, endpoint: str, method: 
         stats.errors.append(f"{endpoint}: {type(exc).__name__}: {exc}")
         stats.record(endpoint, time.perf_counter() - started, 0)
         return None
-    stats.record(endpoint, time.perf_counter() - started, response.status_code)
+    stats.record(endpoint, time.perf_counter() - started, response.status_code, api_seconds(response))
     # 429 is the rate limiter doing its job (the client honours Retry-After): counted, not an error.
     if response.status_code >= 400 and response.status_code not in (404, 429):
         stats.errors.append(f"{endpoint}: {response.status_code} {response.text[:200]}")
@@ -235,6 +263,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     api_cpu_before = cpu_seconds(args.api_pid)
     started = time.monotonic()
     sampling = asyncio.create_task(sampler(redis, stop, stats, started, done))
+    lag_monitor = asyncio.create_task(loop_lag_monitor(stop, stats))
     limits = httpx.Limits(max_connections=args.pollers + args.submitters + 10)
     async with httpx.AsyncClient(base_url=args.url, timeout=60, limits=limits) as client:
         submitted = 0
@@ -383,12 +412,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     wall = time.monotonic() - started
     stop.set()
     await sampling
+    await lag_monitor
     await redis.aclose()
     result = summarise(args, stats, len(jobs), len(final), submit_seconds, poll_seconds)
     result["batch_upload"] = batch_upload
     if args.api_pid:
         result["api_cpu"] = {"seconds": round(api_cpu, 1), "share_of_one_core_pct": round(api_cpu / wall * 100, 1)}
     return result
+
+
+def loop_lag_summary(stats: Stats) -> dict[str, float]:
+    """The generator's event-loop lag over the whole run and while the single jobs were submitted."""
+    submits = [start for start, endpoint, *_ in stats.timeline if endpoint == "POST /jobs"]
+    during = [lag for at, lag in stats.loop_lag if submits and min(submits) <= at <= max(submits) + 1]
+    every = [lag for _, lag in stats.loop_lag]
+    return {
+        "p99": round(percentile(every, 99) * 1000, 1),
+        "max": round(max(every, default=0.0) * 1000, 1),
+        "submits_p99": round(percentile(during, 99) * 1000, 1),
+        "submits_max": round(max(during, default=0.0) * 1000, 1),
+    }
 
 
 def summarise(
@@ -402,6 +445,8 @@ def summarise(
             "p95_ms": round(percentile(values, 95) * 1000, 1),
             "p99_ms": round(percentile(values, 99) * 1000, 1),
             "mean_ms": round(statistics.fmean(values) * 1000, 1),
+            "api_p50_ms": round(percentile(stats.api_latencies[endpoint], 50) * 1000, 1),
+            "api_p99_ms": round(percentile(stats.api_latencies[endpoint], 99) * 1000, 1),
             "statuses": dict(stats.statuses[endpoint]),
         }
     rss_series: dict[str, list[float]] = defaultdict(list)
@@ -453,6 +498,7 @@ def summarise(
         "poll_phase_s": round(poll_s, 1),
         "throughput_jobs_per_s": round(final / max(poll_s + submit_s, 1e-9), 2),
         "submit_rate_per_s": round(accepted / max(submit_s, 1e-9), 1),
+        "client_loop_lag_ms": loop_lag_summary(stats),
         "endpoints": endpoints,
         "max_queue_depth": max((s["queue_depth"] for s in stats.samples), default=0),
         "worker_rss": rss,
@@ -477,6 +523,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"({result['submit_rate_per_s']} /s); {result['final_jobs']} final after the poll phase "
         f"({result['poll_phase_s']} s); end-to-end throughput {result['throughput_jobs_per_s']} jobs/s",
         f"- deepest queue: {result['max_queue_depth']}; errors: {result['error_count']}",
+        "- the load generator's own event loop was late by up to {max} ms (p99 {p99} ms); while the single "
+        "jobs were submitted, up to {submits_max} ms (p99 {submits_p99} ms): a request's time as the clients "
+        "saw it includes that".format(**result["client_loop_lag_ms"]),
         *(
             [
                 f"- one batch of {b['images']} images ({b['body_mb']} MB) accepted in {b['seconds']} s "
@@ -511,12 +560,15 @@ def markdown(result: dict[str, Any]) -> str:
             )
         ],
         "",
-        "| endpoint | requests | p50 ms | p95 ms | p99 ms | statuses |",
-        "|---|---|---|---|---|---|",
+        "Seen by the clients; in the API's own time (its `Server-Timing`: arrival to response start) beside:",
+        "",
+        "| endpoint | requests | p50 ms | p95 ms | p99 ms | API p50 ms | API p99 ms | statuses |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for endpoint, e in result["endpoints"].items():
         lines.append(
-            f"| {endpoint} | {e['requests']} | {e['p50_ms']} | {e['p95_ms']} | {e['p99_ms']} | {e['statuses']} |"
+            f"| {endpoint} | {e['requests']} | {e['p50_ms']} | {e['p95_ms']} | {e['p99_ms']} "
+            f"| {e['api_p50_ms']} | {e['api_p99_ms']} | {e['statuses']} |"
         )
     lines += [
         "",

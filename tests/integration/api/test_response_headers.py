@@ -1,6 +1,7 @@
 """Headers on every answer: ``X-Request-ID`` is the client's only when it is a safe token (1-64 of
 ``[A-Za-z0-9._-]``), otherwise a new id; ``X-Content-Type-Options: nosniff`` is on all of them, so no
-browser renders a result or an error as anything but its declared type."""
+browser renders a result or an error as anything but its declared type; ``Server-Timing`` gives the
+API's own time for the request, on every answer, errors included."""
 
 from __future__ import annotations
 
@@ -88,3 +89,16 @@ async def test_every_answer_says_nosniff(client: Client, make_user: Any) -> None
     }
     for name, r in answers.items():
         assert r.headers.get_list("x-content-type-options") == ["nosniff"], (name, r.status_code, r.headers)
+
+
+async def test_every_answer_says_how_long_the_api_took(client: Client, make_user: Any) -> None:
+    user: User = await make_user(5)
+    answers = {
+        "health": await client.get(API + "/health/live"),
+        "json": await client.get(API + "/jobs", headers=user.headers),
+        "401 problem": await client.get(API + "/jobs"),
+        "404 route": await client.get("/no/such/path"),
+    }
+    for name, r in answers.items():
+        timing = re.fullmatch(r"app;dur=(\d+\.\d)", r.headers.get("server-timing", ""))
+        assert timing and float(timing.group(1)) >= 0, (name, r.headers.get("server-timing"))

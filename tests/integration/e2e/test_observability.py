@@ -146,6 +146,7 @@ async def test_metrics_move_and_json_logs_carry_ids_while_jobs_run(
     access = [line for line in lines if line["logger"] == "uvicorn.access" and line.get("request_id") == request_id]
     assert len(access) == 1 and '"POST /api/background-remover/jobs HTTP/1.1" 202' in access[0]["message"]
     assert access[0]["user"] == hash_user(user.id)
+    assert access[0]["duration_ms"] > 0, "the access line has no duration"
     job_lines = [line for line in lines if line.get("job_id") == job_id]
     assert job_lines, "no worker line carries the job id"
     assert any(line.get("user") == hash_user(user.id) for line in lines), "no line carries the hashed user"

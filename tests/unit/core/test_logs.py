@@ -59,3 +59,24 @@ def test_an_exception_is_one_line_with_its_traceback() -> None:
     parsed = json.loads(line)
     assert parsed["message"] == "it failed"
     assert "ValueError: boom" in parsed["exc"]
+
+
+def test_the_access_line_carries_the_request_duration_in_both_formats() -> None:
+    from uvicorn.logging import AccessFormatter
+
+    from api.server import text_log_config
+    from core.logs import duration_ms_var
+
+    install_context()
+    args = ("127.0.0.1:5000", "POST", "/api/background-remover/jobs", "1.1", 202)
+    token = duration_ms_var.set(12.34)
+    try:
+        record = logging.getLogger("uvicorn.access").makeRecord(
+            "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', args, None
+        )
+    finally:
+        duration_ms_var.reset(token)
+    text = AccessFormatter(fmt=text_log_config()["formatters"]["access"]["fmt"], use_colors=False)
+    line = text.format(record)
+    assert '"POST /api/background-remover/jobs HTTP/1.1" 202' in line and line.endswith(" 12.3 ms"), line
+    assert json.loads(JsonFormatter().format(record))["duration_ms"] == 12.3

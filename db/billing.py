@@ -18,6 +18,7 @@ from typing import Any
 
 from core.errors import InsufficientCredits
 from core.rows import JobRow
+from db.credits import BALANCE_SQL
 from db.jobs import (
     JOB_COLUMNS,
     NEW_SINGLE_JOB_SQL,
@@ -30,8 +31,6 @@ from db.jobs import (
 from db.subscriptions import today
 from db.tables import CreditLedgerEntry
 
-_BALANCE_SQL = "SELECT COALESCE(SUM(amount), 0)::bigint AS available FROM credit_ledger WHERE user_id = {}"
-"""A user's credit balance: the sum of their ledger."""
 _LEDGER_INSERT = (
     "INSERT INTO credit_ledger (id, user_id, amount, kind, entry_key, reason, job_id, batch_id, created_at) "
 )
@@ -118,7 +117,7 @@ async def paying_power(user_id: str) -> PayingPower:
     """The balance, the tiers with subscription quota left today and the stored unprocessed bytes, in one
     query."""
     rows = await CreditLedgerEntry.raw(
-        f"SELECT ({_BALANCE_SQL}) AS balance, "
+        f"SELECT ({BALANCE_SQL}) AS balance, "
         "ARRAY(SELECT q.key FROM background_remover_subscription s, jsonb_each_text(s.daily_quotas) q "
         "WHERE s.user_id = {} AND s.status = 'active' AND s.expires_at > now() AND q.value::int > COALESCE("
         "(SELECT u.count FROM background_remover_subscription_usage u "
@@ -153,7 +152,7 @@ async def charge(
         return False
     # The balance check and the debit in one round trip; under lock_user nothing moves in between.
     rows: list[dict[str, Any]] = await CreditLedgerEntry.raw(
-        f"WITH balance AS ({_BALANCE_SQL}), "
+        f"WITH balance AS ({BALANCE_SQL}), "
         "debit AS (" + _LEDGER_INSERT + "SELECT gen_random_uuid(), {}, {}, 'charge', {}, {}, {}, {}, now() "
         "FROM balance WHERE available >= {} ON CONFLICT (entry_key) DO NOTHING RETURNING id) "
         "SELECT available, EXISTS (SELECT 1 FROM debit) AS debited FROM balance",
@@ -220,7 +219,7 @@ async def admit_job(
     )
     rows: list[dict[str, Any]] = await CreditLedgerEntry.raw(
         f"WITH unfinished AS ({UNFINISHED_TOTALS_SQL}), "
-        f"balance AS ({_BALANCE_SQL}), "
+        f"balance AS ({BALANCE_SQL}), "
         "admitted AS (SELECT 1 FROM unfinished, balance WHERE ({}::int <= 0 OR unfinished.n + 1 <= {}::int) "
         "AND ({}::bigint <= 0 OR unfinished.bytes + {}::bigint <= {}::bigint) "
         "AND ({}::int <= 0 OR balance.available >= {}::int)), "

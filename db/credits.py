@@ -8,12 +8,13 @@ from core.actors import Actor
 from core.rows import GrantRow
 from db.tables import CreditLedgerEntry
 
+BALANCE_SQL = "SELECT COALESCE(SUM(amount), 0)::bigint AS available FROM credit_ledger WHERE user_id = {}"
+"""A user's credit balance, the sum of their ledger (also inside :mod:`db.billing`'s statements)."""
+
 
 async def balance(user_id: str) -> int:
-    rows = await CreditLedgerEntry.raw(
-        "SELECT COALESCE(SUM(amount), 0)::bigint AS balance FROM credit_ledger WHERE user_id = {}", user_id
-    )
-    return int(rows[0]["balance"])
+    rows = await CreditLedgerEntry.raw(BALANCE_SQL, user_id)
+    return int(rows[0]["available"])
 
 
 async def grant(user_id: str, amount: int, *, reason: str, entry_key: str, actor: Actor | None = None) -> bool:

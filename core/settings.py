@@ -191,12 +191,15 @@ class Settings:
     db_timeout_s: float = field(default_factory=lambda: _env_float("DB_TIMEOUT_S", 5.0))
     """Connect and statement timeout; a request never hangs longer on a dead database."""
 
-    worker_concurrency: int = field(default_factory=lambda: _env_int("WORKER_CONCURRENCY", 1))
-    """Model runs one worker process does at once (each uses ``ort_intra_op_threads`` cores). One more
-    image than this is in flight, so its decoding and encoding overlap the model runs of the others."""
+    worker_concurrency: int = field(default_factory=lambda: _env_int("WORKER_CONCURRENCY", 0))
+    """Model runs one worker process does at once. 0 (auto): light models (320² inputs) one single-threaded
+    run per core side by side, a heavy model's run alone on every core (:mod:`engine.model_slots`); N:
+    N runs of any model, cores ÷ N threads each. One more image than the runs is in flight, so its decoding
+    and encoding overlap the model runs of the others."""
 
     ort_intra_op_threads: int = field(default_factory=lambda: _env_int("ORT_INTRA_OP_THREADS", 0))
-    """onnxruntime threads per inference; 0 = cores // worker_concurrency."""
+    """onnxruntime threads per run, at most the budget: 0 = every core for a heavy run (auto) or
+    cores // worker_concurrency."""
 
     ort_mem_arena: bool = field(default_factory=lambda: _env("ORT_MEM_ARENA", "1") in _TRUE)
     """Keep onnxruntime's activation memory between runs. Our models have fixed input sizes, so it is a

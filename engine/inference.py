@@ -20,7 +20,6 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
-from core.settings import Settings
 from engine.pipelines import GraphBuild, ModelSpec
 from engine.quantized_graph import int8_graph
 from engine.resizable_graph import free_input_size
@@ -36,24 +35,6 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
-
-
-def intra_op_threads(settings: Settings) -> int:
-    """Threads per inference so that threads × concurrent jobs never exceeds the cores."""
-    cores = available_cores()
-    concurrency = max(1, settings.worker_concurrency)
-    budget = max(1, cores // concurrency)
-    wanted = settings.ort_intra_op_threads or budget
-    if wanted > budget:
-        log.warning(
-            "ort_intra_op_threads=%d × worker_concurrency=%d exceeds %d cores; using %d",
-            wanted,
-            concurrency,
-            cores,
-            budget,
-        )
-        return budget
-    return wanted
 
 
 def session_options(threads: int, *, mem_arena: bool = True) -> ort.SessionOptions:

@@ -22,8 +22,9 @@ from core.model_manifest import RVM_MOBILENETV3, Asset
 from core.options import OutputOptions
 from core.settings import Settings
 from engine.images import DecodedImage, decode
-from engine.inference import ModelRunner, configure_process, intra_op_threads
+from engine.inference import ModelRunner, available_cores, configure_process
 from engine.model_fetch import Status, verify
+from engine.model_slots import ModelSlots, RunPlan, run_plan
 from engine.pipelines import PIPELINES, ModelSpec, Pass, Pipeline, get_pipeline
 from engine.portrait import PortraitRunner
 from engine.refine import Frame, fuse, run_step
@@ -65,9 +66,11 @@ class Engine:
     tiers that use it."""
     unavailable: dict[str, str] = field(default_factory=dict)
     """Tier name → why it cannot run."""
-    model_slots: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(1))
-    """Model runs at once (``worker_concurrency``): the threads are sized for that many, while more
-    callers may decode, refine and encode their images around them."""
+    plan: RunPlan = field(default_factory=lambda: RunPlan(1, 1, 1, heavy_exclusive=False))
+    """How model runs share the cores (:func:`engine.model_slots.run_plan`)."""
+    model_slots: ModelSlots = field(default_factory=lambda: ModelSlots(1))
+    """The runs going on: the threads are sized for :attr:`RunPlan.slots` of them, while more callers may
+    decode, refine and encode their images around them."""
     portrait: PortraitRunner | None = None
     """The portrait matting model, loaded when a wanted tier has a ``portrait`` step."""
     _images: int = 0
@@ -81,8 +84,8 @@ class Engine:
         the top tiers), so loading all tiers costs each model's memory once.
         """
         configure_process()
-        threads = intra_op_threads(settings)
-        engine = cls(settings=settings, model_slots=threading.BoundedSemaphore(max(1, settings.worker_concurrency)))
+        plan = run_plan(settings, available_cores())
+        engine = cls(settings=settings, plan=plan, model_slots=ModelSlots(plan.slots))
         failed_files: dict[str, str] = {}
         wanted = [get_pipeline(name) for name in (PIPELINES if tiers is None else tiers)]
         for spec in PIPELINES.values():
@@ -97,6 +100,7 @@ class Engine:
                         log.warning("tier %s unavailable: %s", spec.name, excluded)
                         continue
                     try:
+                        threads = plan.light_threads if model.light else plan.heavy_threads
                         engine.runners[model.key] = _load_runner(model, settings, threads)
                     except (ModelMissing, ModelChecksumMismatch) as exc:
                         failed_files[model.file] = exc.detail
@@ -110,7 +114,7 @@ class Engine:
             if spec.portrait and engine.portrait is None and RVM_MOBILENETV3.file not in failed_files:
                 try:
                     path = _verified(RVM_MOBILENETV3, settings)
-                    engine.portrait = PortraitRunner.create(path, threads)
+                    engine.portrait = PortraitRunner.create(path, plan.heavy_threads)
                 except (ModelMissing, ModelChecksumMismatch) as exc:
                     failed_files[RVM_MOBILENETV3.file] = exc.detail
                     log.warning("tier %s unavailable: %s", spec.name, exc.detail)
@@ -214,11 +218,7 @@ class Engine:
                 self._images -= 1
 
     def _run_model(self, runner: ModelRunner, tensor: NDArray[np.float32]) -> NDArray[np.float32]:
-        # One run at a time on every core, while the other image is decoded, refined or encoded around it.
-        # Measured against U²-Net-p one thread per image side by side (make bench-service, basic, 4 clients,
-        # 2026-12-05): 4.23 against 4.05 img/s, 0.415 against 0.447 worker CPU s per image, and half the
-        # memory (933 against 1786 MB peak RSS): the two runs' activations competed for the same caches.
-        with self.model_slots:
+        with self.model_slots.hold(exclusive=self.plan.exclusive(runner.spec.light)):
             return runner.run(tensor)
 
     @staticmethod

@@ -12,6 +12,9 @@ from typing import Literal
 from core.model_manifest import ISNET_FP16, U2NET, U2NETP, Asset
 from core.tiers import TIERS, Tier, get_tier
 
+LIGHT_MAX_INPUT = 320
+"""Models with an input up to this side are light (:attr:`ModelSpec.light`)."""
+
 Normalisation = Literal["imagenet_max", "isnet"]
 OutputScaling = Literal["minmax", "clip"]
 GraphBuild = Literal["as_exported", "resizable", "int8", "resizable_int8"]
@@ -48,6 +51,12 @@ class ModelSpec:
     def int8(self) -> bool:
         """The graph is built in 8 bits from the weights and their committed activation ranges."""
         return self.graph in ("int8", "resizable_int8")
+
+    @property
+    def light(self) -> bool:
+        """A 320² input: a short run that scales poorly across threads, so runs go side by side
+        (:mod:`engine.model_slots`)."""
+        return self.input_size <= LIGHT_MAX_INPUT
 
     @property
     def key(self) -> str:

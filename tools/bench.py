@@ -28,7 +28,7 @@ from core.model_manifest import EVAL_ASSETS
 from core.options import OutputOptions
 from core.settings import get_settings
 from core.tiers import TIERS, model_installed
-from engine.inference import available_cores, intra_op_threads
+from engine.inference import available_cores
 from engine.model_fetch import run_fetch
 from engine.pipeline import Engine
 
@@ -103,7 +103,7 @@ def bench_tier(tier: str, sizes: list[float], repeat: int) -> dict[str, object]:
     return {
         "tier": tier,
         "model": TIERS[tier].model_file,
-        "threads": intra_op_threads(settings),
+        "threads": engine.plan.light_threads if runner.spec.light else engine.plan.heavy_threads,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "rss_first_mb": rss_samples[0],
         "rss_last_mb": rss_samples[-1],

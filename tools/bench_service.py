@@ -167,7 +167,7 @@ def our_env(args: argparse.Namespace, storage: Path) -> dict[str, str]:
             "REDIS_URL": args.redis_url,
             "STORAGE_DIR": str(storage),
             "WORKER_TIERS": ",".join(args.tiers),
-            # rembg runs at the default priority: so does our worker here (its production default is nice 10)
+            # rembg runs at the default priority: so does our worker here (its production default is nice 19)
             "WORKER_NICE": "0",
         }
     )

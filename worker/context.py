@@ -31,8 +31,8 @@ class WorkerContext:
     storage: Storage
     engine: Engine
     executor: ThreadPoolExecutor
-    """Images are processed here, off the event loop: ``worker_concurrency`` + 1 at a time, of which
-    ``worker_concurrency`` in the model at once (``Engine.model_slots``)."""
+    """Images are processed here, off the event loop: one more at a time than the model runs the engine
+    does at once (``Engine.model_slots``)."""
     worker_id: str
     heartbeat: asyncio.Task[None] | None = None
     webhooks: WebhookWorker | None = None

@@ -1,8 +1,8 @@
 """What a worker process does when it starts and stops: identity, heartbeat, storage and the engine.
 
 The engine (one ONNX session per model) is created here, once per process, never at import;
-images are processed on a thread pool one wider than ``WORKER_CONCURRENCY`` (the model runs at once), so
-one image is decoded or encoded while the others are in the model.
+images are processed on a thread pool one wider than the model runs it does at once
+(:mod:`engine.model_slots`), so one image is decoded or encoded while the others are in the model.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         redis=redis,
         storage=ctx.get("storage") or open_storage(settings),
         engine=engine,
-        executor=ThreadPoolExecutor(max_workers=max(1, settings.worker_concurrency) + 1, thread_name_prefix="infer"),
+        executor=ThreadPoolExecutor(max_workers=engine.plan.slots + 1, thread_name_prefix="infer"),
         worker_id=worker_id,
     )
     if settings.db_pool_max > 0:

@@ -12,6 +12,8 @@ from arq.connections import ArqRedis, RedisSettings
 from core.settings import Settings
 from core.storage import open_storage
 from core.tasks import Task
+from engine.inference import available_cores
+from engine.model_slots import run_plan
 from worker.batch_zip import build_batch_zip
 from worker.functions import forward_to_webhook_queue, ping
 from worker.lifecycle import shutdown, startup
@@ -70,9 +72,9 @@ def create_worker(
         on_startup=startup,
         on_shutdown=shutdown,
         ctx={"settings": settings, "storage": storage, "burst": burst, **(ctx or {})},
-        # worker_concurrency images in the model, one more being decoded or encoded around them (the
-        # executor), and one extra slot that keeps ZIPs and sweeps moving.
-        max_jobs=max(1, settings.worker_concurrency) + 2,
+        # as many images in the model as it runs at once, one more being decoded or encoded around them
+        # (the executor), and one extra slot that keeps ZIPs and sweeps moving.
+        max_jobs=run_plan(settings, available_cores()).slots + 2,
         job_timeout=settings.job_timeout_s,
         keep_result=3600,
         # arq's own health key, for `arq --check`; our readiness uses core.heartbeats instead.

@@ -14,7 +14,7 @@ from core.errors import NoSubjectDetected
 from core.options import OutputOptions
 from core.settings import Settings
 from core.tiers import TIERS
-from engine.inference import ModelRunner, optimized_model_path
+from engine.inference import ModelRunner, available_cores, optimized_model_path
 from engine.pipeline import Engine
 from engine.pipelines import U2NETP_320
 from tests.support.model_weights import require_tier
@@ -149,3 +149,14 @@ def test_the_optimised_graph_is_kept_beside_the_weights_and_gives_the_same_mask(
     repaired = ModelRunner.create(U2NETP_320, tmp_path, threads=1)
     assert np.allclose(first.run(tensor), repaired.run(tensor), atol=1e-5)
     assert cached.stat().st_size > 1000
+
+
+def test_light_models_run_on_one_thread_side_by_side_and_heavy_ones_alone_on_every_core(engine: Engine) -> None:
+    if engine.settings.worker_concurrency > 0:
+        pytest.skip("WORKER_CONCURRENCY is set: every run gets cores ÷ N threads")
+    cores = available_cores()
+    assert engine.model_slots.slots == cores
+    for runner in engine.runners.values():
+        threads = runner.session.get_session_options().intra_op_num_threads
+        assert threads == (1 if runner.spec.light else engine.plan.heavy_threads), runner.spec.key
+        assert engine.plan.exclusive(runner.spec.light) == (not runner.spec.light)

@@ -17,7 +17,8 @@ from core.options import OutputOptions
 from core.settings import Settings
 from core.tiers import TIERS
 from engine import cli
-from engine.inference import ModelRunner, intra_op_threads, session_options
+from engine.inference import ModelRunner, session_options
+from engine.model_slots import RunPlan, run_plan
 from engine.pipeline import Engine
 from engine.pipelines import PIPELINES, ModelSpec
 from tests.support.engine_images import DiscRunner, NoPersonPortrait, encode, subject_image
@@ -92,16 +93,21 @@ def test_blank_image_is_no_subject(engine_settings: Settings) -> None:
     assert err.value.code == "no_subject_detected"
 
 
-def test_thread_budget_never_oversubscribes(engine_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_thread_budget_never_oversubscribes(engine_settings: Settings) -> None:
     from dataclasses import replace
 
-    from engine import inference
+    def plan(concurrency: int, threads: int) -> RunPlan:
+        return run_plan(replace(engine_settings, worker_concurrency=concurrency, ort_intra_op_threads=threads), 4)
 
-    monkeypatch.setattr(inference, "available_cores", lambda: 4)
-    assert intra_op_threads(replace(engine_settings, worker_concurrency=1, ort_intra_op_threads=0)) == 4
-    assert intra_op_threads(replace(engine_settings, worker_concurrency=2, ort_intra_op_threads=0)) == 2
-    assert intra_op_threads(replace(engine_settings, worker_concurrency=2, ort_intra_op_threads=3)) == 2
-    assert intra_op_threads(replace(engine_settings, worker_concurrency=8, ort_intra_op_threads=0)) == 1
+    # auto: a light run per core on one thread each, a heavy run alone on every core
+    assert plan(0, 0) == RunPlan(slots=4, light_threads=1, heavy_threads=4, heavy_exclusive=True)
+    assert plan(0, 2) == RunPlan(slots=4, light_threads=1, heavy_threads=2, heavy_exclusive=True)
+    assert plan(0, 9) == RunPlan(slots=4, light_threads=1, heavy_threads=4, heavy_exclusive=True)
+    # WORKER_CONCURRENCY=N: N runs of any model, cores ÷ N threads each at most
+    assert plan(1, 0) == RunPlan(slots=1, light_threads=4, heavy_threads=4, heavy_exclusive=False)
+    assert plan(2, 0) == RunPlan(slots=2, light_threads=2, heavy_threads=2, heavy_exclusive=False)
+    assert plan(2, 3) == RunPlan(slots=2, light_threads=2, heavy_threads=2, heavy_exclusive=False)
+    assert plan(8, 0) == RunPlan(slots=8, light_threads=1, heavy_threads=1, heavy_exclusive=False)
     so = session_options(2)
     assert so.intra_op_num_threads == 2 and so.enable_cpu_mem_arena
     assert not session_options(1, mem_arena=False).enable_cpu_mem_arena

@@ -100,8 +100,7 @@ def _lifespan(services: Services) -> Any:
         pool_started = False
         if settings.db_pool_max > 0:
             try:
-                opened = settings.db_pool_max if settings.db_pool_min is None else settings.db_pool_min
-                await start_pool(min_size=opened, max_size=settings.db_pool_max)
+                await start_pool(min_size=settings.db_pool_opened(settings.db_pool_max), max_size=settings.db_pool_max)
                 pool_started = True
             except (OSError, TimeoutError) as exc:
                 # Without a pool Piccolo opens a connection per query, so the API still recovers by itself.

@@ -422,6 +422,11 @@ class Settings:
     def cors_origins(self) -> list[str]:
         return [o.strip().rstrip("/") for o in self.cors_allowed_origins.split(",") if o.strip()]
 
+    def db_pool_opened(self, default: int) -> int:
+        """Connections a pool opens at start: ``DB_POOL_MIN`` when set, else the process's own default
+        (the API its whole pool, a worker one connection)."""
+        return default if self.db_pool_min is None else self.db_pool_min
+
     @property
     def heartbeat_key(self) -> str:
         return f"{self.queue_name}:workers"

@@ -31,6 +31,10 @@ class RunPlan:
     heavy_exclusive: bool
     """A heavy model's run takes every slot: it runs alone, on all its threads."""
 
+    def threads(self, light: bool) -> int:
+        """Intra-op threads of a light or a heavy model's session."""
+        return self.light_threads if light else self.heavy_threads
+
     def exclusive(self, light: bool) -> bool:
         return self.heavy_exclusive and not light
 

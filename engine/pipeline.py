@@ -68,13 +68,16 @@ class Engine:
     """Tier name → why it cannot run."""
     plan: RunPlan = field(default_factory=lambda: RunPlan(1, 1, 1, heavy_exclusive=False))
     """How model runs share the cores (:func:`engine.model_slots.run_plan`)."""
-    model_slots: ModelSlots = field(default_factory=lambda: ModelSlots(1))
-    """The runs going on: the threads are sized for :attr:`RunPlan.slots` of them, while more callers may
-    decode, refine and encode their images around them."""
+    model_slots: ModelSlots = field(init=False)
+    """The runs going on, :attr:`RunPlan.slots` at most: the threads are sized for that many, while more
+    callers may decode, refine and encode their images around them."""
     portrait: PortraitRunner | None = None
     """The portrait matting model, loaded when a wanted tier has a ``portrait`` step."""
     _images: int = 0
     _images_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.model_slots = ModelSlots(self.plan.slots)
 
     @classmethod
     def load(cls, settings: Settings, tiers: Iterable[str] | None = None) -> Engine:
@@ -84,8 +87,17 @@ class Engine:
         the top tiers), so loading all tiers costs each model's memory once.
         """
         configure_process()
-        plan = run_plan(settings, available_cores())
-        engine = cls(settings=settings, plan=plan, model_slots=ModelSlots(plan.slots))
+        cores = available_cores()
+        plan = run_plan(settings, cores)
+        if settings.ort_intra_op_threads > max(plan.light_threads, plan.heavy_threads):
+            log.warning(
+                "ORT_INTRA_OP_THREADS=%d exceeds what %d cores leave to each of %d model runs at once; using %d",
+                settings.ort_intra_op_threads,
+                cores,
+                plan.slots,
+                plan.heavy_threads,
+            )
+        engine = cls(settings=settings, plan=plan)
         failed_files: dict[str, str] = {}
         wanted = [get_pipeline(name) for name in (PIPELINES if tiers is None else tiers)]
         for spec in PIPELINES.values():
@@ -100,8 +112,7 @@ class Engine:
                         log.warning("tier %s unavailable: %s", spec.name, excluded)
                         continue
                     try:
-                        threads = plan.light_threads if model.light else plan.heavy_threads
-                        engine.runners[model.key] = _load_runner(model, settings, threads)
+                        engine.runners[model.key] = _load_runner(model, settings, plan.threads(model.light))
                     except (ModelMissing, ModelChecksumMismatch) as exc:
                         failed_files[model.file] = exc.detail
                         log.warning("tier %s unavailable: %s", spec.name, exc.detail)

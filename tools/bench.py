@@ -103,7 +103,7 @@ def bench_tier(tier: str, sizes: list[float], repeat: int) -> dict[str, object]:
     return {
         "tier": tier,
         "model": TIERS[tier].model_file,
-        "threads": engine.plan.light_threads if runner.spec.light else engine.plan.heavy_threads,
+        "threads": engine.plan.threads(runner.spec.light),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "rss_first_mb": rss_samples[0],
         "rss_last_mb": rss_samples[-1],

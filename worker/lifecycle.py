@@ -72,9 +72,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         try:
             # Without a pool every statement opens a connection (a PostgreSQL backend started and torn
             # down: several per image, CPU taken from the model on the same cores).
-            await start_pool(
-                min_size=1 if settings.db_pool_min is None else settings.db_pool_min, max_size=settings.db_pool_max
-            )
+            await start_pool(min_size=settings.db_pool_opened(1), max_size=settings.db_pool_max)
             worker.db_pool = True
         except (OSError, TimeoutError) as exc:
             log.error("could not start the database pool (%s); using per-query connections", exc)

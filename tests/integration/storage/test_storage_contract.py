@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import Settings
-from core.storage import LocalStorage, Storage, open_storage
+from core.storage import INLINE_PUT_MAX_BYTES, INLINE_PUT_SLICE_BYTES, LocalStorage, Storage, open_storage
 from core.storage_s3 import S3Storage
 
 MIB = 1024 * 1024
@@ -114,3 +114,36 @@ async def test_a_key_that_could_leave_the_store_is_refused(storage: Storage) -> 
     for key in ("../etc/passwd", "/abs", "a/../b", "a//b", ""):
         with pytest.raises(ValueError):
             await storage.put(key, b"x")
+
+
+async def test_a_local_upload_is_stored_while_other_requests_keep_being_served(tmp_path: Path) -> None:
+    store = LocalStorage(tmp_path / "storage")
+    data = os.urandom(INLINE_PUT_MAX_BYTES)
+    turns = 0
+
+    async def other_request() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(other_request())
+    await asyncio.sleep(0)
+    before = turns
+    await store.put("inputs/photo.jpg", data)
+    other.cancel()
+    # written on the event loop, it still let the loop run other work between its slices
+    assert turns - before >= INLINE_PUT_MAX_BYTES // INLINE_PUT_SLICE_BYTES - 1
+    assert await store.get("inputs/photo.jpg") == data
+
+
+async def test_a_local_upload_cancelled_half_way_leaves_no_object_and_no_temporary_file(tmp_path: Path) -> None:
+    store = LocalStorage(tmp_path / "storage")
+    put = asyncio.create_task(store.put("inputs/photo.jpg", os.urandom(INLINE_PUT_MAX_BYTES)))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # a slice or two is on disk
+    put.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await put
+    assert not await store.exists("inputs/photo.jpg")
+    assert [p for p in (tmp_path / "storage").rglob("*") if p.is_file()] == []

@@ -9,6 +9,7 @@ worker sweep, a lost commit never leaves a queued ghost).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import uuid
@@ -332,6 +333,10 @@ class Submissions:
                 pending += info.bytes
                 self._check_storage_room(pending, self.settings.max_pending_bytes_per_user)
                 stored.append(await self._put(name, data, info))
+                if len(files) > 1:
+                    # a small upload is written without leaving the event loop: a batch of 500 must still
+                    # let other requests in between its images
+                    await asyncio.sleep(0)
         except BaseException:
             await self.discard(stored, order)
             raise

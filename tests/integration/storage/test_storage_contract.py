@@ -13,6 +13,7 @@ import pytest
 from core.settings import Settings
 from core.storage import INLINE_PUT_MAX_BYTES, INLINE_PUT_SLICE_BYTES, LocalStorage, Storage, open_storage
 from core.storage_s3 import S3Storage
+from tests.support.loop_turns import other_tasks_turns
 
 MIB = 1024 * 1024
 
@@ -119,21 +120,10 @@ async def test_a_key_that_could_leave_the_store_is_refused(storage: Storage) -> 
 async def test_a_local_upload_is_stored_while_other_requests_keep_being_served(tmp_path: Path) -> None:
     store = LocalStorage(tmp_path / "storage")
     data = os.urandom(INLINE_PUT_MAX_BYTES)
-    turns = 0
-
-    async def other_request() -> None:
-        nonlocal turns
-        while True:
-            turns += 1
-            await asyncio.sleep(0)
-
-    other = asyncio.create_task(other_request())
-    await asyncio.sleep(0)
-    before = turns
-    await store.put("inputs/photo.jpg", data)
-    other.cancel()
+    async with other_tasks_turns() as turns:
+        await store.put("inputs/photo.jpg", data)
     # written on the event loop, it still let the loop run other work between its slices
-    assert turns - before >= INLINE_PUT_MAX_BYTES // INLINE_PUT_SLICE_BYTES - 1
+    assert turns.count >= INLINE_PUT_MAX_BYTES // INLINE_PUT_SLICE_BYTES - 1
     assert await store.get("inputs/photo.jpg") == data
 
 

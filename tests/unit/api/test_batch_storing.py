@@ -3,7 +3,6 @@ without leaving the event loop (core.storage.LocalStorage.put)."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from core.options import OutputOptions
 from core.settings import get_settings
 from core.storage import LocalStorage
 from db.billing import PayingPower
+from tests.support.loop_turns import other_tasks_turns
 
 
 def _jpeg(index: int) -> bytes:
@@ -29,19 +29,8 @@ async def test_other_requests_run_between_the_images_of_a_batch_being_stored(tmp
     submissions = Submissions(get_settings(), store, enqueuer=None, redis=None, paying_power=power)  # type: ignore[arg-type]
     files = [UploadFile("image/jpeg", f"photo {i}.jpg", file_data=_jpeg(i)) for i in range(50)]
     order = Order(tier="basic", unit_credits=1, options=OutputOptions(), webhook_url=None)
-    turns = 0
-
-    async def another_request() -> None:
-        nonlocal turns
-        while True:
-            turns += 1
-            await asyncio.sleep(0)
-
-    other = asyncio.create_task(another_request())
-    await asyncio.sleep(0)
-    before = turns
-    stored = await submissions.store("u1", order, files)
-    other.cancel()
+    async with other_tasks_turns() as turns:
+        stored = await submissions.store("u1", order, files)
     assert len(stored) == 50
     assert all([await store.exists(s.key) for s in stored])
-    assert turns - before >= len(files) - 1
+    assert turns.count >= len(files) - 1

@@ -5,7 +5,7 @@ U²-Net-p run cost 0.66 CPU s against 0.47 for one thread. So by default (``WORK
 ``0``, "auto") light runs go side by side, one single-threaded run per core, while a heavy run (IS-Net at
 768²) takes every core and runs alone: two of them side by side would hold twice its activations
 (~0.6 GB each) and make each image twice as slow. With basic at 4 clients on 2 cores this served
-1.43–1.65× rembg's images per second (≥ 1.5× in 6 runs of 7) against 1.29–1.42× for one two-thread run at
+1.43–1.65× rembg's images per second (≥ 1.5× in 8 runs of 10) against 1.29–1.42× for one two-thread run at
 a time (docs/performance.md). A single image on an idle worker pays for it: its light runs use one core.
 ``WORKER_CONCURRENCY=N`` keeps the older rule: N runs of any model at once, cores ÷ N threads each.
 """

@@ -16,6 +16,7 @@ extracts ``data``), and hand the result to Litestar through the request's form c
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -233,16 +234,20 @@ async def parse_bounded_form(
         raise ClientException("multipart boundary missing in Content-Type")
     reader = _FormReader(route, settings)
     try:
-        with PushMultipartParser(boundary.encode(), max_segment_count=request.app.multipart_form_part_limit) as parser:
-            first = True
-            async for chunk in _counted(request.stream(), budget):
-                if first and not chunk:
-                    return {}
-                first = False
-                for part in parser.parse(chunk):
-                    await reader.feed(part)
-                if parser.closed:
-                    break
+        parser = PushMultipartParser(boundary.encode(), max_segment_count=request.app.multipart_form_part_limit)
+        # The body's generator is closed here, not left to the loop's finaliser for abandoned async
+        # generators, which would cost every upload a task and a wake-up through the loop's self-pipe.
+        async with contextlib.aclosing(_counted(request.stream(), budget)) as body:
+            with parser:
+                first = True
+                async for chunk in body:
+                    if first and not chunk:
+                        return {}
+                    first = False
+                    for part in parser.parse(chunk):
+                        await reader.feed(part)
+                    if parser.closed:
+                        break
     except ParserError as exc:
         await reader.close()
         raise ClientException("Invalid multipart/form-data") from exc

@@ -6,8 +6,8 @@ Both sides run on this machine at the same time, on the same cores, with the sam
 ``U2NET_HOME`` links to our model cache) and the same 2 MP photos (the quokka, resized and varied):
 
 * ours: ``python -m api.server`` + one ``python -m worker``, on their own PostgreSQL database and
-  Redis DB; a client submits (``POST /jobs``), waits for completion (:func:`wait_until_final`, the one
-  place to switch to a long-poll later) and downloads the PNG;
+  Redis DB; a client submits (``POST /jobs``), waits for completion (:func:`wait_until_final`: a long
+  poll by default, ``--poll-s`` polls instead) and downloads the PNG;
 * rembg: ``rembg s`` (rembg from PyPI in ``.venv-rembg``, ``make rembg-venv``), ``POST /api/remove``,
   which answers with the PNG.
 

@@ -61,7 +61,7 @@ REMOVEBG_RESPONSES = {
         400,
         "unsupported_parameter",
         "Unsupported parameter",
-        "image_url is not supported by this service: upload the image as image_file or image_file_b64",
+        "crop_margin with different margins per side is not supported: give one margin for all sides",
         "Invalid input: parameter, image or missing source",
     ),
     402: _errors(

@@ -45,7 +45,7 @@ def statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     yield sent
 
 
-async def test_a_poll_is_one_statement_and_a_submission_nine(
+async def test_a_poll_is_one_statement_and_a_submission_five(
     settings: Settings, migrated_db: str, statements: list[str]
 ) -> None:
     user_id = f"user-{uuid.uuid4().hex[:10]}"
@@ -66,6 +66,7 @@ async def test_a_poll_is_one_statement_and_a_submission_nine(
         polled = list(statements)
     assert not [s for s in submitted + polled if "RESET ALL" in s], "a pooled connection is reset after each use"
     assert len(polled) == 1, polled
-    # two looks before anything is stored (balance, stored bytes); BEGIN, the user's lock, their queue and
-    # storage room, subscription quota, the job row, the debit, COMMIT
-    assert len(submitted) <= 9, submitted
+    # one look before anything is stored (balance, subscription quota left, stored bytes); then BEGIN, the
+    # user's lock, one statement that checks their queue, storage room and balance, inserts the job and
+    # takes the price, and COMMIT
+    assert len(submitted) == 5, submitted

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import enum
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,7 @@ from multipart import (
     PushMultipartParser,
 )
 
-from core.errors import FormFieldTooLarge, InsufficientCredits
+from core.errors import FormFieldTooLarge, InsufficientCredits, UnsupportedContentType
 from core.pricing import batch_price
 from core.settings import Settings
 from core.tiers import TIERS
@@ -57,16 +57,22 @@ class Payment(enum.Enum):
     """Many images: paid in credits only, so the body is bounded by what they pay for."""
 
 
+FORM_DATA = "multipart/form-data"
+
+
 @dataclass(frozen=True)
 class UploadRoute:
     payment: Payment
     base64_images: frozenset[str] = frozenset()
     """Text fields that carry an image in base64 (remove.bg's ``image_file_b64``): bounded like an image."""
+    media_types: frozenset[str] = frozenset({FORM_DATA})
+    """The ``Content-Type`` s the route takes; any other is refused before the body is read. The handler
+    reads a type other than ``multipart/form-data`` itself."""
 
 
-def upload_route(payment: Payment, *base64_images: str) -> dict[str, Any]:
-    """The ``opt`` of an upload route handler."""
-    return {UPLOAD_OPT: UploadRoute(payment, frozenset(base64_images))}
+def upload_route(payment: Payment, *base64_images: str, also_takes: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The ``opt`` of an upload route handler; ``also_takes``: media types besides ``multipart/form-data``."""
+    return {UPLOAD_OPT: UploadRoute(payment, frozenset(base64_images), frozenset({FORM_DATA, *also_takes}))}
 
 
 def base64_image_bound(settings: Settings) -> int:
@@ -152,7 +158,7 @@ async def body_budget(request: Request[Any, Any, Any], route: UploadRoute, setti
     return budget
 
 
-async def _counted(stream: AsyncIterator[bytes], budget: BodyBudget | None) -> AsyncIterator[bytes]:
+async def _counted(stream: AsyncIterator[bytes], budget: BodyBudget | None) -> AsyncGenerator[bytes, None]:
     """The body's chunks, refused once they pass the budget (a chunked body announces no length)."""
     seen = 0
     async for chunk in stream:
@@ -265,9 +271,16 @@ async def read_upload_form(request: Request[Any, Any, Any], settings: Settings) 
     route = request.route_handler.opt.get(UPLOAD_OPT)
     if not isinstance(route, UploadRoute) or request.method != "POST":
         return
-    budget = await body_budget(request, route, settings)
     media_type, _ = parse_content_header(request.headers.get("content-type", ""))
-    if media_type != "multipart/form-data":
+    if media_type not in route.media_types:
+        # Litestar parses any body with a ``boundary`` as multipart, unbounded: ``multipart/mixed`` or
+        # ``text/plain; boundary=…`` would have bypassed the bounded parse below
+        raise UnsupportedContentType(
+            f"send {' or '.join(sorted(route.media_types))}, not {media_type or 'no Content-Type'!r}; "
+            "the body was not read"
+        )
+    budget = await body_budget(request, route, settings)
+    if media_type != FORM_DATA:
         return
     form = await parse_bounded_form(request, route, settings, budget)
     ScopeState.from_scope(request.scope).form = form

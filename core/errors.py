@@ -20,6 +20,7 @@ The API turns any :class:`BgRemoverError` into an RFC 9457 problem+json response
     ├── ImageUrlUnreachable           422 image_url_unreachable
     ├── ImageUrlTooLarge              413 image_url_too_large
     ├── FormFieldTooLarge             413 form_field_too_large
+    ├── UnsupportedContentType        415 unsupported_content_type
     ├── TierUnavailable               503 tier_unavailable
     ├── UnknownTier                   422 unknown_tier
     ├── NotFound                      404 not_found
@@ -89,6 +90,15 @@ class UnsupportedMediaType(ImageError):
     code = "unsupported_media_type"
     status = 415
     title = "Unsupported media type"
+
+
+class UnsupportedContentType(BgRemoverError):
+    """The request's ``Content-Type`` is not one the route reads (an upload route takes
+    ``multipart/form-data``); refused before a byte of the body is read."""
+
+    code = "unsupported_content_type"
+    status = 415
+    title = "Unsupported Content-Type"
 
 
 class FileTooLarge(ImageError):

@@ -15,7 +15,7 @@ from litestar import Request
 from litestar.datastructures import UploadFile
 
 from api.removebg.params import FIELDS, RemoveBgParams
-from core.errors import FileTooLarge, InvalidOptions, MissingSource
+from core.errors import FileTooLarge, FormFieldTooLarge, InvalidOptions, MissingSource
 
 _DATA_URL = re.compile(r"data:[a-z/+.-]*;base64,", re.IGNORECASE)
 
@@ -35,7 +35,7 @@ class RemoveBgRequest:
         return self.bg_image_file is not None or bool(self.bg_image_url)
 
 
-async def read_request(request: Request[Any, Any, Any], max_image_bytes: int) -> RemoveBgRequest:
+async def read_request(request: Request[Any, Any, Any], max_image_bytes: int, max_field_bytes: int) -> RemoveBgRequest:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         form = await request.form()
@@ -52,6 +52,16 @@ async def read_request(request: Request[Any, Any, Any], max_image_bytes: int) ->
             "send multipart/form-data, application/x-www-form-urlencoded or application/json, "
             f"not {media_type or 'no Content-Type'!r}"
         )
+    # a urlencoded or JSON body is read whole (within the route's body limit), so its options are only
+    # bounded here; multipart's were bounded while they arrived (api/upload_forms.py), with the same answer
+    for name, value in fields.items():
+        if name != "image_file_b64" and len(value) > max_field_bytes:
+            raise FormFieldTooLarge(
+                f"The field {name[:64]!r} is longer than {max_field_bytes} bytes; options are short "
+                "(the image goes in image_file or image_file_b64).",
+                field=name[:64],
+                maxBytes=max_field_bytes,
+            )
     upload = files.get("image_file")
     encoded = fields.get("image_file_b64")
     url = (fields.get("image_url") or "").strip() or None

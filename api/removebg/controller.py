@@ -50,7 +50,9 @@ class RemoveBgController(Controller):
     @post(
         "/removebg",
         operation_id="removebgRemoveBackground",
-        opt=upload_route(Payment.SINGLE, "image_file_b64"),
+        opt=upload_route(
+            Payment.SINGLE, "image_file_b64", also_takes=("application/x-www-form-urlencoded", "application/json")
+        ),
         summary="remove.bg: remove a background",
         status_code=200,
         responses=ex.REMOVEBG_RESPONSES,
@@ -116,7 +118,7 @@ async def _submit(
     """The job's id and the ``X-Type`` to answer: the upload and everything read from it end here."""
     user_id = request.user.user_id
     key = check_key(idempotency_key) if idempotency_key is not None else None
-    incoming = await read_request(request, settings.max_image_bytes)
+    incoming = await read_request(request, settings.max_image_bytes, settings.max_form_field_bytes)
     wanted = translate(incoming.params, bg_image=incoming.has_background_image)
     fields = dict(wanted.options)
     if incoming.image is not None:

@@ -28,6 +28,7 @@ _REMAPPED: dict[str, tuple[int, str, str]] = {
     "form_field_too_large": (400, "form_field_too_large", "Form field too large"),
     "no_subject_detected": (400, "unknown_foreground", "Could not identify foreground in image"),
     "unsupported_media_type": (400, "invalid_file", "Invalid image file"),
+    "unsupported_content_type": (400, "invalid_parameter", "Invalid parameter"),
     "corrupt_image": (400, "invalid_file", "Invalid image file"),
     "invalid_image": (400, "invalid_file", "Invalid image file"),
     "resolution_too_high": (400, "resolution_too_high", "Input image resolution too high"),

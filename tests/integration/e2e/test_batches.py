@@ -92,8 +92,12 @@ async def test_batch_size_limits(api, make_user, settings: Settings) -> None:
     assert one.status_code == 422
     assert one.json()["code"] == "batch_too_small"
     none = await api.post(API + "/batches", data={"tier": "basic"}, headers=user.headers)
-    assert none.status_code in (400, 422)
+    # without files httpx sends a urlencoded form: refused, before it is read, for what it is
+    assert none.status_code == 415 and none.json()["code"] == "unsupported_content_type", none.text
     assert none.headers["content-type"].startswith("application/problem+json")
+    empty = await api.post(API + "/batches", files={"tier": (None, "basic")}, headers=user.headers)
+    assert empty.status_code in (400, 422)
+    assert empty.headers["content-type"].startswith("application/problem+json")
     assert await balance(api, user) == 100
 
 

@@ -262,8 +262,13 @@ async def test_one_image_from_the_frontend_is_a_batch_of_one(
 
 async def test_batch_refusals_carry_error(lumiku_api, make_lumiku_user, lumiku_settings) -> None:
     user = await make_lumiku_user(100)
-    r = await lumiku_api.post(API + "/remove-batch", files=[], data={"qualityTier": "basic"}, headers=user.headers)
+    # a form with no image (the frontend's FormData is always multipart)
+    no_images = {"qualityTier": (None, "basic")}
+    r = await lumiku_api.post(API + "/remove-batch", files=no_images, headers=user.headers)
     assert r.status_code in (400, 422) and r.json()["error"]
+    # anything but multipart/form-data is refused before it is read, with Lumiku's `error` too
+    r = await lumiku_api.post(API + "/remove-batch", data={"qualityTier": "basic"}, headers=user.headers)
+    _assert_problem_with_error(r, 415, "unsupported_content_type")
     files = [("images", ("a.jpg", _photo(lumiku_settings, 50), "image/jpeg"))]
     r = await lumiku_api.post(API + "/batch", files=files, data={"tier": "basic", "x": "1"}, headers=user.headers)
     _assert_problem_with_error(r, 422, "unknown_field")

@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 
 from core.settings import Settings
+from db import credits
 from tests.integration.hostile.helpers import Client, MakeUser, assert_problem, multipart, small_png
 from tests.support.api_client import API, User
 from tests.support.api_keys import create_key, key_header
@@ -53,6 +54,35 @@ async def test_a_long_text_part_is_413_form_field_too_large_on_every_upload_rout
     assert problem["maxBytes"] == settings.max_form_field_bytes
 
 
+@pytest.mark.parametrize("content_type", ["multipart/mixed", "text/plain", "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize("path", [API + "/jobs", API + "/batches", API + "/remove", API + "/remove-batch"])
+async def test_an_upload_route_refuses_any_other_content_type_before_reading_the_body(
+    api: Client, make_user: MakeUser, path: str, content_type: str
+) -> None:
+    """Litestar parses any body with a ``boundary`` as multipart, whole: ``multipart/mixed`` or
+    ``text/plain; boundary=…`` bypassed the bounded parse and a 3-credit user's 1 GiB text part was read
+    into the API's memory. Nothing is charged."""
+    user = await make_user(1000)
+    body, headers = multipart([("name", None, LONG, None), ("images[]", b"a.png", small_png(), "image/png")])
+    headers = {"Content-Type": headers["Content-Type"].replace("multipart/form-data", content_type)}
+    response = await api.post(path, content=body, headers={**user.headers, **headers})
+    problem = assert_problem(response, 415, "unsupported_content_type")
+    assert "multipart/form-data" in problem["detail"]
+    assert await credits.balance(user.id) == 1000
+
+
+async def test_remove_bg_takes_its_three_body_types_and_refuses_others_as_remove_bg_does(
+    api: Client, make_user: MakeUser
+) -> None:
+    user = await make_user(1000)
+    key = (await create_key(api, user))["key"]
+    body, headers = multipart([("size", None, LONG, None), ("image_file", b"a.png", small_png(), "image/png")])
+    mixed = {"Content-Type": headers["Content-Type"].replace("multipart/form-data", "multipart/mixed")}
+    response = await api.post("/v1.0/removebg", content=body, headers={**key_header(key), **mixed})
+    assert response.status_code == 400 and response.json()["errors"][0]["code"] == "invalid_parameter", response.text
+    assert await credits.balance(user.id) == 1000
+
+
 async def test_remove_bg_refuses_a_long_option_but_takes_an_image_in_base64(api: Client, make_user: MakeUser) -> None:
     user = await make_user(1000)
     key = (await create_key(api, user))["key"]
@@ -67,6 +97,22 @@ async def test_remove_bg_refuses_a_long_option_but_takes_an_image_in_base64(api:
     body, headers = multipart([("image_file_b64", None, encoded, None), ("size", None, b"bogus", None)])
     response = await api.post("/v1.0/removebg", content=body, headers={**key_header(key), **headers})
     assert response.json()["errors"][0]["code"] == "invalid_parameter", response.text
+
+
+@pytest.mark.parametrize("encoding", ["json", "urlencoded"])
+async def test_remove_bg_refuses_a_long_option_in_json_and_urlencoded_bodies_too(
+    api: Client, make_user: MakeUser, encoding: str
+) -> None:
+    """Only multipart options were bounded: a 25 MB ``bg_color`` in JSON or a urlencoded form was parsed
+    whole and answered ``missing_source`` (second review). Same answer as multipart now, nothing charged."""
+    user = await make_user(1000)
+    key = (await create_key(api, user))["key"]
+    fields = {"size": "x" * (64 * 1024), "image_url": "https://example.com/a.jpg"}
+    sent = {"json": fields} if encoding == "json" else {"data": fields}
+    response = await api.post("/v1.0/removebg", headers=key_header(key), **sent)  # type: ignore[arg-type]
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["code"] == "form_field_too_large", response.text
+    assert await credits.balance(user.id) == 1000
 
 
 @pytest.mark.parametrize("path", [API + "/jobs", API + "/batches", API + "/remove", API + "/remove-batch"])
@@ -118,7 +164,9 @@ def _peak_rss_kib(pid: int) -> int:
     raise AssertionError("no VmHWM")
 
 
-def _send_huge_field(base_url: str, user: User, path: str, size: int) -> tuple[int, bytes, int]:
+def _send_huge_field(
+    base_url: str, user: User, path: str, size: int, media_type: str = "multipart/form-data"
+) -> tuple[int, bytes, int]:
     """POST a multipart body whose one text part is ``size`` bytes, as fast as the server takes it; stop
     as soon as it answers. Returns (status, answer, bytes sent)."""
     url = urlsplit(base_url)
@@ -127,7 +175,7 @@ def _send_huge_field(base_url: str, user: User, path: str, size: int) -> tuple[i
     request = (
         f"POST {path} HTTP/1.1\r\nHost: {url.hostname}:{url.port}\r\n"
         f"Authorization: {user.headers['Authorization']}\r\n"
-        f"Content-Type: multipart/form-data; boundary={_BOUNDARY}\r\n"
+        f"Content-Type: {media_type}; boundary={_BOUNDARY}\r\n"
         f"Content-Length: {len(head) + size + len(tail)}\r\nConnection: close\r\n\r\n"
     ).encode() + head
     chunk = b"A" * (1024 * 1024)
@@ -176,3 +224,24 @@ async def test_a_200_mb_text_field_does_not_raise_the_api_memory(base_url: str, 
     assert unpaid[0] == 402 and b"insufficient_credits" in unpaid[1], unpaid[1][:500]
     assert unpaid[2] < size, "the refused body was read whole"
     assert os.path.exists(f"/proc/{pid}")
+
+
+async def test_a_200_mb_text_field_under_another_content_type_is_refused_unread(
+    base_url: str, make_user: MakeUser
+) -> None:
+    """Against the real API process: ``multipart/mixed`` with a boundary is not a way around the bounds."""
+    pid = _api_pid(base_url)
+    httpx.get(base_url + "/api/background-remover/health/live", timeout=5)
+    before = _peak_rss_kib(pid)
+    payer = await make_user(3)  # one basic image
+    size = 200 * 1024 * 1024
+
+    answers = [
+        _send_huge_field(base_url, payer, path, size, "multipart/mixed") for path in (API + "/batches", API + "/jobs")
+    ]
+    grown_mib = (_peak_rss_kib(pid) - before) / 1024
+
+    assert grown_mib < 50, f"the API's peak RSS grew by {grown_mib:.0f} MiB"
+    for status, answer, sent in answers:
+        assert status == 415 and b"unsupported_content_type" in answer, answer[:500]
+        assert sent < size, "the refused body was read whole"

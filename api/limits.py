@@ -43,6 +43,7 @@ local rate = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
 local cost = tonumber(ARGV[4])
 local forced = tonumber(ARGV[5]) == 1
+local floor = tonumber(ARGV[6])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
 local tokens = tonumber(state[1]) or capacity
 local ts = tonumber(state[2]) or now
@@ -50,7 +51,7 @@ tokens = math.min(capacity, tokens + math.max(0, now - ts) * rate)
 local allowed = 0
 local wait = 0
 if forced then
-  tokens = math.max(-capacity, tokens - cost)
+  tokens = math.max(floor, tokens - cost)
   allowed = 1
 elseif tokens >= cost then
   tokens = tokens - cost
@@ -59,7 +60,8 @@ else
   wait = (cost - tokens) / rate
 end
 redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
-redis.call('EXPIRE', KEYS[1], math.ceil(2 * capacity / rate) + 1)
+-- kept until the bucket is full again, from as deep a debt as it can hold
+redis.call('EXPIRE', KEYS[1], math.ceil((capacity - floor) / rate) + 1)
 -- the queue's depth must never be the reason the bucket fails: -1 when it cannot be read
 local depth = redis.pcall('ZCARD', KEYS[2])
 if type(depth) ~= 'number' then depth = -1 end
@@ -100,10 +102,18 @@ class RateLimiter:
             return None
         return await self._take(redis, user_id, cost, forced=False)
 
+    @property
+    def debt_floor(self) -> int:
+        """How deep refunded waits may put a user's bucket: one burst for each wait they may hold at once.
+        A floor of one burst made twenty waits held together cost what two held one after the other did."""
+        return -self.settings.rate_limit_burst * max(1, self.settings.max_waits_per_user)
+
     async def charge_held_time(self, redis: Redis, user_id: str, held_s: float) -> None:
         """Charge a request that held a connection for ``held_s`` and was then refunded (a synchronous
         wait that timed out or lost its client) as many requests as the rate allows in that time, at
-        most one burst, even into debt: the refund must not make holding connections free."""
+        most one burst, even into debt (down to :attr:`debt_floor`): the refund must not make holding
+        connections free. One such wait costs an honest client a burst; a user's twenty at once cost
+        twenty bursts, a ~100 s pause at the defaults."""
         if not self.enabled:
             return
         cost = min(self.settings.rate_limit_burst, max(1, math.ceil(held_s * self.settings.rate_limit_per_s)))
@@ -117,7 +127,7 @@ class RateLimiter:
                 self._script = redis.register_script(_TOKEN_BUCKET)
             allowed, tokens_milli, wait_ms, depth = await self._script(
                 keys=[f"{self.settings.queue_name}:ratelimit:{user_id}", self.settings.queue_name],
-                args=[capacity, rate, time.time(), cost, int(forced)],
+                args=[capacity, rate, time.time(), cost, int(forced), self.debt_floor],
             )
         except Exception as exc:
             log.warning("rate limiter unavailable (%r); letting the request through", exc)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import io
 import json
@@ -191,6 +192,28 @@ async def test_a_timed_out_and_refunded_call_still_counts_against_the_rate_limit
         assert the_error(r)["code"] == "rate_limit_exceeded"
 
 
+async def test_refunded_waits_held_together_cost_one_burst_each(make_user: MakeUser, settings: Settings) -> None:
+    """The bucket's debt stopped at one burst, so a user's twenty waits held together and refunded cost
+    what two held one after the other did: an account could keep its slots held for nothing. Each now
+    costs its own burst (down to one burst per wait slot)."""
+    user = await make_user(100)
+    env = env_with(REMOVEBG_WAIT_S="3", RATE_LIMIT_PER_S="2", RATE_LIMIT_BURST="6")
+    with api_process(env) as api:  # no worker: every call times out and is refunded
+        key = {"X-Api-Key": new_key(api.base_url, user)}
+        image = photo(settings)
+        async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as http:
+            answers = await asyncio.gather(
+                *[http.post(REMOVEBG, files={"image_file": ("a.jpg", image)}, headers=key) for _ in range(3)]
+            )
+            assert [r.status_code for r in answers] == [504] * 3, [r.text for r in answers]
+            assert await credits.balance(user.id) == 100
+            # three 3 s waits at 2 requests a second, a burst (6) each: 18 requests of debt, ~6.5 s before
+            # the next request; with the old floor of one burst it was ~3.5 s
+            r = await http.get("/v1.0/account", headers=key)
+            assert r.status_code == 429, r.text
+            assert int(r.headers["retry-after"]) >= 6, r.headers
+
+
 async def test_lumiku_remove_without_a_slot_answers_202_with_the_job_at_once(
     settings: Settings, make_user: MakeUser
 ) -> None:
@@ -346,6 +369,35 @@ async def test_the_api_stops_within_seconds_of_sigterm_with_waits_open(make_user
     rows, _ = await jobs.list_single_jobs(user.id, limit=10, cursor=None)
     [lumiku_job] = [j for j in rows if j.tier == "basic"]
     assert await credits.balance(user.id) == 200 - lumiku_job.credits_charged
+
+
+async def test_an_upload_still_arriving_at_shutdown_is_told_to_retry(make_user: MakeUser, settings: Settings) -> None:
+    """An upload still arriving when the grace period after SIGTERM ran out was cancelled by uvicorn and
+    answered ``500`` (second review): a client does not retry that. Now ``503`` with ``Retry-After``."""
+    user = await make_user(200)
+    with api_process(env_with(API_SHUTDOWN_GRACE_S="2")) as api:
+        key = {"X-Api-Key": new_key(api.base_url, user)}
+        boundary = uuid.uuid4().hex
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="image_file"; filename="a.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        url = urlsplit(api.base_url)
+        sock = socket.create_connection((url.hostname, url.port))
+        lines = [f"POST {REMOVEBG} HTTP/1.1", f"Host: {url.netloc}", "Content-Length: 5000000"]
+        lines += [f"{k}: {v}" for k, v in {**key, "Content-Type": f"multipart/form-data; boundary={boundary}"}.items()]
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + head + photo(settings)[:1000])
+        await asyncio.sleep(1)  # the request is in the app, reading its body
+        stopped_in = await asyncio.to_thread(_terminate, api)
+        sock.settimeout(5)
+        answer = b""
+        with contextlib.suppress(OSError):
+            while chunk := sock.recv(65536):
+                answer += chunk
+        sock.close()
+    assert stopped_in < 10, f"the API took {stopped_in:.1f} s to exit"
+    assert answer.startswith(b"HTTP/1.1 503"), answer[:300]
+    assert b"retry-after: 5" in answer.lower() and b"service_unavailable" in answer, answer[:600]
 
 
 def _terminate(api: ApiProcess) -> float:

@@ -34,7 +34,8 @@ class ApiKeyScope(StrEnum):
     """Submit, read and cancel jobs and batches, read the account (balance, stats, subscription,
     pricing), list keys and revoke this key itself. The default."""
     MANAGE = "manage"
-    """Also rotate the webhook signing secret and revoke the user's other keys; given only when a
+    """Also rotate the webhook signing secret, revoke the user's other keys, and subscribe, renew or
+    cancel the subscription (which spend the balance or end a paid period); given only when a
     bearer-token caller asks for it explicitly."""
 
 

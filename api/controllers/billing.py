@@ -13,7 +13,7 @@ from litestar.params import Body, HeaderParameter, QueryParameter
 
 from api import purchases
 from api.auth import Principal
-from api.permissions import require_token, token_actor
+from api.permissions import require_scope, require_token, token_actor
 from api.schemas import (
     GrantIn,
     GrantList,
@@ -33,6 +33,7 @@ from api.schemas import (
 )
 from api.web import openapi_examples as ex
 from core.actors import Actor
+from core.api_keys import ApiKeyScope
 from core.errors import Conflict, InvalidOptions
 from core.identity import is_canonical_user_id
 from core.pricing import VOLUME_DISCOUNTS, plan, plans
@@ -124,6 +125,7 @@ async def subscribe_answer(
     request: Request[Principal, Any, Any], settings: Settings, data: SubscribeIn, idempotency_key: str | None
 ) -> Response[Any]:
     """Subscribing, for ``POST /subscription`` and the original frontend's ``POST /subscription/subscribe``."""
+    require_scope(request.user, ApiKeyScope.MANAGE, "Subscribing (it spends the balance)")
     if data.payment_id is not None:
         # the original backend took the client's word for a payment: a free subscription for anyone
         raise PermissionDeniedException(
@@ -149,9 +151,11 @@ async def subscribe_answer(
     return answer.response()
 
 
-async def cancel_answer(user_id: str) -> SubscriptionMessage:
+async def cancel_answer(principal: Principal) -> SubscriptionMessage:
     """Cancelling, for ``DELETE /subscription`` and the original frontend's ``POST /subscription/cancel``."""
-    row = await subscriptions.cancel(user_id)
+    # the rest of the period is not refunded: a leaked key must not be able to throw it away
+    require_scope(principal, ApiKeyScope.MANAGE, "Cancelling the subscription")
+    row = await subscriptions.cancel(principal.user_id)
     if row is None:
         raise Conflict("There is no active subscription to cancel.")
     return SubscriptionMessage(
@@ -216,6 +220,7 @@ class SubscriptionController(Controller):
         expiry, or from now when it has expired or was cancelled. 402 `insufficient_credits` when the
         balance is short, 409 `conflict` without a subscription. Each call renews once more: send an
         `Idempotency-Key` so that a retried or double-clicked renewal is charged once."""
+        require_scope(request.user, ApiKeyScope.MANAGE, "Renewing the subscription (it spends the balance)")
         key = check_key(idempotency_key) if idempotency_key is not None else None
         user_id = request.user.user_id
         offered = plans(settings)
@@ -244,7 +249,7 @@ class SubscriptionController(Controller):
     async def cancel(self, request: Request[Principal, Any, Any]) -> SubscriptionMessage:
         """Takes effect at once: a cancelled subscription covers nothing, and the rest of the paid period
         is not refunded. A JSON body (the original clients send `{"reason": …}`) is accepted and not kept."""
-        return await cancel_answer(request.user.user_id)
+        return await cancel_answer(request.user)
 
 
 class SubscriptionGrantController(Controller):

@@ -313,7 +313,7 @@ class LumikuAccountController(Controller):
     )
     async def cancel(self, request: Request[Principal, Any, Any]) -> SubscriptionMessage:
         """No body; exactly `DELETE /subscription`."""
-        return await cancel_answer(request.user.user_id)
+        return await cancel_answer(request.user)
 
     @post(
         "/pricing/calculate",

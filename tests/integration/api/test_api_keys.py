@@ -222,6 +222,35 @@ async def test_a_default_key_cannot_rotate_the_webhook_secret_or_revoke_other_ke
     assert (await client.get(API + "/credits/balance", headers=key_header(leaked["key"]))).status_code == 401
 
 
+async def test_a_default_key_cannot_spend_the_balance_on_a_plan_or_cancel_a_paid_one(
+    client: Client, make_user: MakeUser
+) -> None:
+    """A leaked ``basic`` key subscribed its owner to a plan (990 of 1000 credits gone) and then cancelled
+    it, which refunds nothing; it also cancelled an operator-granted plan. Subscribing, renewing and
+    cancelling now need a token or a ``manage`` key, on our routes and Lumiku's."""
+    user = await make_user(1000)
+    leaked = key_header((await create_key(client, user))["key"])
+    for method, path, body in [
+        ("POST", API + "/subscription", {"plan": "starter"}),
+        ("POST", API + "/subscription/subscribe", {"plan": "starter"}),
+        ("POST", API + "/subscription/renew", None),
+        ("DELETE", API + "/subscription", None),
+        ("POST", API + "/subscription/cancel", None),
+    ]:
+        r = await client.request(method, path, json=body, headers=leaked)
+        assert r.status_code == 403, (path, r.text)
+        assert r.json()["code"] == "insufficient_scope" and r.json()["requiredScope"] == "manage"
+    assert (await client.get(API + "/credits/balance", headers=leaked)).json()["balance"] == 1000
+
+    bought = await client.post(API + "/subscription", json={"plan": "starter"}, headers=user.headers)
+    assert bought.status_code == 201, bought.text
+    cancel = await client.delete(API + "/subscription", headers=leaked)
+    assert cancel.status_code == 403
+    assert (await client.get(API + "/subscription", headers=leaked)).json()["subscription"]["status"] == "active"
+    manage = key_header((await create_key(client, user, scope="manage"))["key"])
+    assert (await client.delete(API + "/subscription", headers=manage)).status_code == 200
+
+
 async def test_a_manage_key_is_made_only_when_a_token_asks_for_it(client: Client, make_user: MakeUser) -> None:
     user = await make_user(0)
     manage = await create_key(client, user, name="rotation job", scope="manage")

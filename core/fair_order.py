@@ -69,7 +69,9 @@ class FairImage(NamedTuple):
 # clock and moves it on by its cost, whatever its lane. A single job (INTERACTIVE) swaps with the user's
 # earliest batch image that is queued and not started: the single takes that turn, the batch image the new one
 # at the end of the user's clock, so the user's own single runs first and the user's total share does not
-# change. An empty queue resets every clock.
+# change. The swap is of stretches, not of single turns: every batch turn within the single's cost of the
+# one it takes moves too, keeping its spacing, so a 49 MP single does not run in a thumbnail's turn. An empty
+# queue resets every clock.
 _FAIR_START = """
 local now = tonumber(ARGV[1])
 local offset = tonumber(ARGV[2])
@@ -118,8 +120,21 @@ for i = 10, #ARGV, tonumber(ARGV[7]) do
   if interactive then
     local batch_id, batch_turn = queued_batch_turn()
     if batch_id then
-      redis.call('ZADD', KEYS[1], 'XX', turn, batch_id)
-      redis.call('ZADD', KEYS[4], turn, batch_id)
+      -- the single's turn is as long as its cost: the batch turns inside [batch_turn, batch_turn + cost)
+      -- move, spaced as they were, to where the single would have gone, [turn, turn + cost)
+      local window = redis.call('ZRANGEBYSCORE', KEYS[4], batch_turn,
+        '(' .. string.format('%d', batch_turn + cost), 'WITHSCORES', 'LIMIT', 0, 1000)
+      for j = 1, #window, 2 do
+        local wid, wscore = window[j], tonumber(window[j + 1])
+        local queued = redis.call('ZSCORE', KEYS[1], wid)
+        if queued and tonumber(queued) == wscore and redis.call('EXISTS', running .. wid) == 0 then
+          local moved = string.format('%d', math.min(turn + (wscore - batch_turn), now - 1))
+          redis.call('ZADD', KEYS[1], 'XX', moved, wid)
+          redis.call('ZADD', KEYS[4], moved, wid)
+        else
+          redis.call('ZREM', KEYS[4], wid)
+        end
+      end
       turn = batch_turn
     end
   else

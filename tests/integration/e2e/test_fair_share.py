@@ -101,3 +101,22 @@ async def test_a_thumbnail_costs_the_floor_not_nothing(
     await submit_singles(api, normal, settings, 10, 4, size=ONE_MP)
     order = [user for user, _ in await queued_owners(queue, settings, migrated_db, [tiny, normal])]
     assert order == [tiny.id, normal.id] * 4
+
+
+async def test_a_single_that_takes_a_batch_turn_takes_as_many_as_it_costs(
+    api, queue: ArqRedis, make_user, settings: Settings, migrated_db: str
+) -> None:
+    """A single took the turn of its user's earliest batch image whatever the single cost: a batch of
+    thumbnails queued first made every later 49 MP single run in a thumbnail's turn (the second review:
+    245 MP of one user's work against 5 MP of the other's in the first ten turns). Now a 3 MP single that
+    takes a batch turn takes the three 1 MP turns it costs, and the other user's three go before its next."""
+    both, other = await make_user(500), await make_user(500)
+    await submit_batch(api, both, settings, 100, 12)
+    await submit_singles(api, other, settings, 0, 8, size=ONE_MP)
+    await submit_singles(api, both, settings, 200, 2, size=(2000, 1500))  # 3 MP each
+    order = await queued_owners(queue, settings, migrated_db, [both, other])
+    assert order[0] == (both.id, False), order
+    assert order[1:4] == [(other.id, False)] * 3, order
+    assert order[4] == (both.id, False), order
+    # the user's batch still has every image, after their singles
+    assert sum(1 for user, is_batch in order if user == both.id and is_batch) == 12

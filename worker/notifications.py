@@ -33,7 +33,7 @@ from arq import Retry
 from core.serialisers import batch_out, job_out
 from core.settings import Settings
 from core.statuses import BatchStatus, JobStatus, WebhookKind
-from core.webhooks import MAX_ATTEMPTS, backoff_seconds, deliver, event_payload
+from core.webhooks import MAX_ATTEMPTS, DnsLookups, backoff_seconds, deliver, event_payload
 from db import batches, jobs, webhook_deliveries, webhook_secrets
 from db.webhook_deliveries import DeliveryStatus
 from db.webhook_secrets import SigningKeys
@@ -138,6 +138,16 @@ async def _record(
     await mirror(event.object_id, status, attempts)
 
 
+WEBHOOK_LOOKUPS = "webhook_lookups"
+"""Key in the webhook worker's context of its :class:`DnsLookups`."""
+
+
+def webhook_lookups(settings: Settings) -> DnsLookups:
+    """The webhook hosts' lookups of one worker process: one per user at once, on ``WEBHOOK_DNS_THREADS``
+    threads, failures remembered ``WEBHOOK_DNS_NEGATIVE_TTL_S``, as the API's at submission."""
+    return DnsLookups(threads=settings.webhook_dns_threads, negative_ttl_s=settings.webhook_dns_negative_ttl_s)
+
+
 def _settings(ctx: dict[str, Any]) -> Settings:
     # The webhook worker's context holds only the settings (worker.webhook_worker), not a WorkerContext.
     settings = ctx["settings"]
@@ -184,6 +194,8 @@ async def deliver_webhook(ctx: dict[str, Any], kind: str, object_id: str) -> dic
         allow_private=settings.webhook_allow_private,
         allowed_ports=settings.webhook_ports,
         timeout_s=settings.webhook_timeout_s,
+        lookups=ctx.get(WEBHOOK_LOOKUPS),
+        user_id=event.user_id,
     )
     if result.ok:
         await _record(event, "delivered", attempt, status_code=result.status_code)

@@ -21,15 +21,15 @@ from arq.connections import RedisSettings
 
 from core.settings import Settings
 from core.tasks import Task, webhook_queue
-from core.webhooks import MAX_ATTEMPTS
-from worker.notifications import deliver_webhook, purge_delivery_log
+from core.webhooks import MAX_ATTEMPTS, DnsLookups
+from worker.notifications import WEBHOOK_LOOKUPS, deliver_webhook, purge_delivery_log, webhook_lookups
 
 log = logging.getLogger("bgremover.worker")
 
 _RESTART_DELAY_MAX_S = 30.0
 
 
-def create_webhook_worker(settings: Settings, *, burst: bool = False) -> Worker:
+def create_webhook_worker(settings: Settings, *, burst: bool = False, lookups: DnsLookups | None = None) -> Worker:
     return Worker(
         functions=[
             # arq's own timeout is only a backstop: deliver() bounds the attempt, the rest is a few queries.
@@ -43,7 +43,7 @@ def create_webhook_worker(settings: Settings, *, burst: bool = False) -> Worker:
         cron_jobs=[cron(purge_delivery_log, minute=37, second=0, unique=True, timeout=300)],
         queue_name=webhook_queue(settings.queue_name),
         redis_settings=RedisSettings.from_dsn(settings.redis_url),
-        ctx={"settings": settings},
+        ctx={"settings": settings, WEBHOOK_LOOKUPS: lookups or webhook_lookups(settings)},
         max_jobs=max(1, settings.webhook_concurrency),
         keep_result=3600,
         health_check_interval=30,
@@ -59,6 +59,8 @@ class WebhookWorker:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # one set for the process, kept across restarts: a lookup still hanging keeps its user's claim
+        self.lookups = webhook_lookups(settings)
         self.worker: Worker | None = None
         self._task: asyncio.Task[None] | None = None
         self._draining = False
@@ -69,7 +71,7 @@ class WebhookWorker:
     async def _run(self) -> None:
         delay = 1.0
         while True:
-            worker = self.worker = create_webhook_worker(self.settings, burst=self._draining)
+            worker = self.worker = create_webhook_worker(self.settings, burst=self._draining, lookups=self.lookups)
             try:
                 await worker.async_run()
                 return  # only a draining (burst) worker ends by itself

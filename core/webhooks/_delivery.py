@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 import httpx
 
-from core.errors import InvalidWebhookUrl
+from core.errors import InvalidWebhookUrl, WebhookLookupBusy
 from core.webhooks._addresses import IPAddress, _parse, _refuse_private, _Target
-from core.webhooks._dns import _resolve
+from core.webhooks._dns import DnsLookups, _resolve
 from core.webhooks._signing import headers_for
 
 MAX_ATTEMPTS = 8
@@ -134,6 +134,8 @@ async def deliver(
     also_sign_with: Sequence[str] = (),
     timeout_s: float = 5.0,
     client: httpx.AsyncClient | None = None,
+    lookups: DnsLookups | None = None,
+    user_id: str = "",
 ) -> DeliveryResult:
     """POST ``event``, signed, to ``url`` once; never raises for network errors.
 
@@ -142,6 +144,10 @@ async def deliver(
     to the checked address; ``allowed_ports`` is the operator's ``WEBHOOK_ALLOWED_PORTS`` (the worker passes
     it; None: any port). Redirects are not followed. ``timeout_s`` bounds the whole attempt (DNS,
     every address tried, sending, the status line): a slow receiver costs at most that much.
+
+    With ``lookups`` the host is resolved there on behalf of ``user_id`` (one lookup per user at once,
+    failures remembered briefly), so one user's silent name server cannot hold every delivery's lookup;
+    a lookup refused for that is a retryable failure.
     """
     body = json.dumps(event, separators=(",", ":"), sort_keys=True, default=str).encode("utf-8")
     try:
@@ -156,7 +162,11 @@ async def deliver(
     try:
         async with asyncio.timeout(timeout_s):
             try:
-                addresses = await _resolve(target)
+                addresses = await (lookups.resolve(target, user_id) if lookups is not None else _resolve(target))
+            except WebhookLookupBusy as exc:
+                return DeliveryResult(
+                    ok=False, status_code=None, error=f"cannot resolve host: {exc.detail}", retryable=True
+                )
             except (OSError, UnicodeError) as exc:
                 # Unlike at submission time, a failed lookup here may be a passing DNS outage.
                 return DeliveryResult(ok=False, status_code=None, error=f"cannot resolve host: {exc}", retryable=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import json
 import random
 import socket
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,8 +18,10 @@ from typing import Any
 import pytest
 
 from core.errors import BgRemoverError, InvalidWebhookUrl
+from core.settings import Settings
 from core.webhooks import (
     MAX_ATTEMPTS,
+    DnsLookups,
     backoff_seconds,
     check_webhook_target,
     deliver,
@@ -31,6 +35,8 @@ from core.webhooks import (
 )
 from core.webhooks import _dns as webhook_dns
 from tests.support.webhook_receiver import receiving
+from worker.notifications import WEBHOOK_LOOKUPS
+from worker.webhook_worker import create_webhook_worker
 
 SECRET = generate_secret()
 
@@ -371,6 +377,62 @@ async def test_a_receiver_that_never_answers_times_out_retryably() -> None:
         result = await deliver(receiver.url(), EVENT, secret=SECRET, msg_id="m", allow_private=True, timeout_s=0.3)
     assert time.monotonic() - started < 5
     assert not result.ok and result.retryable and result.status_code is None
+
+
+async def test_one_users_silent_name_server_does_not_hold_another_users_delivery() -> None:
+    """At delivery the worker resolved every host on four shared threads, with no claim per user and no
+    memory of failures: a name server that answered the API and then went silent held them all, and
+    another user's webhook was never delivered (second review). The worker now resolves through
+    ``DnsLookups`` as the API does: one lookup per user at once, a failed host refused for a while."""
+    release = threading.Event()
+
+    def lookup(host: str, port: int) -> list[tuple[Any, ...]]:
+        if host == "silent.example":
+            release.wait(10)
+            raise socket.gaierror(socket.EAI_AGAIN, "no answer")
+        return socket.getaddrinfo("127.0.0.1", port, type=socket.SOCK_STREAM)
+
+    lookups = DnsLookups(threads=4, negative_ttl_s=5.0, timeout_s=0.5, lookup=lookup)
+    try:
+        async with receiving(SECRET, 200) as receiver:
+            hostile = await asyncio.gather(
+                *[
+                    deliver(
+                        f"http://silent.example:{receiver.port}/hook",
+                        EVENT,
+                        secret=SECRET,
+                        msg_id=f"m{i}",
+                        allow_private=True,
+                        lookups=lookups,
+                        user_id="mallory",
+                    )
+                    for i in range(8)
+                ]
+            )
+            started = time.monotonic()
+            honest = await deliver(
+                receiver.url(host="fast.example"),
+                EVENT,
+                secret=SECRET,
+                msg_id="a",
+                allow_private=True,
+                lookups=lookups,
+                user_id="alice",
+            )
+            seconds = time.monotonic() - started
+    finally:
+        release.set()
+        lookups.close()
+    assert honest.ok, honest
+    assert seconds < 2
+    assert all(not r.ok and r.retryable and "cannot resolve host" in (r.error or "") for r in hostile), hostile
+    assert len(receiver.requests) == 1
+
+
+def test_the_webhook_worker_resolves_through_per_user_lookups(settings: Settings) -> None:
+    worker = create_webhook_worker(settings)
+    assert isinstance(worker.ctx[WEBHOOK_LOOKUPS], DnsLookups)
+    assert worker.ctx[WEBHOOK_LOOKUPS].threads == settings.webhook_dns_threads
 
 
 async def test_private_targets_are_refused_at_delivery_without_a_request() -> None:

@@ -34,6 +34,7 @@ PUBLIC_WEBHOOK_SECRETS = frozenset({DEV_WEBHOOK_SECRET})
 DEV_SIGNED_URL_SECRET = "dev-only-signed-url-secret-change-me-in-production"
 PUBLIC_SIGNED_URL_SECRETS = frozenset({DEV_SIGNED_URL_SECRET})
 SIGNED_URL_MIN_KEY_BYTES = 32
+METRICS_TOKEN_MIN_BYTES = 32
 """HMAC-SHA256 signs the links: a key shorter than the hash could be guessed offline from one link."""
 # RFC 7518 §3.2: an HMAC key must be at least as long as the hash output.
 HMAC_MIN_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
@@ -485,6 +486,11 @@ class Settings:
     def api_production_problems(self) -> list[str]:
         """:meth:`production_problems` plus what only the API serves (its ``/metrics``)."""
         problems = self.production_problems()
+        if self.metrics_token and len(self.metrics_token.encode()) < METRICS_TOKEN_MIN_BYTES:
+            problems.append(
+                f"METRICS_TOKEN is {len(self.metrics_token.encode())} bytes long; use at least "
+                f"{METRICS_TOKEN_MIN_BYTES} random ones (openssl rand -hex 32), or a scraper can guess it."
+            )
         if not self.metrics_token and self.metrics_port <= 0:
             problems.append(
                 "METRICS_TOKEN is empty, so GET /metrics would be public on the API's port (queue depth and the "

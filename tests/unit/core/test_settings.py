@@ -87,6 +87,13 @@ def test_production_refuses_and_development_only_warns(caplog: pytest.LogCapture
     assert "JWT_SECRET" in caplog.text
 
 
+def test_a_short_metrics_token_stops_a_production_api() -> None:
+    """Production took a 1-byte ``METRICS_TOKEN``, which a scraper guesses at once (second review)."""
+    short = _production(metrics_token="x", metrics_port=0).api_production_problems()
+    assert len(short) == 1 and "METRICS_TOKEN is 1 bytes long" in short[0]
+    assert _production(metrics_token="t" * 32, metrics_port=0).api_production_problems() == []
+
+
 def test_admin_users_are_a_set_of_trimmed_ids() -> None:
     assert dataclasses.replace(Settings(), admin_users=" ops, ,billing-bot ").admin_user_ids == {"ops", "billing-bot"}
     assert dataclasses.replace(Settings(), admin_users="").admin_user_ids == frozenset()

@@ -18,7 +18,15 @@ import json
 import time
 
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import (
+    ASGIApp,
+    HTTPResponseBodyEvent,
+    HTTPResponseStartEvent,
+    Message,
+    Receive,
+    Scope,
+    Send,
+)
 
 from api.problems import PROBLEM_MEDIA_TYPE, ensure_request_id, problem_type
 from api.wait_slots import server_stopping
@@ -31,7 +39,7 @@ REMOVEBG_PREFIX = "/v1.0/"
 
 async def _stopping_answer(scope: Scope, send: Send) -> None:
     request_id = ensure_request_id(scope)
-    detail = "The server is restarting; nothing was charged. Send the request again."
+    detail = "The server is restarting and did not finish this request; send it again."
     if str(scope.get("path", "")).startswith(REMOVEBG_PREFIX):  # remove.bg's clients read its own shape
         media_type = "application/json"
         content: dict[str, object] = {
@@ -45,19 +53,22 @@ async def _stopping_answer(scope: Scope, send: Send) -> None:
             "status": 503,
             "code": SERVICE_UNAVAILABLE,
             "detail": detail,
+            "instance": str(scope.get("path", "")),
             "requestId": request_id,
+            "error": detail,  # the original Lumiku clients show `error`
         }
     body = json.dumps(content).encode()
-    headers = [
+    headers: list[tuple[bytes, bytes]] = [
         (b"content-type", media_type.encode()),
         (b"content-length", str(len(body)).encode()),
         (b"retry-after", b"5"),
         (b"connection", b"close"),
         (b"x-content-type-options", b"nosniff"),
-        (b"x-request-id", request_id.encode()),
     ]
-    await send({"type": "http.response.start", "status": 503, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    start: HTTPResponseStartEvent = {"type": "http.response.start", "status": 503, "headers": headers}
+    whole: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(start)
+    await send(whole)
 
 
 def request_log_context(app: ASGIApp) -> ASGIApp:

@@ -34,8 +34,9 @@ PUBLIC_WEBHOOK_SECRETS = frozenset({DEV_WEBHOOK_SECRET})
 DEV_SIGNED_URL_SECRET = "dev-only-signed-url-secret-change-me-in-production"
 PUBLIC_SIGNED_URL_SECRETS = frozenset({DEV_SIGNED_URL_SECRET})
 SIGNED_URL_MIN_KEY_BYTES = 32
-METRICS_TOKEN_MIN_BYTES = 32
 """HMAC-SHA256 signs the links: a key shorter than the hash could be guessed offline from one link."""
+METRICS_TOKEN_MIN_BYTES = 32
+"""A bearer token a scraper sends: as long as the other secrets, so it cannot be guessed."""
 # RFC 7518 §3.2: an HMAC key must be at least as long as the hash output.
 HMAC_MIN_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 

@@ -23,6 +23,7 @@ made; ``db.webhook_deliveries`` keeps the last HTTP status and error for the use
 from __future__ import annotations
 
 import logging
+import random
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -138,6 +139,8 @@ async def _record(
     await mirror(event.object_id, status, attempts)
 
 
+_JITTER = random.Random()
+
 WEBHOOK_LOOKUPS = "webhook_lookups"
 """Key in the webhook worker's context of its :class:`DnsLookups`."""
 
@@ -203,7 +206,8 @@ async def deliver_webhook(ctx: dict[str, Any], kind: str, object_id: str) -> dic
     if result.retryable and attempt < MAX_ATTEMPTS:
         await _record(event, "retrying", attempt, status_code=result.status_code, error=result.error)
         log.info("webhook %s %s attempt %d failed (%s); retrying", kind, object_id, attempt, result.error)
-        raise Retry(defer=backoff_seconds(attempt))
+        # jittered: deliveries that failed together (one outage, one name server) do not retry in lockstep
+        raise Retry(defer=backoff_seconds(attempt, rng=_JITTER))
     await _record(event, "failed", attempt, status_code=result.status_code, error=result.error)
     log.warning("webhook %s %s gave up after %d attempt(s): %s", kind, object_id, attempt, result.error)
     return {"status": "failed", "attempt": attempt, "error": result.error}

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from litestar import Request
 from litestar.datastructures import UploadFile
 
@@ -38,14 +39,13 @@ class RemoveBgRequest:
 async def read_request(request: Request[Any, Any, Any], max_image_bytes: int, max_field_bytes: int) -> RemoveBgRequest:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        if media_type != "multipart/form-data":  # multipart was parsed, bounded, before the handler ran
+            _few_fields(await request.body(), b"&", "fields")
         form = await request.form()
         fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
         files = {k: v for k, v in form.multi_items() if isinstance(v, UploadFile)}
     elif media_type == "application/json":
-        body = await request.json()
-        if not isinstance(body, dict):
-            raise InvalidOptions("the JSON body must be an object of remove.bg parameters")
-        fields = {str(k): _text(v) for k, v in body.items() if v is not None}
+        fields = _json_fields(await request.body())
         files = {}
     else:
         raise InvalidOptions(
@@ -92,6 +92,33 @@ async def read_request(request: Request[Any, Any, Any], max_image_bytes: int, ma
         bg_image_file=bg_file,
         bg_image_url=(fields.get("bg_image_url") or "").strip() or None,
     )
+
+
+MAX_FIELDS = 64
+"""remove.bg has about 25 parameters. A urlencoded or JSON body is read whole (up to an image in base64,
+~28 MB) and parsing it costs many times its size when it is made of tiny fields or nested containers (a
+28 MB ``a=b&a=b…`` was ~0.9 GB of Python objects): so the fields are counted in the bytes first."""
+
+_JSON_SCALARS = dict[str, str | int | float | bool | None]
+
+
+def _few_fields(body: bytes, separator: bytes, what: str) -> None:
+    if body.count(separator) >= MAX_FIELDS:
+        raise InvalidOptions(f"a remove.bg request has at most {MAX_FIELDS} {what}; this one has more")
+
+
+def _json_fields(body: bytes) -> dict[str, str]:
+    # a JSON object of n scalar fields has n colons outside its strings; a data: URL or an image_url adds
+    # a few inside them (base64 has none)
+    _few_fields(body, b":", "fields")
+    try:
+        # typed: a nested array or object is refused where it starts, before it is built
+        decoded = msgspec.json.decode(body, type=_JSON_SCALARS)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InvalidOptions(
+            "the JSON body must be an object of remove.bg parameters (strings, numbers, booleans or null)"
+        ) from exc
+    return {key: _text(value) for key, value in decoded.items() if value is not None}
 
 
 def _text(value: object) -> str:

@@ -145,9 +145,10 @@ async def deliver(
     it; None: any port). Redirects are not followed. ``timeout_s`` bounds the whole attempt (DNS,
     every address tried, sending, the status line): a slow receiver costs at most that much.
 
-    With ``lookups`` the host is resolved there on behalf of ``user_id`` (one lookup per user at once,
-    failures remembered briefly), so one user's silent name server cannot hold every delivery's lookup;
-    a lookup refused for that is a retryable failure.
+    With ``lookups`` the host is resolved there on behalf of ``user_id`` (one lookup per user at once, the
+    user's other deliveries waiting their turn within the attempt's deadline; failures remembered
+    briefly), so one user's silent name server cannot hold every delivery's lookup; a lookup refused or
+    failed is a retryable failure.
     """
     body = json.dumps(event, separators=(",", ":"), sort_keys=True, default=str).encode("utf-8")
     try:
@@ -162,7 +163,9 @@ async def deliver(
     try:
         async with asyncio.timeout(timeout_s):
             try:
-                addresses = await (lookups.resolve(target, user_id) if lookups is not None else _resolve(target))
+                addresses = await (
+                    lookups.resolve(target, user_id, wait_own_turn=True) if lookups is not None else _resolve(target)
+                )
             except WebhookLookupBusy as exc:
                 return DeliveryResult(
                     ok=False, status_code=None, error=f"cannot resolve host: {exc.detail}", retryable=True

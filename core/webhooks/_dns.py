@@ -89,6 +89,7 @@ class DnsLookups:
         self._lookup = lookup or _system_lookup
         self._pool: ThreadPoolExecutor | None = None
         self._holders: set[str] = set()
+        self._released: dict[str, asyncio.Event] = {}
         self._failed: dict[str, float] = {}
 
     def _executor(self) -> ThreadPoolExecutor:
@@ -114,9 +115,20 @@ class DnsLookups:
             raise WebhookLookupBusy("Every webhook host lookup is busy; retry in a few seconds.", retry_after=2)
         self._holders.add(user_id)
 
-    async def resolve(self, target: _Target, user_id: str) -> list[IPAddress]:
+    async def _own_turn(self, user_id: str) -> None:
+        """Until the user's lookup in flight (if any) has its thread back: a worker delivering several of
+        one user's webhooks at once resolves them one after another instead of failing all but one."""
+        while user_id in self._holders:
+            released = self._released.setdefault(user_id, asyncio.Event())
+            await released.wait()
+
+    async def resolve(self, target: _Target, user_id: str, *, wait_own_turn: bool = False) -> list[IPAddress]:
+        """The host's addresses. ``wait_own_turn``: a lookup of the same user's in flight is waited for
+        (the caller bounds the wait) instead of ``WebhookLookupBusy``."""
         if target.ip is not None:
             return [target.ip]
+        if wait_own_turn:
+            await self._own_turn(user_id)
         until = self._failed.get(target.host)
         if until is not None:
             if until > time.monotonic():
@@ -132,6 +144,9 @@ class DnsLookups:
 
         def finished(done: asyncio.Future[list[tuple[Any, ...]]]) -> None:
             self._holders.discard(user_id)
+            released = self._released.pop(user_id, None)
+            if released is not None:
+                released.set()
             if not done.cancelled():
                 done.exception()  # retrieved: an abandoned lookup's error is not "never retrieved"
 

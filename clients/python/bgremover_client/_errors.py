@@ -26,7 +26,7 @@ One root, so ``except BgRemoverClientError`` catches everything the client raise
         │   └── InvalidOptions           invalid_options, output_too_large, unknown_tier, invalid_webhook_url,
         │                                batch_too_small, batch_too_large, idempotency_key_reused,
         │                                unknown_field, form_field_too_large (413), validation_error,
-        │                                bad_request, missing_source
+        │                                bad_request, missing_source, unsupported_content_type (415)
         ├── RateLimited                  429 rate_limited, too_many_queued_images, storage_quota_exceeded,
         │                                webhook_lookup_busy (.retry_after)
         │   └── QuotaExceeded            429 quota_exceeded: the subscription's daily quota is used up
@@ -281,6 +281,7 @@ _BY_CODE: dict[str, type[APIError]] = {
     "idempotency_key_reused": InvalidOptions,
     "validation_error": InvalidOptions,
     "bad_request": InvalidOptions,
+    "unsupported_content_type": InvalidOptions,
     "rate_limited": RateLimited,
     "too_many_queued_images": RateLimited,
     "storage_quota_exceeded": RateLimited,

@@ -115,6 +115,29 @@ async def test_remove_bg_refuses_a_long_option_in_json_and_urlencoded_bodies_too
     assert await credits.balance(user.id) == 1000
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/x-www-form-urlencoded", b"a=b&" * 200_000),
+        ("application/json", b'{"a":[' + b"{}," * 200_000 + b"{}]}"),
+        ("application/json", b"{" + b",".join(b'"k%d":1' % i for i in range(10_000)) + b"}"),
+    ],
+    ids=["urlencoded tiny fields", "json nested", "json many keys"],
+)
+async def test_remove_bg_refuses_a_body_of_countless_fields_before_parsing_it(
+    api: Client, make_user: MakeUser, content_type: str, body: bytes
+) -> None:
+    """A 28 MB urlencoded body of ``a=b&`` cost ~0.9 GB of Python objects to parse, nested JSON ~24×
+    its size (second review): the fields are counted in the bytes first, nested JSON is refused where
+    it starts. remove.bg's own answer, nothing charged."""
+    user = await make_user(1000)
+    key = (await create_key(api, user))["key"]
+    response = await api.post("/v1.0/removebg", content=body, headers={**key_header(key), "Content-Type": content_type})
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["code"] == "invalid_parameter", response.text
+    assert await credits.balance(user.id) == 1000
+
+
 @pytest.mark.parametrize("path", [API + "/jobs", API + "/batches", API + "/remove", API + "/remove-batch"])
 async def test_a_user_who_cannot_pay_one_image_is_402_before_the_body_is_read(
     api: Client, make_user: MakeUser, path: str

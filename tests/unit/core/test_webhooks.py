@@ -21,6 +21,7 @@ from core.errors import BgRemoverError, InvalidWebhookUrl
 from core.settings import Settings
 from core.webhooks import (
     MAX_ATTEMPTS,
+    DeliveryResult,
     DnsLookups,
     backoff_seconds,
     check_webhook_target,
@@ -379,6 +380,27 @@ async def test_a_receiver_that_never_answers_times_out_retryably() -> None:
     assert not result.ok and result.retryable and result.status_code is None
 
 
+async def _deliver_at_once(
+    url: str, count: int, lookups: DnsLookups, user_id: str, timeout_s: float = 5.0
+) -> list[DeliveryResult]:
+    """``count`` deliveries of one user's events to ``url`` at once, resolved through ``lookups``."""
+    return await asyncio.gather(
+        *[
+            deliver(
+                url,
+                EVENT,
+                secret=SECRET,
+                msg_id=f"m{i}",
+                allow_private=True,
+                lookups=lookups,
+                user_id=user_id,
+                timeout_s=timeout_s,
+            )
+            for i in range(count)
+        ]
+    )
+
+
 async def test_one_users_silent_name_server_does_not_hold_another_users_delivery() -> None:
     """At delivery the worker resolved every host on four shared threads, with no claim per user and no
     memory of failures: a name server that answered the API and then went silent held them all, and
@@ -395,21 +417,8 @@ async def test_one_users_silent_name_server_does_not_hold_another_users_delivery
     lookups = DnsLookups(threads=4, negative_ttl_s=5.0, timeout_s=0.5, lookup=lookup)
     try:
         async with receiving(SECRET, 200) as receiver:
-            hostile = await asyncio.gather(
-                *[
-                    deliver(
-                        f"http://silent.example:{receiver.port}/hook",
-                        EVENT,
-                        secret=SECRET,
-                        msg_id=f"m{i}",
-                        allow_private=True,
-                        lookups=lookups,
-                        user_id="mallory",
-                        timeout_s=1.0,
-                    )
-                    for i in range(8)
-                ]
-            )
+            silent = f"http://silent.example:{receiver.port}/hook"
+            hostile = await _deliver_at_once(silent, 8, lookups, "mallory", timeout_s=1.0)
             started = time.monotonic()
             honest = await deliver(
                 receiver.url(host="fast.example"),
@@ -443,20 +452,7 @@ async def test_one_users_deliveries_at_once_resolve_in_turn_and_all_arrive() -> 
     lookups = DnsLookups(threads=4, negative_ttl_s=5.0, timeout_s=0.5, lookup=lookup)
     try:
         async with receiving(SECRET, 200) as receiver:
-            results = await asyncio.gather(
-                *[
-                    deliver(
-                        receiver.url(host="hooks.example"),
-                        EVENT,
-                        secret=SECRET,
-                        msg_id=f"m{i}",
-                        allow_private=True,
-                        lookups=lookups,
-                        user_id="alice",
-                    )
-                    for i in range(6)
-                ]
-            )
+            results = await _deliver_at_once(receiver.url(host="hooks.example"), 6, lookups, "alice")
     finally:
         lookups.close()
     assert all(r.ok for r in results), results

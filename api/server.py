@@ -71,6 +71,7 @@ async def too_many_connections(scope: Any, receive: Any, send: Any) -> None:
         (b"content-length", str(len(body)).encode()),
         (b"retry-after", b"1"),
         (b"x-request-id", rid.encode()),
+        (b"x-content-type-options", b"nosniff"),
         (b"connection", b"close"),
     ]
     await send({"type": "http.response.start", "status": TooManyConnections.status, "headers": headers})

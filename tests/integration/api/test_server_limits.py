@@ -127,6 +127,7 @@ def test_a_connection_over_the_cap_gets_503_problem_and_the_server_recovers(serv
         assert over.headers["content-type"].startswith("application/problem+json")
         assert over.json()["code"] == "too_many_connections"
         assert over.headers["retry-after"]
+        assert over.headers["x-content-type-options"] == "nosniff"
     finally:
         for sock in held:
             sock.close()

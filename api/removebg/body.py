@@ -5,7 +5,6 @@ fetches them (:meth:`api.submissions.Submissions.fetch_image`) once the caller i
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ async def read_request(request: Request[Any, Any, Any], max_image_bytes: int, ma
         fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
         files = {k: v for k, v in form.multi_items() if isinstance(v, UploadFile)}
     elif media_type == "application/json":
-        fields = _json_fields(await request.body())
+        fields = _json_fields(await _whole_body(request))
         files = {}
     else:
         raise InvalidOptions(
@@ -102,12 +101,21 @@ MAX_FIELDS = 64
 _JSON_SCALARS = dict[str, str | int | float | bool | None]
 
 
-def _few_fields(body: bytes, separator: bytes, what: str) -> None:
+def _few_fields(body: bytes | bytearray, separator: bytes, what: str) -> None:
     if body.count(separator) >= MAX_FIELDS:
         raise InvalidOptions(f"a remove.bg request has at most {MAX_FIELDS} {what}; this one has more")
 
 
-def _json_fields(body: bytes) -> dict[str, str]:
+async def _whole_body(request: Request[Any, Any, Any]) -> bytearray:
+    """The body in one buffer, dropped when the caller is done with it. ``Request.body()`` joins its
+    chunks (the body twice for a moment) and keeps the result for the whole request, waits included."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+    return body
+
+
+def _json_fields(body: bytes | bytearray) -> dict[str, str]:
     # a JSON object of n scalar fields has n colons outside its strings; a data: URL or an image_url adds
     # a few inside them (base64 has none)
     _few_fields(body, b":", "fields")
@@ -133,6 +141,7 @@ def _decode_b64(text: str, max_image_bytes: int) -> bytes:
     if len(compact) > (max_image_bytes + 2) // 3 * 4 + 4:  # refused before decoding anything
         raise FileTooLarge(f"The image is larger than {max_image_bytes} bytes.", maxBytes=max_image_bytes)
     try:
-        return base64.b64decode(compact, validate=True)
+        # from the text itself: b64decode would first copy it into bytes, one more image-sized copy
+        return binascii.a2b_base64(compact, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidOptions("image_file_b64 is not valid base64", parameter="image_file_b64") from exc

@@ -87,6 +87,21 @@ def request_id_of(request: Request[Any, Any, Any]) -> str:
     return ensure_request_id(request.scope)
 
 
+def problem_body(*, status: int, code: str, title: str, detail: str, instance: str, request_id: str) -> dict[str, Any]:
+    """The members every problem+json answer of ours has, whoever builds the response."""
+    return {
+        "type": problem_type(code),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "code": code,
+        "requestId": request_id,
+        # the original Lumiku clients show `response.data.error`; the same sentence as `detail`
+        "error": detail,
+    }
+
+
 def problem_response(
     request: Request[Any, Any, Any],
     *,
@@ -97,17 +112,14 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response[dict[str, Any]]:
-    body: dict[str, Any] = {
-        "type": problem_type(code),
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-        "code": code,
-        "requestId": request_id_of(request),
-        # the original Lumiku clients show `response.data.error`; the same sentence as `detail`
-        "error": detail,
-    }
+    body = problem_body(
+        status=status,
+        code=code,
+        title=title,
+        detail=detail,
+        instance=request.url.path,
+        request_id=request_id_of(request),
+    )
     body.update({k: v for k, v in extra.items() if k not in body})
     return Response(content=body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 

@@ -28,7 +28,7 @@ from litestar.types import (
     Send,
 )
 
-from api.problems import PROBLEM_MEDIA_TYPE, ensure_request_id, problem_type
+from api.problems import PROBLEM_MEDIA_TYPE, ensure_request_id, problem_body
 from api.wait_slots import server_stopping
 from core.logs import duration_ms_var, log_context
 
@@ -47,16 +47,14 @@ async def _stopping_answer(scope: Scope, send: Send) -> None:
         }
     else:
         media_type = PROBLEM_MEDIA_TYPE
-        content = {
-            "type": problem_type(SERVICE_UNAVAILABLE),
-            "title": "Service Unavailable",
-            "status": 503,
-            "code": SERVICE_UNAVAILABLE,
-            "detail": detail,
-            "instance": str(scope.get("path", "")),
-            "requestId": request_id,
-            "error": detail,  # the original Lumiku clients show `error`
-        }
+        content = problem_body(
+            status=503,
+            code=SERVICE_UNAVAILABLE,
+            title="Service Unavailable",
+            detail=detail,
+            instance=str(scope.get("path", "")),
+            request_id=request_id,
+        )
     body = json.dumps(content).encode()
     headers: list[tuple[bytes, bytes]] = [
         (b"content-type", media_type.encode()),

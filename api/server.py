@@ -39,7 +39,7 @@ import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from api.problems import PROBLEM_MEDIA_TYPE, problem_type
+from api.problems import PROBLEM_MEDIA_TYPE, problem_body
 from api.wait_slots import stop_waiting
 from core.allocator import return_freed_uploads_to_the_system
 from core.errors import TooManyConnections
@@ -55,16 +55,14 @@ async def too_many_connections(scope: Any, receive: Any, send: Any) -> None:
     """The ASGI app a connection over ``MAX_CONNECTIONS`` gets instead of ours: cheap, then closed."""
     rid = uuid.uuid4().hex
     body = json.dumps(
-        {
-            "type": problem_type(TooManyConnections.code),
-            "title": TooManyConnections.title,
-            "status": TooManyConnections.status,
-            "detail": "The server has too many open connections. Retry in a moment.",
-            "error": "The server has too many open connections. Retry in a moment.",
-            "instance": scope.get("path", "/"),
-            "code": TooManyConnections.code,
-            "requestId": rid,
-        }
+        problem_body(
+            status=TooManyConnections.status,
+            code=TooManyConnections.code,
+            title=TooManyConnections.title,
+            detail="The server has too many open connections. Retry in a moment.",
+            instance=scope.get("path", "/"),
+            request_id=rid,
+        )
     ).encode()
     headers = [
         (b"content-type", PROBLEM_MEDIA_TYPE.encode()),

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 
-from api.problems import PROBLEM_MEDIA_TYPE, problem_type, request_id_of
+from api.problems import PROBLEM_MEDIA_TYPE, problem_body, request_id_of
 from api.schemas import Liveness, Readiness, ReadinessCheck
 from api.services import Services
 from api.web import openapi_examples as ex
@@ -94,14 +94,14 @@ class HealthController(Controller):
         failing = [name for name, c in checks.items() if not c.ok]
         detail = "Not ready: " + "; ".join(f"{name}: {checks[name].detail}" for name in failing)
         problem = {
-            "type": problem_type(code),
-            "title": "Service Unavailable",
-            "status": 503,
-            "detail": detail,
-            "error": detail,
-            "instance": request.url.path,
-            "code": code,
-            "requestId": request_id_of(request),
+            **problem_body(
+                status=503,
+                code=code,
+                title="Service Unavailable",
+                detail=detail,
+                instance=request.url.path,
+                request_id=request_id_of(request),
+            ),
             "pendingMigrations": pending,
             "missingTables": missing,
             "checks": {name: {"ok": c.ok, "detail": c.detail} for name, c in checks.items()},

@@ -94,19 +94,14 @@ def stopping_with_the_server(slots: WaitSlots) -> Iterator[None]:
         _LIVE.discard(slots)
 
 
-_server_stopping = False
-
-
 def stop_waiting() -> None:
     """``python -m api.server`` calls this when it begins to stop: the server waits for every open
     request before it exits, so every wait in this process ends now."""
-    global _server_stopping
-    _server_stopping = True
     for slots in list(_LIVE):
         slots.stop()
 
 
 def server_stopping() -> bool:
     """Whether :func:`stop_waiting` was called: requests still running are then cancelled by the server
-    after its grace period (``API_SHUTDOWN_GRACE_S``)."""
-    return _server_stopping
+    after its grace period (``API_SHUTDOWN_GRACE_S``), before the app's lifespan ends."""
+    return any(slots.stopping for slots in _LIVE)

@@ -166,12 +166,9 @@ async def deliver(
                 addresses = await (
                     lookups.resolve(target, user_id, wait_own_turn=True) if lookups is not None else _resolve(target)
                 )
-            except WebhookLookupBusy as exc:
-                return DeliveryResult(
-                    ok=False, status_code=None, error=f"cannot resolve host: {exc.detail}", retryable=True
-                )
-            except (OSError, UnicodeError) as exc:
-                # Unlike at submission time, a failed lookup here may be a passing DNS outage.
+            except (OSError, UnicodeError, WebhookLookupBusy) as exc:
+                # Unlike at submission time, a failed or refused lookup here may be a passing DNS outage or a
+                # busy pool: the next attempt may get through.
                 return DeliveryResult(ok=False, status_code=None, error=f"cannot resolve host: {exc}", retryable=True)
             if not allow_private:
                 try:

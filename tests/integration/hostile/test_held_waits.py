@@ -70,11 +70,14 @@ async def until(condition: Callable[[], Awaitable[bool]], timeout_s: float = 30.
         await asyncio.sleep(0.2)
 
 
-def send_and_hold(base_url: str, path: str, headers: dict[str, str], body: bytes) -> socket.socket:
-    """A whole request, then nothing: the client neither reads the answer nor closes the connection."""
+def send_and_hold(
+    base_url: str, path: str, headers: dict[str, str], body: bytes, length: int | None = None
+) -> socket.socket:
+    """A whole request, then nothing: the client neither reads the answer nor closes the connection.
+    ``length``: the ``Content-Length`` to announce, when more than ``body`` (an upload still arriving)."""
     url = urlsplit(base_url)
     sock = socket.create_connection((url.hostname, url.port))
-    head = [f"POST {path} HTTP/1.1", f"Host: {url.netloc}", f"Content-Length: {len(body)}"]
+    head = [f"POST {path} HTTP/1.1", f"Host: {url.netloc}", f"Content-Length: {length or len(body)}"]
     head += [f"{k}: {v}" for k, v in headers.items()]
     sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body)
     return sock
@@ -382,11 +385,8 @@ async def test_an_upload_still_arriving_at_shutdown_is_told_to_retry(make_user: 
             f'--{boundary}\r\nContent-Disposition: form-data; name="image_file"; filename="a.jpg"\r\n'
             "Content-Type: image/jpeg\r\n\r\n"
         ).encode()
-        url = urlsplit(api.base_url)
-        sock = socket.create_connection((url.hostname, url.port))
-        lines = [f"POST {REMOVEBG} HTTP/1.1", f"Host: {url.netloc}", "Content-Length: 5000000"]
-        lines += [f"{k}: {v}" for k, v in {**key, "Content-Type": f"multipart/form-data; boundary={boundary}"}.items()]
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + head + photo(settings)[:1000])
+        headers = {**key, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+        sock = send_and_hold(api.base_url, REMOVEBG, headers, head + photo(settings)[:1000], length=5_000_000)
         await asyncio.sleep(1)  # the request is in the app, reading its body
         stopped_in = await asyncio.to_thread(_terminate, api)
         sock.settimeout(5)

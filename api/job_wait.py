@@ -157,7 +157,7 @@ async def long_poll(
     wait, got no slot, or the process began to stop: the caller then answers as a plain poll."""
     if wait_s <= 0:
         return None
-    with services.wait_slots.slot(user_id) as slot:
+    async with services.wait_slots.slot(services.redis, user_id) as slot:
         if not slot.granted:
             return None
         outcome = await wait()

@@ -362,7 +362,8 @@ class Settings:
     take the connections other requests need. More are answered at once."""
 
     max_waits_per_user: int = field(default_factory=lambda: _env_int("MAX_WAITS_PER_USER", 20))
-    """Of those, what one user may hold in one API process."""
+    """What one user may hold, across every API process (counted in Redis; per process while Redis is
+    unreachable)."""
 
     api_shutdown_grace_s: float = field(default_factory=lambda: _env_float("API_SHUTDOWN_GRACE_S", 8.0))
     """After SIGTERM, requests still running this long are cancelled so that the API exits (waits end

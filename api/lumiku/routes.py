@@ -71,7 +71,7 @@ async def _remove(
     form: forms.SingleForm,
     key: str | None,
 ) -> Response[Any]:
-    with services.wait_slots.slot(request.user.user_id) as slot:
+    async with services.wait_slots.slot(services.redis, request.user.user_id) as slot:
         job_id = await _submit(request, submissions, form, key)
         forget_body(request)
         if not slot.granted:  # no room to wait: the job is under way all the same, as after a long queue

@@ -71,7 +71,7 @@ class RemoveBgController(Controller):
         `{"errors": [{"title", "code", "detail"}]}` (400 input, 402 credits, 403 key, 429 rate, also at once
         when the account already has `MAX_WAITS_PER_USER` calls waiting); 504 `timeout` after
         `REMOVEBG_WAIT_S`; 503 when the server restarts. Mapping of every parameter: docs/compat.md."""
-        with services.wait_slots.slot(request.user.user_id) as slot:
+        async with services.wait_slots.slot(services.redis, request.user.user_id) as slot:
             if slot.refusal is not None:
                 # nothing is stored or charged; the body is read and dropped as it comes, because a
                 # client still sending it when the connection closes would never see the answer

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from litestar.testing import AsyncTestClient
 from PIL import Image
+from redis.asyncio import Redis
 
 from api.app import create_app
 from api.wait_slots import SlotRefusal, WaitSlots
@@ -83,21 +84,87 @@ def send_and_hold(
     return sock
 
 
-def test_slots_per_user_and_in_all(settings: Settings) -> None:
+async def test_slots_per_user_and_in_all(settings: Settings, arq_redis: Redis) -> None:
     slots = WaitSlots(dataclasses.replace(settings, max_waits_per_user=2, max_waits=3, max_connections=100))
-    with slots.slot("greedy") as a, slots.slot("greedy") as b, slots.slot("greedy") as c:
+    greedy, other, third = (f"slots-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    async with (
+        slots.slot(arq_redis, greedy) as a,
+        slots.slot(arq_redis, greedy) as b,
+        slots.slot(arq_redis, greedy) as c,
+    ):
         assert a.granted and b.granted
         assert c.refusal is SlotRefusal.USER_FULL
-        with slots.slot("other") as d, slots.slot("third") as e:
+        async with slots.slot(arq_redis, other) as d, slots.slot(arq_redis, third) as e:
             assert d.granted
             assert e.refusal is SlotRefusal.SERVER_FULL  # the low finding: many accounts, one cap
-    with slots.slot("greedy") as again:
+    async with slots.slot(arq_redis, greedy) as again:
         assert again.granted
     # waits always leave a fifth of the connections to requests that do not wait
     assert WaitSlots(dataclasses.replace(settings, max_waits=400, max_connections=20)).total == 16
     slots.stop()
-    with slots.slot("anyone") as late:
+    async with slots.slot(arq_redis, "anyone") as late:
         assert late.refusal is SlotRefusal.STOPPING
+
+
+async def test_a_users_slots_are_shared_by_every_api_process(settings: Settings, arq_redis: Redis) -> None:
+    """Counted per process, a user's waits grew with the number of API processes. The slots are now in
+    Redis: what one process holds, another refuses; a slot that a dead process never released lapses by
+    itself; and without Redis each process still bounds waits on its own."""
+    capped = dataclasses.replace(settings, max_waits_per_user=2)
+    first, second = WaitSlots(capped), WaitSlots(capped)
+    user = f"slots-{uuid.uuid4().hex[:8]}"
+    async with first.slot(arq_redis, user) as a, second.slot(arq_redis, user) as b:
+        assert a.granted and b.granted
+        async with first.slot(arq_redis, user) as c, second.slot(arq_redis, user) as d:
+            assert c.refusal is SlotRefusal.USER_FULL and d.refusal is SlotRefusal.USER_FULL
+    async with second.slot(arq_redis, user) as e, second.slot(arq_redis, user) as f:
+        assert e.granted and f.granted  # released as the waits ended
+
+    # a process that dies holding its slots: they lapse after the hold bound
+    dying = WaitSlots(capped, hold_s=1.0)
+    held = [dying.slot(arq_redis, user) for _ in range(2)]
+    assert all([(await slot.__aenter__()).granted for slot in held])  # never exited: the process is gone
+    async with first.slot(arq_redis, user) as refused:
+        assert refused.refusal is SlotRefusal.USER_FULL
+    await asyncio.sleep(1.2)
+    async with first.slot(arq_redis, user) as lapsed:
+        assert lapsed.granted
+
+    # Redis unreachable: the process's own bound still holds, and waits are not refused for it
+    gone = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    try:
+        alone = WaitSlots(capped)
+        async with alone.slot(gone, user) as g, alone.slot(gone, user) as h, alone.slot(gone, user) as i:
+            assert g.granted and h.granted
+            assert i.refusal is SlotRefusal.USER_FULL
+    finally:
+        await gone.aclose()
+
+
+async def test_two_api_processes_hold_no_more_of_a_users_waits_than_one(
+    make_user: MakeUser, settings: Settings
+) -> None:
+    """Behind a load balancer, a user's long polls spread over the API processes: the cap is the user's,
+    not each process's. With ``MAX_WAITS_PER_USER=2``, two polls held by one process leave none for the
+    other, which answers the third at once as a plain poll."""
+    user = await make_user(100)
+    env = env_with(MAX_WAITS_PER_USER="2")
+    with api_process(env) as first, api_process(env) as second:
+        async with httpx.AsyncClient(base_url=first.base_url, timeout=60) as http:
+            r = await post_job(http, user, photo(settings))
+            assert r.status_code == 202, r.text
+            job_id = r.json()["id"]
+        held = [asyncio.create_task(_long_poll(first.base_url, user, job_id)) for _ in range(2)]
+        done, _ = await asyncio.wait(held, timeout=2)
+        assert not done  # both are waiting in the first process
+        started = time.monotonic()
+        third = await _long_poll(second.base_url, user, job_id)
+        assert time.monotonic() - started < 5
+        assert third.status_code == 200 and third.json()["status"] == "pending"
+        assert third.headers["retry-after"] == "1"  # a plain poll: no slot was left to wait in
+        for task in held:
+            task.cancel()
+        await asyncio.gather(*held, return_exceptions=True)
 
 
 async def test_one_users_concurrent_removebg_calls_beyond_the_slots_get_429_at_once(

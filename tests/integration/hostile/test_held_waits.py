@@ -14,6 +14,8 @@ import dataclasses
 import io
 import json
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -35,7 +37,7 @@ from db import credits, jobs
 from tests.support.api_client import API, User
 from tests.support.api_keys import create_key
 from tests.support.images import variant
-from tests.support.processes import ApiProcess, api_process, env_with
+from tests.support.processes import ROOT, ApiProcess, api_process, env_with
 from tests.support.removebg import REMOVEBG, new_key, the_error
 
 MakeUser = Callable[..., Awaitable[User]]
@@ -108,8 +110,9 @@ async def test_slots_per_user_and_in_all(settings: Settings, arq_redis: Redis) -
 
 async def test_a_users_slots_are_shared_by_every_api_process(settings: Settings, arq_redis: Redis) -> None:
     """Counted per process, a user's waits grew with the number of API processes. The slots are now in
-    Redis: what one process holds, another refuses; a slot that a dead process never released lapses by
-    itself; and without Redis each process still bounds waits on its own."""
+    Redis: what one process holds, another refuses; a wait longer than the lease keeps its slot; a slot
+    that a dead process never released is free again after the lease; and without Redis each process
+    still bounds waits on its own."""
     capped = dataclasses.replace(settings, max_waits_per_user=2)
     first, second = WaitSlots(capped), WaitSlots(capped)
     user = f"slots-{uuid.uuid4().hex[:8]}"
@@ -120,10 +123,29 @@ async def test_a_users_slots_are_shared_by_every_api_process(settings: Settings,
     async with second.slot(arq_redis, user) as e, second.slot(arq_redis, user) as f:
         assert e.granted and f.granted  # released as the waits ended
 
-    # a process that dies holding its slots: they lapse after the hold bound
-    dying = WaitSlots(capped, hold_s=1.0)
-    held = [dying.slot(arq_redis, user) for _ in range(2)]
-    assert all([(await slot.__aenter__()).granted for slot in held])  # never exited: the process is gone
+    # a wait longer than the lease keeps its slot: its holder renews it
+    leased = WaitSlots(capped, lease_s=1.0)
+    async with leased.slot(arq_redis, user) as long_a, leased.slot(arq_redis, user) as long_b:
+        assert long_a.granted and long_b.granted
+        await asyncio.sleep(2.5)
+        async with first.slot(arq_redis, user) as still_full:
+            assert still_full.refusal is SlotRefusal.USER_FULL
+
+    # a process that dies holding its slots: they are free again once their lease runs out
+    dying = (
+        "import asyncio, dataclasses, os, sys\n"
+        "from redis.asyncio import Redis\n"
+        "from api.wait_slots import WaitSlots\n"
+        "from core.settings import get_settings\n"
+        "async def main():\n"
+        "    settings = dataclasses.replace(get_settings(), max_waits_per_user=2)\n"
+        "    slots, redis = WaitSlots(settings, lease_s=1.0), Redis.from_url(settings.redis_url)\n"
+        "    for _ in range(2):\n"
+        "        assert (await slots.slot(redis, sys.argv[1]).__aenter__()).granted\n"
+        "    os._exit(0)\n"
+        "asyncio.run(main())\n"
+    )
+    subprocess.run([sys.executable, "-c", dying, user], cwd=ROOT, check=True, timeout=60)
     async with first.slot(arq_redis, user) as refused:
         assert refused.refusal is SlotRefusal.USER_FULL
     await asyncio.sleep(1.2)

@@ -84,6 +84,9 @@ class RoundResult:
     peak_rss_mb: float
     output_bytes: list[int]
     errors: list[str] = field(default_factory=list)
+    client_cpu_seconds: float = 0.0
+    """CPU of this process, whose clients share the cores with the servers: ours make three requests per
+    image (submit, wait, download), rembg's one."""
 
     @property
     def images_per_s(self) -> float:
@@ -286,14 +289,16 @@ async def run_round(side: Side, base: str, tier: str, clients: int, per_client: 
     async with httpx.AsyncClient(base_url=base, timeout=300, limits=limits) as http:
         sampler = asyncio.create_task(sample_rss())
         cpu_before = {name: cpu_seconds(pid) for name, pid in side.pids.items()}
+        own_before = time.process_time()
         started = time.perf_counter()
         await asyncio.gather(*(client_loop(http, who) for who in range(clients)))
         seconds = time.perf_counter() - started
         cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in side.pids.items()}
+        own = time.process_time() - own_before
         stop.set()
         await sampler
     return RoundResult(
-        side.name, tier, clients, len(latencies), seconds, latencies, sum(cpu.values()), cpu, peak, sizes, errors
+        side.name, tier, clients, len(latencies), seconds, latencies, sum(cpu.values()), cpu, peak, sizes, errors, own
     )
 
 
@@ -351,6 +356,7 @@ def summarise(rounds: list[RoundResult], bare: dict[str, dict[str, float]]) -> d
             "cpu_s_per_image_by_process": {
                 name: sum(r.cpu_by_process[name] for r in rs) / max(images, 1) for name in rs[0].cpu_by_process
             },
+            "client_cpu_s_per_image": sum(r.client_cpu_seconds for r in rs) / max(images, 1),
             "peak_rss_mb": max(r.peak_rss_mb for r in rs),
             "output_kb": (sum(sizes) / len(sizes) / 1024) if sizes else 0.0,
             "images": images,
@@ -428,6 +434,11 @@ def markdown(summary: dict[str, object], meta: dict[str, object]) -> str:
             share = split.get("api", 0.0) / max(sum(split.values()), 1e-9)
             parts = ", ".join(f"{name} {value:.3f}" for name, value in split.items())
             lines.append(f"- {c['tier']}, {c['clients']} client(s): {parts} (API {share:.0%} of ours)")
+    lines += [
+        f"- the clients themselves (this process, on the same cores), {c['tier']}, {c['clients']} client(s), "
+        f"{c['side']}: {float(c.get('client_cpu_s_per_image', 0.0)):.3f}"  # type: ignore[arg-type]
+        for c in configs.values()
+    ]
     lines += ["", "## Targets", "", *verdicts, "", "## Bare model (the limit no server can beat)", ""]
     for file, b in bare.items():
         lines.append(

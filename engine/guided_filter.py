@@ -52,7 +52,7 @@ def guided_coefficients(guide: F32, p: F32, radius: int, eps: float) -> tuple[F3
     a2 = (c02 * cx + c12 * cy + c22 * cz) * inv_det
     b = mean_p - (a0 * means[0] + a1 * means[1] + a2 * means[2])
     a = np.asarray(cv2.merge([_box(a0, radius), _box(a1, radius), _box(a2, radius)]), dtype=np.float32)
-    return a, _box(b.astype(np.float32), radius)
+    return a, _box(b.astype(np.float32, copy=False), radius)  # float32 already: no copy
 
 
 def guided_upsample(rgb: NDArray[np.uint8], mask: F32, *, work_side: int, radius: int, eps: float) -> F32:

@@ -436,7 +436,7 @@ def markdown(summary: dict[str, object], meta: dict[str, object]) -> str:
             lines.append(f"- {c['tier']}, {c['clients']} client(s): {parts} (API {share:.0%} of ours)")
     lines += [
         f"- the clients themselves (this process, on the same cores), {c['tier']}, {c['clients']} client(s), "
-        f"{c['side']}: {float(c.get('client_cpu_s_per_image', 0.0)):.3f}"  # type: ignore[arg-type]
+        f"{c['side']}: {c['client_cpu_s_per_image']:.3f}"
         for c in configs.values()
     ]
     lines += ["", "## Targets", "", *verdicts, "", "## Bare model (the limit no server can beat)", ""]

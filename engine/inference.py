@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from engine.pipelines import GraphBuild, ModelSpec
 from engine.quantized_graph import int8_graph
-from engine.resizable_graph import free_input_size
+from engine.resizable_graph import free_input_size, half_pixel_resizes
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,8 @@ def _built_graph(spec: ModelSpec, path: Path) -> str | bytes:
         return int8_graph(path, resizable=spec.resizable)
     if spec.resizable:
         return free_input_size(path.read_bytes())
+    if spec.graph == "half_pixel":
+        return half_pixel_resizes(path.read_bytes())
     return str(path)
 
 

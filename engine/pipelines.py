@@ -17,7 +17,7 @@ LIGHT_MAX_INPUT = 320
 
 Normalisation = Literal["imagenet_max", "isnet"]
 OutputScaling = Literal["minmax", "clip"]
-GraphBuild = Literal["as_exported", "resizable", "int8", "resizable_int8"]
+GraphBuild = Literal["as_exported", "half_pixel", "resizable", "int8", "resizable_int8"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,9 @@ class ModelSpec:
     output_scaling: OutputScaling
     """minmax: U²-Net's raw map is rescaled to 0..1; clip: IS-Net is already 0..1."""
     graph: GraphBuild = "as_exported"
-    """How the runner builds its graph from the weights: as exported; ``resizable``, the export's constant
+    """How the runner builds its graph from the weights: as exported; ``half_pixel``, its resizes in the
+    coordinates onnxruntime's blocked layout takes (the same map, a faster run: :mod:`engine.resizable_graph`);
+    ``resizable``, the export's constant
     upsampling sizes rewritten into scales (:mod:`engine.resizable_graph`), so it runs at ``input_size``
     whatever side it was exported at; ``int8``, an 8-bit graph from the weights and their committed
     activation ranges (:mod:`engine.quantized_graph`); ``resizable_int8``, both."""
@@ -118,7 +120,8 @@ class Pipeline:
         return tuple(dict.fromkeys((*(p.model for p in self.passes), *extra)))
 
 
-U2NETP_320 = ModelSpec(U2NETP, "input.1", "1959", 320, "imagenet_max", "minmax")
+# its upsampling in half-pixel coordinates: the same map (< 1e-5), 8 % less CPU per run (engine.resizable_graph)
+U2NETP_320 = ModelSpec(U2NETP, "input.1", "1959", 320, "imagenet_max", "minmax", graph="half_pixel")
 U2NET_320 = ModelSpec(U2NET, "input.1", "1959", 320, "imagenet_max", "minmax")
 # standard's U²-Net in 8-bit integers: 0.18 s against 0.59–0.64 s, the same figures (engine.quantized_graph)
 U2NET_320_INT8 = ModelSpec(U2NET, "input.1", "1959", 320, "imagenet_max", "minmax", graph="int8")

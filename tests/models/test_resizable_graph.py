@@ -1,4 +1,5 @@
-"""IS-Net rewritten to run at the side the tiers use (engine/resizable_graph.py), on the real weights."""
+"""The exports' upsampling rewritten (engine/resizable_graph.py), on the real weights: IS-Net at the side the
+tiers use, U²-Net-p in half-pixel coordinates."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from core.settings import Settings
 from engine.inference import ModelRunner, optimized_model_path, session_options
 from engine.pipelines import ISNET_768, PIPELINES, U2NETP_320
-from engine.resizable_graph import NotResizable, free_input_size
+from engine.resizable_graph import NotResizable, free_input_size, half_pixel_resizes
 
 
 def _weights(settings: Settings, file: str) -> Path:
@@ -57,6 +58,34 @@ def test_the_tiers_isnet_runs_at_768_and_keeps_its_optimised_graph_apart(
 def test_a_graph_without_constant_size_resizes_is_refused(model_settings: Settings) -> None:
     with pytest.raises(NotResizable):
         free_input_size(_weights(model_settings, U2NETP_320.file).read_bytes())
+
+
+def test_u2netp_in_half_pixel_coordinates_gives_the_shipped_map(model_settings: Settings) -> None:
+    path = _weights(model_settings, U2NETP_320.file)
+    tensor = np.random.default_rng(7).standard_normal((1, 3, 320, 320), dtype=np.float32) * 0.5
+    shipped = ort.InferenceSession(str(path), session_options(1), providers=["CPUExecutionProvider"])
+    rewritten = ort.InferenceSession(
+        half_pixel_resizes(path.read_bytes()), session_options(1), providers=["CPUExecutionProvider"]
+    )
+    a = shipped.run(["1959"], {"input.1": tensor})[0]
+    b = rewritten.run(["1959"], {"input.1": tensor})[0]
+    assert np.abs(a - b).max() < 1e-4
+
+
+def test_the_tiers_u2netp_is_the_half_pixel_graph_cached_apart(model_settings: Settings, tmp_path: Path) -> None:
+    (tmp_path / U2NETP_320.file).symlink_to(_weights(model_settings, U2NETP_320.file))
+    assert U2NETP_320.graph == "half_pixel"
+    runner = ModelRunner.create(U2NETP_320, tmp_path, threads=1)
+    assert optimized_model_path(tmp_path / U2NETP_320.file, U2NETP_320.asset.sha256, "half_pixel").exists()
+    assert not optimized_model_path(tmp_path / U2NETP_320.file, U2NETP_320.asset.sha256).exists()
+    tensor = np.random.default_rng(8).standard_normal((1, 3, 320, 320), dtype=np.float32) * 0.5
+    shipped = ort.InferenceSession(str(tmp_path / U2NETP_320.file), providers=["CPUExecutionProvider"])
+    assert np.abs(runner.run(tensor) - shipped.run(["1959"], {"input.1": tensor})[0][0, 0]).max() < 1e-4
+
+
+def test_a_graph_without_pytorch_half_pixel_resizes_is_refused(model_settings: Settings) -> None:
+    with pytest.raises(NotResizable):
+        half_pixel_resizes(free_input_size(_weights(model_settings, ISNET_768.file).read_bytes()))
 
 
 def test_every_graph_runs_at_one_side_across_the_tiers() -> None:

@@ -141,7 +141,7 @@ def test_the_optimised_graph_is_kept_beside_the_weights_and_gives_the_same_mask(
     (tmp_path / U2NETP_320.file).symlink_to(weights)
     tensor = np.random.default_rng(3).standard_normal((1, 3, 320, 320), dtype=np.float32)
     first = ModelRunner.create(U2NETP_320, tmp_path, threads=1)
-    cached = optimized_model_path(tmp_path / U2NETP_320.file, U2NETP_320.asset.sha256)
+    cached = optimized_model_path(tmp_path / U2NETP_320.file, U2NETP_320.asset.sha256, U2NETP_320.graph)
     assert cached.exists() and not list(tmp_path.glob("*.partial"))
     again = ModelRunner.create(U2NETP_320, tmp_path, threads=1)  # from the cached graph
     assert np.allclose(first.run(tensor), again.run(tensor), atol=1e-5)

@@ -86,7 +86,7 @@ def test_transparent_input_stays_transparent(engine_settings: Settings, disc_run
 
 def test_blank_image_is_no_subject(engine_settings: Settings) -> None:
     model = PIPELINES["basic"].model
-    runners: dict[str, ModelRunner] = {model.file: DiscRunner(model, empty=True)}  # type: ignore[dict-item]
+    runners: dict[str, ModelRunner] = {model.key: DiscRunner(model, empty=True)}  # type: ignore[dict-item]
     data = encode(Image.new("RGB", (64, 64), "white"), "PNG")
     with pytest.raises(NoSubjectDetected) as err:
         _engine(engine_settings, runners).remove(data, "basic", OutputOptions())
@@ -153,7 +153,7 @@ def test_a_ghosted_basic_map_gets_a_second_look_and_comes_out_decided(engine_set
     disc = subject_image(120, 90)[:, :, 0] > 150
     unsure = _UnsureRunner(PIPELINES["basic"].model)
     timings: dict[str, float] = {}
-    cutout = _engine(engine_settings, {unsure.spec.file: unsure}).remove(  # type: ignore[dict-item]
+    cutout = _engine(engine_settings, {unsure.spec.key: unsure}).remove(  # type: ignore[dict-item]
         data, "basic", OutputOptions(), timings=timings
     )
     alpha = np.asarray(Image.open(io.BytesIO(cutout.data)))[:, :, 3]

@@ -94,6 +94,9 @@ def render(rgb: U8, alpha: U8, options: OutputOptions, *, background: U8 | None 
     else:
         shade = shadow(alpha) if options.shadow else None
         bg = options.effective_bg
+        # fully transparent pixels have no colour: zeros compress to nothing and leak nothing of the
+        # background; zip's color.jpg keeps every colour (no black fringe in JPEG)
+        clear = not options.opaque and options.format != "zip"
         if background is not None:
             pixels = _over(rgb, alpha, _cover(background, width, height), shade)
         elif bg is not None and bg[3] == 255 and shade is None:
@@ -104,13 +107,16 @@ def render(rgb: U8, alpha: U8, options: OutputOptions, *, background: U8 | None 
             pixels = _over(rgb, alpha, layer, shade)
         elif shade is not None:
             pixels = _over(rgb, alpha, None, shade)
+        elif clear:
+            # cleared before the merge: 2.8 ms at 2 MP, against 8.7 for clearing the merged RGBA below
+            pixels = np.asarray(cv2.merge((cv2.bitwise_and(rgb, rgb, mask=alpha), alpha)), dtype=np.uint8)
+            clear = False
         else:
             pixels = np.asarray(cv2.merge((rgb, alpha)), dtype=np.uint8)  # RGBA, one pass
         if pixels.shape[2] == 4:
             if options.opaque:
                 pixels = pixels[:, :, :3]
-            elif options.format != "zip":  # zip's color.jpg keeps every colour: no black fringe in JPEG
-                # fully transparent pixels have no colour: zeros compress to nothing and leak nothing of the background
+            elif clear:
                 pixels = np.asarray(cv2.bitwise_and(pixels, pixels, mask=pixels[:, :, 3].copy()), dtype=np.uint8)
         pixels = np.ascontiguousarray(pixels)
     if options.format == "zip":

@@ -16,14 +16,15 @@ side a tier uses is chosen on the real photos (:mod:`engine.pipelines`).
 
 **U²-Net-p's upsampling in onnxruntime's blocked layout** (:func:`half_pixel_resizes`). The U²-Net exports
 upsample with PyTorch's ``pytorch_half_pixel`` coordinates, which onnxruntime's layout optimisation
-(NCHWc) does not take: every one of U²-Net-p's 38 resizes went back to plain NCHW and forth again (74
-reorders in the optimised graph). ``half_pixel`` is the same sampling whenever the output side is not 1,
-and these targets are the encoder's maps (10 to 320 at the 320² input); with it all 38 run blocked and
-13 reorders are left. The map is the same within float rounding (< 1e-5), and a bare U²-Net-p run took
-0.40 instead of 0.43–0.44 CPU s here (two single-threaded runs side by side, as the worker runs them).
+(NCHWc) does not take: every one of U²-Net-p's 38 resizes went back to plain NCHW and forth again (107
+reorders in the optimised graph: 74 out of the layout, 33 back in). ``half_pixel`` is the same sampling
+whenever the output side is not 1, and these targets are the encoder's maps (10 to 320 at the 320²
+input); with it all 38 run blocked and 13 reorders are left (all out of it). The raw map is the same
+within float rounding (< 1e-5), and a bare U²-Net-p run took 0.40 instead of 0.43–0.44 CPU s here (two
+single-threaded runs side by side, as the worker runs them).
 
-``onnx`` is imported only here, and only when a runner builds its graph (the optimised graph is then kept
-beside the weights, so a worker's later starts skip it).
+``onnx`` is imported only here and in :mod:`engine.quantized_graph`, and only when a runner builds its
+graph (the optimised graph is then kept beside the weights, so a worker's later starts skip it).
 """
 
 from __future__ import annotations

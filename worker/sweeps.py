@@ -49,20 +49,33 @@ async def release_unclaimed(redis: ArqRedis, settings: Settings, job_id: object)
     and arq would keep it locked until the lock expires. Releasing it is safe even if that worker lives:
     the claim is a conditional update, so of two runs only one processes and charges."""
     key = in_progress_key(job_arq_id(str(job_id)))
-    left_ms = await redis.pttl(key)
-    if left_ms <= 0:
-        return False
-    if arq_lock_s(settings) * 1000 - left_ms < settings.requeue_after_s * 1000:
+    age = await lock_age_s(redis, settings, key)
+    if age is None or age < settings.requeue_after_s:
         return False
     await redis.delete(key)
     log.warning("job %s: taken from the queue by a worker that never started it; released for another", job_id)
     return True
 
 
+async def lock_age_s(redis: ArqRedis, settings: Settings, key: str) -> float | None:
+    """Seconds since a worker took the job from the queue (arq's in-progress lock), None if none holds it;
+    negative for a lock longer than this worker's settings would set (its age is unknown)."""
+    left_ms = int(await redis.pttl(key))
+    if left_ms <= 0:
+        return None
+    return arq_lock_s(settings) - left_ms / 1000
+
+
 async def take_over(redis: ArqRedis, settings: Settings, job_id: object) -> bool:
     """A dead worker's job: release arq's in-progress lock so another worker runs it now, not after
     the lock's timeout; enqueue it again if Redis lost it altogether."""
     arq_id = job_arq_id(str(job_id))
+    age = await lock_age_s(redis, settings, in_progress_key(arq_id))
+    if age is not None and 0 <= age < settings.requeue_after_s:
+        # A worker took it moments ago: another sweep released it first (a restarted worker's sweep at
+        # start-up and a scheduled one can run at once). Releasing it again ran it twice, counting two
+        # attempts for one crash; its claim in PostgreSQL soon names that live worker.
+        return False
     await redis.delete(in_progress_key(arq_id))
     if await redis.zscore(settings.queue_name, arq_id) is not None:
         log.warning("job %s: its worker is gone; released for another worker", job_id)

@@ -12,10 +12,11 @@ from litestar.testing import AsyncTestClient
 
 from api.app import create_app
 from core.settings import Settings
-from core.tasks import job_arq_id, result_key, webhook_arq_id
+from core.tasks import in_progress_key, job_arq_id, result_key, webhook_arq_id
 from tests.support.api_client import API, balance, submit, webhook_secret
 from tests.support.images import quokka, variant
 from tests.support.webhook_receiver import receiving
+from worker.sweeps import arq_lock_s, take_over
 
 
 async def test_webhook_is_delivered_signed_when_a_job_finishes(
@@ -152,6 +153,30 @@ async def test_a_job_whose_worker_stopped_beating_is_taken_over_by_the_sweep(
     assert job["status"] == "completed"
     assert job["attempts"] == 2
     assert await balance(api, user) == 17
+
+
+async def test_a_dead_workers_job_is_released_once_not_again_when_a_live_worker_has_just_taken_it(
+    settings: Settings, queue: ArqRedis
+) -> None:
+    """Two sweeps at once (a restarted worker's at start-up and a scheduled one) both saw the same orphan:
+    the second released the lock of the worker that had just taken the job, which then ran twice and
+    counted two attempts for one crash."""
+    job_id = str(uuid.uuid4())
+    arq_id = job_arq_id(job_id)
+    lock = in_progress_key(arq_id)
+    await queue.zadd(settings.queue_name, {arq_id: 0})
+    try:
+        # the dead worker's lock, taken well before the grace: released for another worker
+        await queue.set(lock, b"1", px=(arq_lock_s(settings) - settings.requeue_after_s - 5) * 1000)
+        assert await take_over(queue, settings, job_id)
+        assert not await queue.exists(lock)
+        # a live worker takes it at once; the other sweep, still holding the old orphan, leaves it alone
+        await queue.set(lock, b"1", px=arq_lock_s(settings) * 1000)
+        assert not await take_over(queue, settings, job_id)
+        assert await queue.exists(lock)
+    finally:
+        await queue.delete(lock)
+        await queue.zrem(settings.queue_name, arq_id)
 
 
 async def test_a_job_that_killed_its_worker_every_time_is_failed_and_refunded(

@@ -35,10 +35,9 @@ class ModelSpec:
     graph: GraphBuild = "as_exported"
     """How the runner builds its graph from the weights: as exported; ``half_pixel``, its resizes in the
     coordinates onnxruntime's blocked layout takes (the same map, a faster run: :mod:`engine.resizable_graph`);
-    ``resizable``, the export's constant
-    upsampling sizes rewritten into scales (:mod:`engine.resizable_graph`), so it runs at ``input_size``
-    whatever side it was exported at; ``int8``, an 8-bit graph from the weights and their committed
-    activation ranges (:mod:`engine.quantized_graph`); ``resizable_int8``, both."""
+    ``resizable``, the export's constant upsampling sizes rewritten into scales (:mod:`engine.resizable_graph`),
+    so it runs at ``input_size`` whatever side it was exported at; ``int8``, an 8-bit graph from the weights
+    and their committed activation ranges (:mod:`engine.quantized_graph`); ``resizable_int8``, both."""
 
     @property
     def file(self) -> str:

@@ -70,13 +70,14 @@ async def take_over(redis: ArqRedis, settings: Settings, job_id: object) -> bool
     """A dead worker's job: release arq's in-progress lock so another worker runs it now, not after
     the lock's timeout; enqueue it again if Redis lost it altogether."""
     arq_id = job_arq_id(str(job_id))
-    age = await lock_age_s(redis, settings, in_progress_key(arq_id))
+    lock = in_progress_key(arq_id)
+    age = await lock_age_s(redis, settings, lock)
     if age is not None and 0 <= age < settings.requeue_after_s:
         # A worker took it moments ago: another sweep released it first (a restarted worker's sweep at
         # start-up and a scheduled one can run at once). Releasing it again ran it twice, counting two
         # attempts for one crash; its claim in PostgreSQL soon names that live worker.
         return False
-    await redis.delete(in_progress_key(arq_id))
+    await redis.delete(lock)
     if await redis.zscore(settings.queue_name, arq_id) is not None:
         log.warning("job %s: its worker is gone; released for another worker", job_id)
         return True

@@ -10,6 +10,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from engine.downscale import AreaPyramid
+
 F32 = NDArray[np.float32]
 
 
@@ -55,8 +57,11 @@ def guided_coefficients(guide: F32, p: F32, radius: int, eps: float) -> tuple[F3
     return a, _box(b.astype(np.float32, copy=False), radius)  # float32 already: no copy
 
 
-def guided_upsample(rgb: NDArray[np.uint8], mask: F32, *, work_side: int, radius: int, eps: float) -> F32:
+def guided_upsample(
+    rgb: NDArray[np.uint8], mask: F32, *, work_side: int, radius: int, eps: float, pyramid: AreaPyramid | None = None
+) -> F32:
     """Full-resolution alpha from ``mask`` (any size), following the edges of ``rgb``; clipped to 0..1.
+    ``pyramid``: smaller copies of ``rgb`` already made (the working-size guide is taken from them).
 
     Where the working-resolution result is saturated (sure background or foreground) the full-size alpha is
     plainly upsampled; the exact q = a·I + b at full size is only evaluated on the fractional band around
@@ -64,7 +69,7 @@ def guided_upsample(rgb: NDArray[np.uint8], mask: F32, *, work_side: int, radius
     """
     height, width = rgb.shape[:2]
     ww, wh = working_size(width, height, work_side)
-    guide_small = cv2.resize(rgb, (ww, wh), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    guide_small = (pyramid or AreaPyramid(rgb)).resized((ww, wh)).astype(np.float32) / 255.0
     p = cv2.resize(mask, (ww, wh), interpolation=cv2.INTER_LINEAR).astype(np.float32)
     a, b = guided_coefficients(guide_small, p, radius, eps)
     q_small: F32 = np.clip(np.einsum("hwc,hwc->hw", a, guide_small) + b, 0.0, 1.0).astype(np.float32)

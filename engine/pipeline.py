@@ -21,6 +21,7 @@ from core.errors import ModelChecksumMismatch, ModelMissing, NoSubjectDetected, 
 from core.model_manifest import RVM_MOBILENETV3, Asset
 from core.options import OutputOptions
 from core.settings import Settings
+from engine.downscale import AreaPyramid
 from engine.images import DecodedImage, decode
 from engine.inference import ModelRunner, available_cores, configure_process
 from engine.model_fetch import Status, verify
@@ -256,10 +257,11 @@ class Engine:
         with clock("preprocess"):
             # the model never saw transparency: show it the image as a viewer would, on white
             rgb = _on_white(image)
+            pyramid = AreaPyramid(rgb)
         maps: list[tuple[NDArray[np.float32], float]] = []
         nothing = False
         for p in spec.passes:
-            mask, peak = self._pass(p, rgb, runners, clock)
+            mask, peak = self._pass(p, pyramid, runners, clock)
             maps.append((mask, p.weight))
             # "nothing there" is judged on the main model, where the threshold was measured
             if p is spec.passes[0]:
@@ -269,7 +271,7 @@ class Engine:
             with clock("postprocess"):
                 ghosted = grey_share(maps[0][0]) > SECOND_LOOK_GREY
             if ghosted:
-                maps.append((self._pass(second, rgb, runners, clock)[0], second.weight))
+                maps.append((self._pass(second, pyramid, runners, clock)[0], second.weight))
         if len(maps) > 1 and (spec.settle or second is not None):
             with clock("settle"):
                 mask = settle(rgb, maps)
@@ -278,7 +280,13 @@ class Engine:
                 mask = fuse(maps)
         if nothing or (mask >= 0.5).mean() < _MIN_SUBJECT_FRACTION:
             raise NoSubjectDetected("no foreground subject was found in the image")
-        frame = Frame(rgb=rgb, mask=mask, portrait=self.portrait if spec.portrait else None, subject_type=subject_type)
+        frame = Frame(
+            rgb=rgb,
+            mask=mask,
+            pyramid=pyramid,
+            portrait=self.portrait if spec.portrait else None,
+            subject_type=subject_type,
+        )
         for step in spec.steps:
             with clock(step.name):
                 run_step(frame, step)
@@ -287,12 +295,17 @@ class Engine:
         return frame
 
     def _pass(
-        self, p: Pass, rgb: NDArray[np.uint8], runners: dict[str, ModelRunner], clock: _Clock
+        self, p: Pass, pyramid: AreaPyramid, runners: dict[str, ModelRunner], clock: _Clock
     ) -> tuple[NDArray[np.float32], float]:
         """One model pass: its 0..1 map (mirrored back for a mirrored pass) and the raw peak."""
         runner = runners[p.model.key]
         with clock("preprocess"):
-            tensor = runner.preprocess(np.ascontiguousarray(rgb[:, ::-1]) if p.flip else rgb)
+            if runner.spec.input_from_halvings:
+                side = runner.spec.input_size
+                source = pyramid.resized((side, side))  # the size preprocess wants: it resizes no further
+            else:
+                source = pyramid.image
+            tensor = runner.preprocess(np.ascontiguousarray(source[:, ::-1]) if p.flip else source)
         with clock("model"):
             raw = self._run_model(runner, tensor)
         with clock("postprocess"):

@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.options import OBJECT_TYPES
+from engine.downscale import AreaPyramid
 from engine.foreground import estimate_foreground
 from engine.guided_filter import bilinear_at, guided_coefficients, guided_upsample, working_size
 from engine.matting import closed_form_band, trimap_from_alpha
@@ -35,6 +36,12 @@ class Frame:
     """The portrait matting model, for tiers with a ``portrait`` step."""
     subject_type: str = "auto"
     """The client's ``type``: ``person`` skips the face check of the portrait step, object types skip the step."""
+    pyramid: AreaPyramid | None = None
+    """Smaller copies of ``rgb``, shared with the model passes that made ``mask``; made here when not given."""
+
+    def __post_init__(self) -> None:
+        if self.pyramid is None:
+            self.pyramid = AreaPyramid(self.rgb)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -78,7 +85,9 @@ def harden(frame: Frame, low: float = 0.2, high: float = 0.8) -> None:
 
 
 def upsample_guided(frame: Frame, work_side: float = 1024, radius: float = 4, eps: float = 1e-3) -> None:
-    frame.alpha = guided_upsample(frame.rgb, frame.mask, work_side=int(work_side), radius=int(radius), eps=eps)
+    frame.alpha = guided_upsample(
+        frame.rgb, frame.mask, work_side=int(work_side), radius=int(radius), eps=eps, pyramid=frame.pyramid
+    )
 
 
 def matting(frame: Frame, work_side: float = 1024, band: float = 4, eps: float = 1e-6) -> None:
